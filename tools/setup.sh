@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Idempotent project set-up: system packages (apt) and the project virtualenv.
+# Called by `make setup` (and thus by `make sim` / `make test`).  Quick when already done.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+STAMP_DIR="$ROOT/build/.setup"
+NGSPICE_MIN=46
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+ngspice_version() {
+    # Prints the major version of the installed libngspice0 package, or nothing.
+    dpkg-query -W -f='${Status} ${Version}\n' libngspice0 2>/dev/null \
+        | awk '/install ok installed/ {split($4, v, /[.+~-]/); print v[1]}'
+}
+
+pkg_installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+system_ok() {
+    for p in iverilog gtkwave yosys verilator ngspice libngspice0; do
+        pkg_installed "$p" || return 1
+    done
+    local v; v="$(ngspice_version)"
+    [ -n "$v" ] && [ "$v" -ge "$NGSPICE_MIN" ]
+}
+
+add_backports_source() {
+    local codename="$1" list="/etc/apt/sources.list.d/${codename}-backports.sources"
+    if grep -rqs -- "${codename}-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        return 0
+    fi
+    # Take the archive URI and keyring from the machine's own Debian source.
+    local uri="" keyring=""
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+        uri="$(awk '/^URIs:/ && !/security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)"
+        keyring="$(awk '/^Signed-By:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)"
+    fi
+    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+        uri="$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}}' /etc/apt/sources.list)"
+    fi
+    [ -n "$uri" ] || die "cannot find the Debian archive URI in /etc/apt/sources.list{,.d/debian.sources}; add '${codename}-backports' to apt by hand"
+    [ -n "$keyring" ] || keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    say "adding apt source ${codename}-backports (from the machine's Debian source)"
+    printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\nSigned-By: %s\n' \
+        "$uri" "$codename" "$keyring" > "$list"
+}
+
+setup_system() {
+    if system_ok; then return 0; fi
+    command -v apt-get >/dev/null || die "apt-get not found: install iverilog, gtkwave, yosys, verilator and ngspice + libngspice0 >= ${NGSPICE_MIN} (with OSDI) by hand"
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing system packages and not root. Run as root: sudo make setup   (needs iverilog gtkwave yosys verilator, ngspice libngspice0 >= ${NGSPICE_MIN} from <codename>-backports)"
+    fi
+    local codename
+    codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+    [ -n "$codename" ] || die "cannot tell the Debian codename from /etc/os-release"
+    add_backports_source "$codename"
+    export DEBIAN_FRONTEND=noninteractive
+    say "apt-get update"
+    apt-get update -qq
+    say "installing iverilog gtkwave yosys verilator"
+    apt-get install -y -qq --no-install-recommends iverilog gtkwave yosys verilator >/dev/null
+    say "installing ngspice + libngspice0 from ${codename}-backports"
+    apt-get install -y -qq --no-install-recommends -t "${codename}-backports" ngspice libngspice0 >/dev/null
+    local v; v="$(ngspice_version)"
+    [ -n "$v" ] && [ "$v" -ge "$NGSPICE_MIN" ] || die "libngspice0 ${v:-missing} < ${NGSPICE_MIN} after install from ${codename}-backports"
+}
+
+setup_venv() {
+    local stamp="$STAMP_DIR/venv.stamp"
+    # Re-install only when pyproject.toml changed since the last successful install.
+    if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then
+        return 0
+    fi
+    command -v "$PYTHON" >/dev/null || die "$PYTHON not found (need Python >= 3.11)"
+    "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+        || die "$PYTHON is $("$PYTHON" -V 2>&1); need Python >= 3.11 (set PYTHON=...)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    say "pip install -e .[test] (this takes a minute the first time)"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" 2>&1 | { grep -v -e "WARNING: Location" -e "^ *$" || true; } >&2
+    mkdir -p "$STAMP_DIR"
+    touch "$stamp"
+}
+
+setup_system
+setup_venv
