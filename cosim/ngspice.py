@@ -527,6 +527,7 @@ class NgSpice:
         self._hook_index: tuple[tuple[str, int], ...] = ()
         self._hook_scale = -1
         self._circuit = False
+        self._has_tran = False
         self._tran = "idle"  # "idle" | "paused" | "done"
         self._stop_pending = False
         name = os.fspath(library) if library is not None else _default_library()
@@ -655,6 +656,9 @@ class NgSpice:
     def load_osdi(self, path: str | os.PathLike[str]) -> None:
         """Load a compiled Verilog-A model (``osdi /abs/path``); its instances use prefix N.
 
+        Removes the loaded circuit first: ngspice 46 crashes when it later removes a circuit
+        that was parsed before new OSDI device types were added. Load models, then circuits.
+
         Raises:
             OsdiLoadError: The file is missing or ngspice rejected it.
         """
@@ -665,6 +669,8 @@ class NgSpice:
             raise UsageError(
                 f"OSDI path {str(file)!r} contains white space, ngspice cannot load it"
             )
+        if self._circuit:
+            self.remove_circuit()
         self._execute(f"osdi {file}")
 
     def load_circuit(self, netlist: str | Sequence[str]) -> None:
@@ -700,6 +706,7 @@ class NgSpice:
             summary = (bad or errs or [f"ngSpice_Circ returned {status}"])[0].strip()
             raise NetlistError(f"netlist rejected: {summary}", "<circuit>", errs)
         self._circuit = True
+        self._has_tran = any(line.lstrip().lower().startswith(".tran") for line in lines)
         self._tran = "idle"
         self._raise_callback_error()
 
@@ -764,6 +771,8 @@ class NgSpice:
             SimulationError: The matching subclass if the transient failed.
         """
         self._need_circuit("advance_to")
+        if not self._has_tran:
+            raise UsageError("advance_to needs a .tran line in the netlist (none found)")
         t_s = float(t_s)
         tol_s = _time_tolerance(t_s)
         now_s = self.time_s
@@ -780,8 +789,6 @@ class NgSpice:
         self._execute(f"stop when time >= {t_s!r}")
         self._stop_pending = True
         self.command("resume" if self._tran == "paused" else "run")
-        if self._tran == "idle":
-            raise UsageError("advance_to needs a .tran line in the netlist")
         now_s = self.time_s
         if self._tran == "done" and now_s < t_s - tol_s:
             raise UsageError(f"advance_to({t_s!r}): the transient ends at {now_s!r} s")
