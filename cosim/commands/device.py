@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from cosim import mss
 from cosim.errors import UsageError
@@ -51,6 +51,15 @@ class Source:
     width_s: float = 0.0
     period_s: float = 0.0
     count: int = 0
+    points: tuple[tuple[float, float], ...] = ()
+
+    @classmethod
+    def from_pwl(cls, t_s: ArrayLike, v_V: ArrayLike) -> Source:
+        """An arbitrary piecewise-linear source (``kind == "pwl"``) from breakpoints."""
+        t, v = np.asarray(t_s, dtype=float), np.asarray(v_V, dtype=float)
+        if t.ndim != 1 or t.shape != v.shape or t.size < 2 or np.any(np.diff(t) < 0):
+            raise UsageError("PWL source needs matching 1-D arrays, times non-decreasing")
+        return cls("pwl", 0.0, points=tuple(zip(t.tolist(), v.tolist(), strict=True)))
 
     @property
     def edge_s(self) -> float:
@@ -58,7 +67,10 @@ class Source:
         return min(self.width_s / 100.0, 10e-9)
 
     def pwl(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Breakpoints ``(t_s, v_V)`` of a pulse train (starting and ending at 0 V)."""
+        """Breakpoints ``(t_s, v_V)`` of a pulse train (starting and ending at 0 V) or PWL."""
+        if self.kind == "pwl":
+            arr = np.array(self.points, dtype=float)
+            return arr[:, 0], arr[:, 1]
         e, w, v = self.edge_s, self.width_s, self.amplitude_V
         starts = np.arange(self.count) * self.period_s
         t = np.stack([starts, starts + e, starts + w, starts + w + e], axis=1).ravel()
@@ -73,7 +85,7 @@ class Source:
         if self.kind == "dc":
             return np.full_like(t, self.amplitude_V)
         tp, vp = self.pwl()
-        return np.interp(t, tp, vp, right=0.0)
+        return np.interp(t, tp, vp)
 
     def spice(self) -> str:
         """The ngspice source specification."""
@@ -135,6 +147,10 @@ def tmax_s(source: Source, t_stop_s: float) -> float:
         step = 1.0 / (400.0 * source.freq_Hz)
     elif source.kind == "pulse":
         step = source.width_s / 10.0
+    elif source.kind == "pwl":
+        tp, _ = source.pwl()
+        gaps = np.diff(tp)
+        step = float(np.min(gaps[gaps > 1e-8], initial=t_stop_s)) / 10.0
     else:
         step = t_stop_s / 1000.0
     return min(step, t_stop_s / 200.0)
@@ -190,7 +206,7 @@ def run_numpy(
     if t_s is None:
         n = int(math.ceil(t_stop_s / tmax_s(source, t_stop_s))) + 1
         t_s = np.linspace(0.0, t_stop_s, n)
-        if source.kind == "pulse":
+        if source.kind in ("pulse", "pwl"):
             tp, _ = source.pwl()
             t_s = np.union1d(t_s, tp[tp <= t_stop_s])
     p = mss.MSSArrays.from_params(card.model)
