@@ -510,16 +510,24 @@ def pulse_train(
     d = x.size
     n_coarse = 4 if not np.any(rf) else n_grid
     table: FloatArray | None = None
+    known: FloatArray | None = None  # increments on the previous (coarser) fine grid
     while n_coarse <= 1025:
         n_fine = 2 * n_coarse - 1
         grid = np.tile(np.linspace(0.0, 1.0, n_fine), (d, 1))
-        p_grid = MSSArrays(**{f.name: np.repeat(getattr(pf, f.name), n_fine) for f in fields(pf)})
-        fine = period(grid.ravel(), p_grid, np.repeat(rf, n_fine)).reshape(d, n_fine) - grid
+        todo = grid if known is None else grid[:, 1::2]
+        m = todo.shape[1]
+        p_grid = MSSArrays(**{f.name: np.repeat(getattr(pf, f.name), m) for f in fields(pf)})
+        new = period(todo.ravel(), p_grid, np.repeat(rf, m)).reshape(d, m) - todo
+        if known is None:
+            fine = new
+        else:
+            fine = np.empty((d, n_fine))
+            fine[:, ::2], fine[:, 1::2] = known, new
         check = _interp_rows(fine[:, ::2], grid[:, 1::2]) - grid[:, 1::2]
         if np.max(np.abs(check - fine[:, 1::2]), initial=0.0) <= map_tol:
             table = fine
             break
-        n_coarse = n_fine
+        known, n_coarse = fine, n_fine
     if table is None:
         return stepped()
     iterates = x[:, None]
