@@ -27,14 +27,17 @@ into final conductances.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
-from cosim import network
+from cosim import mss, network
+from cosim.controller import HarnessParams, PulseScheme, load_register_map
 from cosim.data import Dataset, NoiseKind, add_input_noise, to_voltages
 from cosim.errors import UsageError
 from cosim.network import CircuitSpec
@@ -51,6 +54,12 @@ __all__ = [
     "to_conductances",
     "perturb_conductances",
     "evaluate",
+    "default_harness",
+    "ProgramSetup",
+    "PulseTables",
+    "ProgramOutcome",
+    "build_tables",
+    "write_verify",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -332,3 +341,278 @@ def evaluate(
     correct = network.classify(spec, y) == data.y
     acc = correct.reshape(n_trials, -1).mean(axis=1)
     return np.asarray(acc.mean()) if mode == "mean" else acc
+
+
+# ------------------------------------------------------------ write-verify twin (programming)
+@dataclass(frozen=True)
+class ProgramSetup:
+    """Everything the write-verify twin needs to act like the controller in ``xbar_top``.
+
+    Attributes:
+        scheme: the pulse scheme in physical units (the same object the cocotb host loads).
+        harness: clock and converter parameters of the harness (pulse DAC, sense ADC).
+        r_path_ohm: resistance in series with the device on the programming/read path: series
+            (compliance) resistor + select-switch on-resistance (Ω).
+        r_sense_ohm: transimpedance of the sense amplifier (Ω): ``v_sense = I_read · r_sense``.
+        sel_setup_cyc: cycles from select on to pulse on (``SEL_SETUP_CYC`` of the register map).
+        sel_hold_cyc: cycles from pulse off to select off (``SEL_HOLD_CYC``).
+    """
+
+    scheme: PulseScheme
+    harness: HarnessParams
+    r_path_ohm: float
+    r_sense_ohm: float
+    sel_setup_cyc: int
+    sel_hold_cyc: int
+
+    @classmethod
+    def create(
+        cls, scheme: PulseScheme, harness: HarnessParams, r_path_ohm: float, r_sense_ohm: float
+    ) -> ProgramSetup:
+        """A setup whose select setup/hold cycles come from ``hdl/xbar_regs.vh``."""
+        regs = load_register_map()
+        return cls(
+            scheme, harness, r_path_ohm, r_sense_ohm, regs["SEL_SETUP_CYC"], regs["SEL_HOLD_CYC"]
+        )
+
+    def timing(self) -> dict[str, float]:
+        """Effective voltages (V) and durations (s) exactly as the controller applies them.
+
+        Voltages are the pulse-DAC outputs of the register codes; widths follow the register
+        rules of ``hdl/xbar_ctrl.v`` (0 → 1 cycle, read ≥ 2 cycles, sample clamped into the
+        read pulse, gap 0 → 1 cycle).
+        """
+        regs = self.scheme.registers(self.harness)
+        dac = self.harness.pulse_dac
+        t_clk = self.harness.clk_period_s
+
+        def volts(name: str) -> float:
+            raw = regs[name]
+            code = raw - (1 << dac.bits) if raw >= 1 << (dac.bits - 1) else raw
+            return dac.code_to_volts(code)
+
+        read_cyc = max(regs["REG_READ_CYC"], 2)
+        sample = regs["REG_READ_SAMPLE"] or 1
+        sample = min(sample, read_cyc - 1)
+        return {
+            "v_write_V": volts("REG_WRITE_CODE"),
+            "t_write_s": max(regs["REG_WRITE_CYC"], 1) * t_clk,
+            "v_erase_V": volts("REG_ERASE_CODE"),
+            "t_erase_s": max(regs["REG_ERASE_CYC"], 1) * t_clk,
+            "v_reset_V": volts("REG_RESET_CODE"),
+            "t_reset_s": max(regs["REG_RESET_CYC"], 1) * t_clk,
+            "v_read_V": volts("REG_READ_CODE"),
+            "t_read_s": read_cyc * t_clk,
+            "t_sample_s": sample * t_clk,
+            "t_setup_s": self.sel_setup_cyc * t_clk,
+            "t_after_s": (self.sel_hold_cyc + max(regs["REG_GAP_CYC"], 1)) * t_clk,
+        }
+
+    def sense_codes(self, i_read_A: ArrayLike) -> NDArray[np.int64]:
+        """Sense-ADC codes of read currents (vectorized :meth:`AdcSpec.quantize`)."""
+        adc = self.harness.sense_adc
+        offset = 2 ** (adc.bits - 1) if adc.bipolar else 0
+        v = np.asarray(i_read_A, dtype=float) * self.r_sense_ohm
+        code = np.floor(v / adc.lsb_V + offset + 0.5)
+        return np.clip(code, 0, 2**adc.bits - 1).astype(np.int64)
+
+    def target_codes(self, g_S: ArrayLike) -> NDArray[np.int64]:
+        """Target codes of conductances (as :func:`conductance_to_sense_code`, vectorized)."""
+        g = np.asarray(g_S, dtype=float)
+        v_read = self.timing()["v_read_V"]
+        return self.sense_codes(v_read / (self.r_path_ohm + 1.0 / g))
+
+
+XBAR_TOP_V = Path(__file__).resolve().parents[1] / "hdl" / "behav" / "xbar_top.v"
+_PARAM = re.compile(r"^\s*parameter\s+(real|integer)\s+(\w+)\s*=\s*([-+0-9.eE]+)")
+
+
+def default_harness(path: Path = XBAR_TOP_V) -> HarnessParams:
+    """Harness parameters from the defaults declared in ``hdl/behav/xbar_top.v``.
+
+    The same numbers :meth:`HarnessParams.from_dut` reads from a running DUT with default
+    parameters, for code that runs without a simulator (Monte Carlo sweeps).
+
+    Raises:
+        UsageError: the file is missing or lacks a parameter.
+    """
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read harness parameters from {path}: {exc}") from None
+    values = {}
+    for line in text.splitlines():
+        m = _PARAM.match(line)
+        if m:
+            values[m.group(2)] = float(m.group(3))
+
+    class _Dut:
+        def __getattr__(self, name: str) -> object:
+            if name not in values:
+                raise UsageError(f"{path}: parameter {name!r} not found")
+            return type("P", (), {"value": values[name]})()
+
+    return HarnessParams.from_dut(_Dut())
+
+
+@dataclass(frozen=True)
+class PulseTables:
+    """Per-device maps "state before → state after" of every controller step.
+
+    ``inc[kind]`` has shape ``(n_devices, n_grid)``: the increment ``M(x) − x`` on a uniform grid
+    of x in [0, 1]; a step is applied by linear interpolation of the increment.  Kinds:
+    ``reset``/``write``/``erase`` (select setup at 0 V, the pulse, hold + gap at 0 V),
+    ``read_pre`` (select setup, read pulse up to the ADC sample) and ``read_post`` (rest of the
+    read pulse, hold + gap).
+    """
+
+    params: mss.MSSArrays
+    inc: dict[str, FloatArray]
+    setup: ProgramSetup
+
+    @property
+    def n_grid(self) -> int:
+        """Grid points per table row."""
+        return int(self.inc["write"].shape[1])
+
+
+def build_tables(params: mss.MSSArrays, setup: ProgramSetup, n_grid: int = 513) -> PulseTables:
+    """Integrate every controller step of every device in ``params`` (1-D) on a state grid."""
+    flat = params.broadcast_flat(params.shape)
+    d = flat.r_on.size
+    col = mss.MSSArrays(**{k: v[:, None] for k, v in vars(flat).items()})
+    grid = np.broadcast_to(np.linspace(0.0, 1.0, n_grid), (d, n_grid))
+    t = setup.timing()
+    rp = setup.r_path_ohm
+
+    def run(x: FloatArray, *segments: tuple[float, float]) -> FloatArray:
+        for v, dt in segments:
+            if dt > 0:
+                x = mss.apply_pulse(col, x, v, dt, rp)
+        return x
+
+    rest_s = t["t_after_s"]
+    t_rest_read = t["t_read_s"] - t["t_sample_s"]
+    steps = {
+        "reset": ((0.0, t["t_setup_s"]), (t["v_reset_V"], t["t_reset_s"]), (0.0, rest_s)),
+        "write": ((0.0, t["t_setup_s"]), (t["v_write_V"], t["t_write_s"]), (0.0, rest_s)),
+        "erase": ((0.0, t["t_setup_s"]), (t["v_erase_V"], t["t_erase_s"]), (0.0, rest_s)),
+        "read_pre": ((0.0, t["t_setup_s"]), (t["v_read_V"], t["t_sample_s"])),
+        "read_post": ((t["v_read_V"], t_rest_read), (0.0, rest_s)),
+    }
+    inc = {k: run(grid.copy(), *segs) - grid for k, segs in steps.items()}
+    return PulseTables(flat, inc, setup)
+
+
+@dataclass(frozen=True)
+class ProgramOutcome:
+    """Result of :func:`write_verify` (arrays of the devices' shape).
+
+    Attributes:
+        pulses: write + erase pulses applied (the controller's pulse counter).
+        ok: ended inside the verify window.  failed: flagged failed after ``max_pulses``.
+        codes: last verify (sense-ADC) code.  x: final state.  g_S: final conductance G(x).
+    """
+
+    pulses: NDArray[np.int64]
+    ok: NDArray[np.bool_]
+    failed: NDArray[np.bool_]
+    codes: NDArray[np.int64]
+    x: FloatArray
+    g_S: FloatArray
+
+
+def _step(
+    tables: PulseTables,
+    kind: str,
+    rows: NDArray[np.intp],
+    x: FloatArray,
+    rng: np.random.Generator | None,
+    n_sw: FloatArray | None,
+) -> FloatArray:
+    table = tables.inc[kind]
+    pos = np.clip(x, 0.0, 1.0) * (table.shape[1] - 1)
+    i = np.minimum(pos.astype(np.intp), table.shape[1] - 2)
+    f = pos - i
+    delta = table[rows, i] * (1.0 - f) + table[rows, i + 1] * f
+    if rng is not None and n_sw is not None:
+        room = np.where(delta > 0, 1.0 - x, x)
+        var = np.abs(delta) * np.clip(1.0 - np.abs(delta) / np.maximum(room, 1e-12), 0.0, 1.0)
+        delta = delta + np.sqrt(var / n_sw) * rng.standard_normal(x.shape)
+    return np.clip(x + delta, 0.0, 1.0)
+
+
+def write_verify(
+    tables: PulseTables,
+    rows: ArrayLike,
+    x0: ArrayLike,
+    target_codes: ArrayLike,
+    *,
+    rng: np.random.Generator | None = None,
+    n_switches: ArrayLike | None = None,
+) -> ProgramOutcome:
+    """Program devices by write-verify exactly as ``hdl/xbar_ctrl.v`` does, vectorized.
+
+    Per device: optional reset pulse → read → if ``|code − target| ≤ tol`` flag ok; else if
+    ``max_pulses`` pulses were applied flag failed; else a write pulse (code too low) or an erase
+    pulse (code too high), count it, read again.  Devices are independent (one is selected at a
+    time; the others see no voltage), so all devices and trials advance together.
+
+    Args:
+        tables: step maps of the device parameter sets (:func:`build_tables`).
+        rows: for every device, its row in ``tables`` (any shape S).
+        x0: initial states (broadcast to S).
+        target_codes: target sense-ADC codes (broadcast to S).
+        rng: randomness of cycle-to-cycle switching noise (``None``: mean model).
+        n_switches: switches per device N of the stochastic MSS (broadcast to S); each pulse
+            then adds Gaussian noise with the binomial variance ``|Δx|(1 − |Δx|/room)/N``.
+    """
+    r = np.asarray(rows, dtype=np.intp)
+    shape = r.shape
+    x = np.broadcast_to(np.asarray(x0, dtype=float), shape).astype(float).ravel()
+    tgt = np.broadcast_to(np.asarray(target_codes), shape).astype(np.int64).ravel()
+    r = r.ravel()
+    n_sw = None
+    if n_switches is not None:
+        n_sw = np.broadcast_to(np.asarray(n_switches, dtype=float), shape).ravel()
+    sch, t = tables.setup.scheme, tables.setup.timing()
+    p = tables.params
+    pulses = np.zeros(x.size, dtype=np.int64)
+    codes = np.zeros(x.size, dtype=np.int64)
+    ok = np.zeros(x.size, dtype=bool)
+    failed = np.zeros(x.size, dtype=bool)
+    if sch.reset_enabled:
+        x = _step(tables, "reset", r, x, rng, n_sw)
+    act = np.arange(x.size)
+    while act.size:
+        ra, xa = r[act], x[act]
+        nsa = None if n_sw is None else n_sw[act]
+        xa = _step(tables, "read_pre", ra, xa, None, None)
+        pa = mss.MSSArrays(**{k: v[ra] for k, v in vars(p).items()})
+        code = tables.setup.sense_codes(
+            mss.read_current(pa, xa, t["v_read_V"], tables.setup.r_path_ohm)
+        )
+        xa = _step(tables, "read_post", ra, xa, None, None)
+        codes[act] = code
+        low = code + sch.tolerance_codes < tgt[act]
+        high = code > tgt[act] + sch.tolerance_codes
+        good = ~low & ~high
+        give_up = ~good & (pulses[act] >= sch.max_pulses)
+        ok[act[good]] = True
+        failed[act[give_up]] = True
+        go = ~good & ~give_up
+        xw = _step(tables, "write", ra, xa, rng, nsa)
+        xe = _step(tables, "erase", ra, xa, rng, nsa)
+        xa = np.where(go & low, xw, np.where(go, xe, xa))
+        x[act] = xa
+        pulses[act[go]] += 1
+        act = act[go]
+    g = mss.conductance(mss.MSSArrays(**{k: v[r] for k, v in vars(p).items()}), x)
+    return ProgramOutcome(
+        pulses.reshape(shape),
+        ok.reshape(shape),
+        failed.reshape(shape),
+        codes.reshape(shape),
+        x.reshape(shape),
+        np.asarray(g, dtype=float).reshape(shape),
+    )
