@@ -1,0 +1,248 @@
+"""cocotb unit bench of the crossbar controller (toplevel ``xbar_top``).
+
+The analog side is :class:`cosim.controller.StepDevices` (conductance moves a fixed step per
+pulse), so these tests check the control logic only.  Every converter parameter is read from
+the DUT; every register number from ``hdl/xbar_regs.vh``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.triggers import RisingEdge, Timer, with_timeout
+
+from cosim.controller import (
+    HarnessParams,
+    ProtocolViolation,
+    PulseScheme,
+    StepDevices,
+    XbarHost,
+    conductance_to_sense_code,
+    load_register_map,
+    monitor_one_hot_sel,
+    monitor_pulses,
+)
+
+REGS = load_register_map()
+N_DEV = REGS["N_DEV"]
+R_SENSE_OHM = 10e3
+R_PATH_OHM = 10.1e3
+V_READ_V = 0.1
+G_MIN_S, G_MAX_S, DG_S = 10e-6, 100e-6, 2e-6
+G_RESET_S = G_MIN_S
+
+
+def scheme(params: Any, *, reset: bool, tol: int, max_pulses: int) -> PulseScheme:
+    """A short pulse scheme (few clock cycles per pulse) in physical units."""
+    t = params.clk_period_s
+    return PulseScheme(
+        v_write_V=1.0,
+        t_write_s=5 * t,
+        v_erase_V=-1.5,
+        t_erase_s=7 * t,
+        v_reset_V=-2.0,
+        t_reset_s=11 * t,
+        v_read_V=V_READ_V,
+        t_read_s=4 * t,
+        t_read_sample_s=2 * t,
+        t_gap_s=3 * t,
+        reset_enabled=reset,
+        tolerance_codes=tol,
+        max_pulses=max_pulses,
+    )
+
+
+def code_of(g_S: float, p: HarnessParams) -> int:
+    """Sense code of a read at the read level the pulse DAC really produces."""
+    v_read_V = p.pulse_dac.code_to_volts(p.pulse_dac.volts_to_code(V_READ_V))
+    return conductance_to_sense_code(
+        g_S, v_read_V=v_read_V, r_sense_ohm=R_SENSE_OHM, adc=p.sense_adc, r_path_ohm=R_PATH_OHM
+    )
+
+
+def tolerance_for_step(p: HarnessParams) -> int:
+    """Smallest window half-width that one conductance step cannot jump over."""
+    g = np.arange(G_MIN_S, G_MAX_S, DG_S)
+    steps = [code_of(b, p) - code_of(a, p) for a, b in zip(g[:-1], g[1:], strict=True)]
+    return math.ceil(max(steps) / 2) + 1
+
+
+def devices(g0_S: Any) -> StepDevices:
+    return StepDevices(
+        g0_S,
+        dg_S=DG_S,
+        g_min_S=G_MIN_S,
+        g_max_S=G_MAX_S,
+        g_reset_S=G_RESET_S,
+        r_sense_ohm=R_SENSE_OHM,
+        r_path_ohm=R_PATH_OHM,
+    )
+
+
+async def setup(dut: Any) -> XbarHost:
+    host = XbarHost(dut)
+    await host.reset()
+    return host
+
+
+@cocotb.test()
+async def test_register_roundtrip(dut: Any) -> None:
+    """Config registers read back what was written; harness parameters are readable."""
+    host = await setup(dut)
+    p = host.params
+    assert p.clk_period_s > 0 and p.pulse_dac.signed and p.sense_adc.conv_s >= p.clk_period_s
+    await host.write("REG_TOL", 0x1234)
+    await host.write(REG_TARGET := REGS["REG_TARGET_BASE"] + 29, 0x0ABC)
+    await host.write(REGS["REG_INPUT_BASE"] + 8, 0x0123)
+    await host.write("REG_MASK_HI", 0x3FFF)
+    assert await host.read("REG_TOL") == 0x1234
+    assert await host.read(REG_TARGET) == 0x0ABC
+    assert await host.read(REGS["REG_INPUT_BASE"] + 8) == 0x0123
+    assert await host.read("REG_MASK_HI") == 0x3FFF
+    status = await host.read("REG_STATUS")
+    assert status == 0, f"idle after reset, got status {status:#x}"
+
+
+@cocotb.test()
+@cocotb.parametrize(reset=[False, True])
+async def test_program_converges(dut: Any, reset: bool) -> None:
+    """All 30 devices reach their window; pulses, codes and protocol match the model."""
+    host = await setup(dut)
+    p = host.params
+    tol = tolerance_for_step(p)
+    await host.configure(scheme(p, reset=reset, tol=tol, max_pulses=200))
+    rng = np.random.default_rng(7)
+    model = devices(rng.uniform(G_MIN_S, G_MAX_S, N_DEV))
+    g_target = rng.uniform(20e-6, 80e-6, N_DEV)
+    targets = {k: code_of(g, p) for k, g in enumerate(g_target)}
+    cocotb.start_soon(model.run(dut))
+    cocotb.start_soon(monitor_one_hot_sel(dut))
+    cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
+    res = await host.program(targets, timeout_s=0.5)
+
+    assert res.n_failed == 0 and all(res.ok) and not any(res.failed)
+    for k in range(N_DEV):
+        final = code_of(model.g_S[k], p)
+        assert abs(final - targets[k]) <= tol, (k, final, targets[k])
+        assert res.codes[k] == final, (k, res.codes[k], final)
+        n_prog = model.pulses_of(k, REGS["PHASE_WRITE"]) + model.pulses_of(k, REGS["PHASE_ERASE"])
+        assert res.pulses[k] == n_prog, (k, res.pulses[k], n_prog)
+        assert model.pulses_of(k, REGS["PHASE_READ"]) == n_prog + 1
+        assert model.pulses_of(k, REGS["PHASE_RESET"]) == (1 if reset else 0)
+    first = {}
+    for dev, phase, *_ in model.log:
+        first.setdefault(dev, phase)
+    assert set(first.values()) == {REGS["PHASE_RESET"] if reset else REGS["PHASE_READ"]}
+    assert sorted(first) == list(first), "devices must be programmed in index order"
+    assert int(dut.busy.value) == 0 and int(dut.phase.value) == 0 and int(dut.sel.value) == 0
+
+
+@cocotb.test()
+async def test_unreachable_target_fails_after_max_pulses(dut: Any) -> None:
+    """A device whose target lies beyond g_max is flagged failed after exactly max pulses."""
+    host = await setup(dut)
+    p = host.params
+    tol, max_pulses = tolerance_for_step(p), 6
+    await host.configure(scheme(p, reset=False, tol=tol, max_pulses=max_pulses))
+    model = devices([G_MAX_S - 3 * DG_S] * N_DEV)
+    unreachable = code_of(G_MAX_S, p) + 3 * tol
+    reachable = code_of(G_MAX_S - 5 * DG_S, p)
+    targets = {3: unreachable, 4: reachable, 27: unreachable}
+    cocotb.start_soon(model.run(dut))
+    cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
+    res = await host.program(targets, timeout_s=0.1)
+
+    assert res.n_failed == 2
+    for k in (3, 27):
+        assert res.failed[k] and not res.ok[k]
+        assert res.pulses[k] == max_pulses
+        assert model.pulses_of(k, REGS["PHASE_WRITE"]) == max_pulses
+        assert model.pulses_of(k, REGS["PHASE_READ"]) == max_pulses + 1
+    assert res.ok[4] and not res.failed[4]
+    assert model.pulses_of(4, REGS["PHASE_ERASE"]) == res.pulses[4] > 0
+    untouched = set(range(N_DEV)) - set(targets)
+    assert not any(model.pulses_of(k, p) for k in untouched for p in range(1, 5))
+    assert not any(res.ok[k] or res.failed[k] for k in untouched)
+
+
+@cocotb.test()
+async def test_monitor_catches_two_hot_sel(dut: Any) -> None:
+    """Depositing two select lines into the controller's sel register makes the monitor raise."""
+    await setup(dut)
+
+    async def force_later() -> None:
+        await Timer(5, unit="us")
+        dut.u_ctrl.sel.value = 0b101  # deposit on the controller's register
+
+    cocotb.start_soon(force_later())
+    caught = None
+    try:
+        await with_timeout(monitor_one_hot_sel(dut), 50, "us")
+    except ProtocolViolation as exc:
+        caught = exc
+    assert caught is not None and "more than one device" in str(caught)
+
+
+@cocotb.test()
+async def test_monitor_catches_wrong_width(dut: Any) -> None:
+    """The pulse monitor raises when the write pulse is one clock longer than expected."""
+    host = await setup(dut)
+    p = host.params
+    await host.configure(scheme(p, reset=False, tol=2, max_pulses=5))
+    model = devices([G_MIN_S] * N_DEV)
+    cocotb.start_soon(model.run(dut))
+    wrong = dict(host.widths_cycles)
+    wrong[REGS["PHASE_WRITE"]] -= 1
+    cocotb.start_soon(host.program({0: code_of(50e-6, p)}, timeout_s=0.01))
+    caught = None
+    try:
+        await with_timeout(monitor_pulses(dut, wrong), 1, "ms")
+    except ProtocolViolation as exc:
+        caught = exc
+    assert caught is not None and f"phase-{REGS['PHASE_WRITE']} pulse lasted" in str(caught)
+
+
+@cocotb.test()
+async def test_inference(dut: Any) -> None:
+    """Inference drives the input DACs, samples the 4 neuron ADCs once and reports the class."""
+    host = await setup(dut)
+    p = host.params
+    adc = p.neuron_adc
+    rng = np.random.default_rng(11)
+    cocotb.start_soon(monitor_pulses(dut, {}))
+    thr = adc.quantize(0.5 * adc.fs_V)
+    seen: list[dict[str, Any]] = []
+
+    async def watch_sample() -> None:
+        while True:
+            await RisingEdge(dut.adc_sample)
+            seen.append(
+                {
+                    "infer_en": int(dut.infer_en.value),
+                    "v_in": [float(getattr(dut, f"v_in{i}").value) for i in range(9)],
+                }
+            )
+
+    cocotb.start_soon(watch_sample())
+    _, hi = p.in_dac.code_range
+    # h0 below zero and h2 above full scale exercise the clipping
+    for v_out in (0.75 * adc.fs_V, 0.25 * adc.fs_V):
+        v_h = [-0.05, float(rng.uniform(0, adc.fs_V)), 1.2 * adc.fs_V]
+        for name, v in zip(("v_h0", "v_h1", "v_h2", "v_out"), (*v_h, v_out), strict=True):
+            getattr(dut, name).value = v
+        codes = [int(c) for c in rng.integers(0, hi + 1, 9)]
+        res = await host.infer(codes, settle_s=3 * p.clk_period_s, class_threshold=thr)
+        assert res.h_codes == tuple(adc.quantize(v) for v in v_h)
+        assert res.h_codes[0] == 0 and res.h_codes[2] == 2**adc.bits - 1
+        assert res.out_code == adc.quantize(v_out)
+        assert res.class_bit == int(res.out_code >= thr)
+        assert seen[-1]["infer_en"] == 1
+        want = [p.in_dac.code_to_volts(c) for c in codes]
+        pairs = zip(seen[-1]["v_in"], want, strict=True)
+        assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in pairs)
+        assert int(dut.infer_en.value) == 0 and int(dut.busy.value) == 0
+        assert [float(getattr(dut, f"v_in{i}").value) for i in range(9)] == [0.0] * 9
+    assert len(seen) == 2
