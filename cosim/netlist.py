@@ -99,14 +99,14 @@ def build_crossbar(
         raise ValueError(f"need {len(names)} instance parameter sets, got {len(instance_params)}")
     lines = [f"* {title}", "* supplies and drivers"]
     lines += [f"vdd vdd 0 dc {spec.vdd_V:.9g}", f"vss vss 0 dc {spec.vss_V:.9g}"]
-    lines.append("vprog pbus 0 dc 0 external")
+    lines.append("vprog pbus 0 external")
     lines.append(f"hsense sense 0 vprog {-spec.r_sense_ohm:.9g}")
     ext = ["vprog", "vinf"]
     for i in range(N_IN):
-        lines.append(f"vin{i} in{i} 0 dc 0 external")
-        lines.append(f"vinn{i} inn{i} 0 dc 0 external")
+        lines.append(f"vin{i} in{i} 0 external")
+        lines.append(f"vinn{i} inn{i} 0 external")
         ext += [f"vin{i}", f"vinn{i}"]
-    lines.append("vinf inf 0 dc 0 external")
+    lines.append("vinf inf 0 external")
     lines.append(_SWITCH_MODELS.format(ron=spec.r_switch_on_ohm, roff=spec.r_switch_off_ohm))
     lines.append(f".model mss mss_memristor {_fmt(model_params)}")
     neuron_common = (
@@ -132,7 +132,7 @@ def build_crossbar(
             line_in, col = f"h{j}", "colo"
         a, top = f"a{k}", f"t{k}"
         ext.append(f"vsel{k}")
-        lines.append(f"vsel{k} sel{k} 0 dc 0 external")
+        lines.append(f"vsel{k} sel{k} 0 external")
         lines.append(f"ssel{k} pbus {a} sel{k} 0 swsel")
         lines.append(f"sinf{k} {line_in} {a} inf 0 swsel")
         lines.append(f"rs{k} {a} {top} {spec.r_series_ohm:.9g}")

@@ -174,6 +174,9 @@ def conductances_to_weights(
 
 
 def read_current(spec: CircuitSpec, g_S: ArrayLike) -> NDArray[np.float64]:
-    """Current of a read at ``v_read_V`` through switch + series resistor into a linear device."""
+    """Current of a read at ``v_read_V`` into a linear device of conductance ``g_S``.
+
+    The read path is select switch + series resistor + device + column clamp switch.
+    """
     g = np.asarray(g_S, dtype=float)
-    return spec.v_read_V / (spec.r_switch_on_ohm + spec.r_series_ohm + 1.0 / g)
+    return spec.v_read_V / (2.0 * spec.r_switch_on_ohm + spec.r_series_ohm + 1.0 / g)

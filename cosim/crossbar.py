@@ -1,0 +1,144 @@
+"""One concrete crossbar for a run: card, drawn devices, circuit, targets, analog backends.
+
+Everything here is a pure function of (card, seed): the cocotb bench inside ``vvp`` and the
+post-processing in the parent process build the same :class:`Crossbar` independently and get
+identical devices and targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cosim import mss
+from cosim.devices import DeviceCard, Variation, draw_variation, load_card
+from cosim.netlist import NEURONS, SUPPLIES, CrossbarNetlist, build_crossbar
+from cosim.network import N_DEVICES, N_HIDDEN, N_IN, CircuitSpec, device_names
+
+__all__ = ["Crossbar", "make_crossbar", "make_backend", "TRAINING_NOISE"]
+
+#: Training-noise level of the target weights programmed by ``cosim sim`` (relative).
+TRAINING_NOISE = 0.1
+
+
+@dataclass(frozen=True)
+class Crossbar:
+    """A crossbar instance.
+
+    Attributes:
+        card: the device card.
+        seed: seed of the device-to-device draw and of training.
+        spec: circuit constants (window, gains, read voltage from the card).
+        variation: the 30 devices' parameter multipliers.
+        params: the 30 devices' effective MSS parameters.
+        x0: initial device states.
+        w1, w2: trained weights (9×3, 3).
+        g_target_S: target conductance per device (select-line order).
+    """
+
+    card: DeviceCard
+    seed: int
+    spec: CircuitSpec
+    variation: Variation
+    params: mss.MSSArrays
+    x0: NDArray[np.float64]
+    w1: NDArray[np.float64]
+    w2: NDArray[np.float64]
+    g_target_S: NDArray[np.float64]
+
+    def conductance(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Small-signal memristive conductance ``G(x)`` of every device (S)."""
+        return np.asarray(mss.conductance(self.params, x), dtype=float)
+
+    @property
+    def r_infer_path_ohm(self) -> float:
+        """Linear resistance in series with a device during inference (switch + resistor)."""
+        return self.spec.r_series_ohm + self.spec.r_switch_on_ohm
+
+    @property
+    def r_read_path_ohm(self) -> float:
+        """Linear resistance in series with a device during a verify read (2 switches + R)."""
+        return self.spec.r_series_ohm + 2.0 * self.spec.r_switch_on_ohm
+
+    def branch_conductance(self, g_S: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Conductance of device + inference path, what a column sums (S)."""
+        return 1.0 / (self.r_infer_path_ohm + 1.0 / np.asarray(g_S, dtype=float))
+
+    def reference_outputs(
+        self, g_S: NDArray[np.float64], v_in_V: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """NumPy reference of the network programmed to device conductances ``g_S``."""
+        from cosim.network import forward
+
+        g1, g2 = self.split_layers(self.branch_conductance(g_S))
+        return forward(self.spec, g1, g2, v_in_V)
+
+    def split_layers(
+        self, g_S: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Select-line-ordered per-device values → ``(layer 1 (9, 3), layer 2 (3,))``."""
+        g = np.asarray(g_S, dtype=float)
+        return g[: N_IN * N_HIDDEN].reshape(N_IN, N_HIDDEN), g[N_IN * N_HIDDEN :]
+
+    def netlist(self, mss_osdi: Path, neuron_osdi: Path) -> CrossbarNetlist:
+        """The ngspice netlist of this crossbar."""
+        inst = []
+        for k in range(N_DEVICES):
+            params = dict(self.variation.instance_params(k))
+            params["x0"] = float(self.x0[k])
+            inst.append(params)
+        return build_crossbar(
+            self.spec,
+            self.card.model.va_params(),
+            inst,
+            mss_osdi=mss_osdi,
+            neuron_osdi=neuron_osdi,
+            title=f"cosim crossbar, card {self.card.name}, seed {self.seed}",
+        )
+
+
+def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
+    """Draw the devices, size the circuit for the card and train the target weights.
+
+    Weights act on *branch* conductances (switch + series resistor + device, what a column
+    actually sums), so the training window is the card's device window seen through the
+    inference path; device targets are recovered from the branch targets.
+    """
+    from cosim import data, train
+
+    card = load_card(card) if not isinstance(card, DeviceCard) else card
+    op = card.operation
+    r_inf = op.r_series_ohm + CircuitSpec().r_switch_on_ohm
+    gb_min, gb_max = 1.0 / (r_inf + 1.0 / op.g_min_S), 1.0 / (r_inf + 1.0 / op.g_max_S)
+    spec = train.spec_for_card(gb_min, gb_max, op.v_read_V, op.r_series_ohm)
+    variation = draw_variation(card, N_DEVICES, seed)
+    params = mss.MSSArrays.from_params(card.model, variation)
+    x0 = np.full(N_DEVICES, float(card.x0))
+    train_set, _ = data.split(data.make_dataset())
+    cfg = train.TrainConfig(noise=TRAINING_NOISE, seed=seed)
+    w = train.train(spec, train_set, gb_min, gb_max, cfg)
+    targets = train.to_conductances(spec, w, gb_min, gb_max)
+    gb_target = np.concatenate([targets.g1_S.ravel(), targets.g2_S.ravel()])
+    g_target = 1.0 / (1.0 / gb_target - r_inf)
+    return Crossbar(card, seed, spec, variation, params, x0, w.w1, w.w2, g_target)
+
+
+def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float):  # type: ignore[no-untyped-def]
+    """The analog backend (``ngspice`` or ``numpy``) writing its waveforms to ``analog_vcd``."""
+    from cosim.bridge import NgspiceBackend, NumpyBackend
+    from cosim.va import compile_va, model_path
+    from cosim.waves import AnalogVcdWriter
+
+    writer = AnalogVcdWriter(
+        analog_vcd,
+        devices=device_names(),
+        supplies=list(SUPPLIES),
+        neurons=list(NEURONS),
+    )
+    if kind == "numpy":
+        return NumpyBackend(xbar.spec, xbar.params, xbar.x0, writer)
+    nl = xbar.netlist(compile_va(model_path("mss.va")), compile_va(model_path("neuron.va")))
+    return NgspiceBackend(nl, writer, tmax_s=tmax_s)

@@ -1,0 +1,197 @@
+"""The cocotb bench of a full run: the host program that trains the crossbar on chip.
+
+Runs inside Icarus's ``vvp`` (cocotb test module).  Configuration comes from the JSON file
+named by ``COSIM_SIM_CONFIG`` (written by :func:`cosim.sim.run_sim`); ``COSIM_ANALOG``
+(``ngspice``/``numpy``) overrides the backend.  The bench plays the host microcontroller:
+
+1. builds the crossbar (card, seeded device variation, trained target weights);
+2. starts the lockstep bridge and the protocol monitors;
+3. configures the pulse scheme and programs all devices by write-verify;
+4. runs inference on the test images with seeded input noise;
+5. checks: every device within tolerance or flagged; protocol monitors silent; each inferred
+   class equals the NumPy reference of the network as programmed (where the reference is not
+   within the decision margin);
+6. writes ``host.json`` (targets, labels, per-inference codes) next to the waveforms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["training_run", "pulse_scheme", "DECISION_MARGIN_V"]
+
+#: Reference outputs closer than this to the decision level are not required to match (V).
+DECISION_MARGIN_V = 0.05
+#: Verify window half-width relative to the target's sense code.
+TOLERANCE_REL = 0.03
+MAX_PULSES = 200
+
+
+def pulse_scheme(card: Any, reset_enabled: bool, tolerance_codes: int) -> Any:
+    """The controller's pulse scheme for a card (from its ``[operation]`` table)."""
+    from cosim.controller import PulseScheme
+
+    op = card.operation
+    return PulseScheme(
+        v_write_V=op.v_write_V,
+        t_write_s=op.t_write_s,
+        v_erase_V=op.v_erase_V,
+        t_erase_s=op.t_erase_s,
+        v_reset_V=op.v_reset_V,
+        t_reset_s=op.t_reset_s,
+        v_read_V=op.v_read_V,
+        t_read_s=op.t_read_s,
+        t_read_sample_s=op.t_read_s / 2,
+        t_gap_s=op.t_gap_s,
+        reset_enabled=reset_enabled,
+        tolerance_codes=tolerance_codes,
+        max_pulses=MAX_PULSES,
+    )
+
+
+def _config() -> Any:
+    from cosim.sim import SimConfig
+
+    path = os.environ.get("COSIM_SIM_CONFIG")
+    if path:
+        cfg = SimConfig.from_json(json.loads(Path(path).read_text()))
+    else:  # the Makefile flow: options as environment variables
+        cfg = SimConfig(
+            card=os.environ.get("COSIM_CARD", "Cr"),
+            reset_pulse=os.environ.get("COSIM_RESET", "on") == "on",
+            seed=int(os.environ.get("COSIM_SEED", "1")),
+            out_dir=Path(os.environ.get("COSIM_OUT", "sim_build")).resolve(),
+        )
+        cfg.validate()
+        cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    cfg.backend = os.environ.get("COSIM_ANALOG", cfg.backend)
+    return cfg
+
+
+def _test_images(cfg: Any) -> tuple[np.ndarray, np.ndarray]:
+    from cosim import data
+
+    _, test = data.split(data.make_dataset())
+    n = len(test) if cfg.test_images is None else min(cfg.test_images, len(test))
+    return test.x[:n], test.y[:n]
+
+
+async def _progress(dut: Any, n: int, log: Any) -> None:
+    from cocotb.triggers import ValueChange
+
+    while True:
+        await ValueChange(dut.cur_dev)
+        if int(dut.busy.value) and int(dut.phase.value) != 5:
+            log.info("programming device %d of %d", int(dut.cur_dev.value) + 1, n)
+
+
+def _cocotb_test(func: Any) -> Any:
+    import cocotb
+
+    return cocotb.test()(func)
+
+
+@_cocotb_test
+async def training_run(dut: Any) -> None:
+    """Program all devices by write-verify, then infer the test set with input noise."""
+    import cocotb
+
+    from cosim import controller, data
+    from cosim.bridge import Bridge
+    from cosim.crossbar import make_backend, make_crossbar
+
+    cfg = _config()
+    log = dut._log
+    xbar = make_crossbar(cfg.card, cfg.seed)
+    host = controller.XbarHost(dut)
+    hp = host.params
+    # Sense amplifier gain: the highest read current lands at 90 % of the sense ADC range.
+    i_max = xbar.spec.v_read_V / (xbar.r_read_path_ohm + 1.0 / xbar.card.operation.g_max_S)
+    from dataclasses import replace
+
+    xbar = replace(xbar, spec=replace(xbar.spec, r_sense_ohm=0.9 * hp.sense_adc.fs_V / i_max))
+    op = xbar.card.operation
+    backend = make_backend(xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=op.t_read_s / 10)
+    bridge = Bridge(dut, backend)
+    bridge_task = cocotb.start_soon(bridge.run())
+    try:
+        codes = [
+            controller.conductance_to_sense_code(
+                float(g),
+                v_read_V=op.v_read_V,
+                r_sense_ohm=xbar.spec.r_sense_ohm,
+                adc=hp.sense_adc,
+                r_path_ohm=xbar.r_read_path_ohm,
+            )
+            for g in xbar.g_target_S
+        ]
+        tol = max(1, round(TOLERANCE_REL * float(np.median(codes))))
+        await host.reset()
+        await host.configure(pulse_scheme(xbar.card, cfg.reset_pulse, tol))
+        cocotb.start_soon(controller.monitor_one_hot_sel(dut))
+        cocotb.start_soon(controller.monitor_pulses(dut, host.widths_cycles, host.regs))
+        devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
+        progress = cocotb.start_soon(_progress(dut, len(codes), log))
+        log.info("programming %d devices (card %s, reset pulse %s, tolerance %d codes)",
+                 len(devices), xbar.card.name, "on" if cfg.reset_pulse else "off", tol)
+        result = await host.program(
+            {k: codes[k] for k in devices}, mask=devices, timeout_s=60.0
+        )
+        progress.cancel()
+        log.info("programmed: %d ok, %d failed, %d pulses",
+                 sum(result.ok), result.n_failed, sum(result.pulses))
+        for k in devices:
+            ok_window = abs(result.codes[k] - codes[k]) <= tol
+            assert result.ok[k] == ok_window or result.failed[k], (
+                f"device {k}: flag ok={result.ok[k]} failed={result.failed[k]} but code "
+                f"{result.codes[k]} vs target {codes[k]} ± {tol}"
+            )
+            assert result.ok[k] or result.failed[k], f"device {k} neither ok nor failed"
+
+        x_prog = backend.states()
+        g_prog = xbar.conductance(x_prog)
+        images, labels = _test_images(cfg)
+        rng = np.random.default_rng(cfg.seed)
+        thr = hp.neuron_adc.quantize(0.5 * xbar.spec.v_o_max_V)
+        inferences = []
+        mismatches = []
+        for n, (img, label) in enumerate(zip(images, labels, strict=True)):
+            v = data.add_input_noise(
+                data.to_voltages(img, op.v_read_V), cfg.input_noise,
+                v_read_V=op.v_read_V, rng=rng,
+            )
+            in_codes = [hp.in_dac.volts_to_code(float(vi)) for vi in v]
+            v_applied = np.array([hp.in_dac.code_to_volts(c) for c in in_codes])
+            res = await host.infer(in_codes, settle_s=op.t_read_s, class_threshold=thr)
+            _, y_ref = xbar.reference_outputs(g_prog, v_applied)
+            ref_class = int(y_ref > 0.5 * xbar.spec.v_o_max_V)
+            near = abs(float(y_ref) - 0.5 * xbar.spec.v_o_max_V) < DECISION_MARGIN_V
+            if res.class_bit != ref_class and not near:
+                mismatches.append((n, res.class_bit, ref_class, float(y_ref)))
+            inferences.append({
+                "label": int(label), "class": res.class_bit, "ref_class": ref_class,
+                "y_ref_V": float(y_ref), "out_code": res.out_code, "h_codes": list(res.h_codes),
+                "in_codes": in_codes,
+            })
+        log.info("inference: %d of %d correct",
+                 sum(i["class"] == i["label"] for i in inferences), len(inferences))
+        host_json = {
+            "card": xbar.card.name, "seed": cfg.seed, "reset_pulse": cfg.reset_pulse,
+            "backend": cfg.backend, "devices": devices, "target_codes": codes, "tolerance": tol,
+            "g_target_S": xbar.g_target_S.tolist(), "r_sense_ohm": xbar.spec.r_sense_ohm,
+            "flags_ok": list(result.ok), "flags_failed": list(result.failed),
+            "pulses_register": list(result.pulses), "final_codes": list(result.codes),
+            "inferences": inferences, "bridge_events": bridge.events,
+            "backend_stats": {"syncs": backend.stats.syncs, "points": backend.stats.points,
+                              "samples": backend.stats.samples},
+        }
+        (cfg.out_dir / "host.json").write_text(json.dumps(host_json, indent=1) + "\n")
+        assert not mismatches, f"inference differs from the NumPy reference: {mismatches}"
+    finally:
+        bridge_task.cancel()
+        backend.close()
