@@ -35,6 +35,7 @@ from cosim.errors import CosimError, UsageError
 __all__ = [
     "AnalogVcdWriter",
     "Change",
+    "END_ID",
     "UnknownSignalError",
     "VcdFormatError",
     "VcdHeader",
@@ -52,6 +53,10 @@ __all__ = [
 #: A value change as yielded by :func:`iter_vcd`: ``(time in timescale ticks, id, value)``;
 #: the value is a ``float`` for real vars, else the VCD string (``"1"``, ``"x"``, ``"0101"``).
 Change = tuple[int, str, float | str]
+
+#: Identifier of the last item :func:`iter_vcd` yields: ``(t_end, END_ID, "")`` where ``t_end``
+#: is the file's last timestamp (the end of the recording; values hold until then).
+END_ID = ""
 
 _UNITS_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15}
 _REAL_TYPES = frozenset({"real", "realtime", "shortreal", "real_parameter"})
@@ -380,6 +385,9 @@ def read_header(path: str | Path) -> VcdHeader:
 def iter_vcd(path: str | Path, ids: Collection[str] | None = None) -> Iterator[VcdHeader | Change]:
     """Stream a VCD: first a :class:`VcdHeader`, then one :data:`Change` per value change.
 
+    The last item is ``(t_end, END_ID, "")``: the file's last timestamp, which may lie after
+    the last change (a writer's final ``#t`` marks how long values were held).
+
     Args:
         path: the VCD file.
         ids: if given, only changes of these identifiers are yielded (others are checked
@@ -461,6 +469,7 @@ def _iter_body(
         raise VcdFormatError(
             f"{path}:{line_no}: malformed VCD line {text!r}: {what}{tail}"
         ) from None
+    yield t, END_ID, ""
 
 
 # --------------------------------------------------------------------------- merging
@@ -516,15 +525,16 @@ def merge_vcds(
                 size = None if var.is_real else var.size
                 mapping[var.id] = writer.register_var(scope, ref + var.range, vtype, size)
             maps.append(mapping)
+        ends: list[int] = []
         scaled = [
-            _rescale(stream, mapping, header.tick_s / tick_s, path)  # type: ignore[union-attr]
+            _rescale(stream, mapping, header.tick_s / tick_s, path, ends)  # type: ignore[union-attr]
             for stream, mapping, header, path in zip(streams, maps, headers, inputs, strict=True)
         ]
         change = writer.change
         t_last = 0
         for t_last, var, value in heapq.merge(*scaled, key=itemgetter(0)):
             change(var, t_last, value)
-        writer.close(t_last)
+        writer.close(max([t_last, *ends]))
     return out
 
 
@@ -536,13 +546,20 @@ _PYVCD_TYPES = frozenset(
 
 
 def _rescale(
-    stream: Iterator[VcdHeader | Change], mapping: dict[str, Any], factor: float, path: Path
+    stream: Iterator[VcdHeader | Change],
+    mapping: dict[str, Any],
+    factor: float,
+    path: Path,
+    ends: list[int],
 ) -> Iterator[tuple[int, Any, float | str]]:
     k = round(factor)
     if k < 1 or abs(factor - k) > 1e-9 * k:
         raise VcdFormatError(f"{path}: timescale is not a whole multiple of the merged one")
     for t, ident, value in stream:  # type: ignore[misc]
-        yield t * k, mapping[ident], value
+        if ident != END_ID:
+            yield t * k, mapping[ident], value
+        else:
+            ends.append(t * k)
 
 
 # --------------------------------------------------------------------------- GTKWave
