@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cosim.waves import END_ID, UnknownSignalError, VcdHeader, VcdVar, closest_names, iter_vcd
+from cosim.waves import UnknownSignalError, VcdHeader, VcdVar, closest_names, iter_vcd
 
 __all__ = [
     "PHASES",
@@ -178,7 +178,7 @@ def measure(
         notes.append("no phase marker: energy by phase not measured")
 
     # Roles by identifier: 0 v, 1 i, 2 x, 3 g (element index e); 4 start, 5 done, 6 phase,
-    # 7 sel.  An identifier may carry several roles (aliases).
+    # 7 sel.  An identifier may carry several roles (aliases in Icarus dumps).
     names = header.by_name()
     elements = [f"{scope}.{d}" for d in devices] + [f"{scope}.supply.{s}" for s in supplies]
     n_el = len(elements)
@@ -191,6 +191,11 @@ def measure(
     for kind, var in ((4, v_start), (5, v_done), (6, v_phase), (7, v_sel)):
         if var is not None:
             roles.setdefault(var.id, []).append((kind, -1))
+    # One (kind, index) per identifier; kind 8: several roles, listed in aliased[index].
+    aliased = [r for r in roles.values() if len(r) > 1]
+    role_of: dict[str, tuple[int, int]] = {}
+    for ident, r in roles.items():
+        role_of[ident] = r[0] if len(r) == 1 else (8, aliased.index(r))
 
     v = [0.0] * n_el
     i = [0.0] * n_el
@@ -230,59 +235,81 @@ def measure(
                     else:
                         pulses[d][label] = pulses[d].get(label, 0) + 1
 
+    def other(kind: int, e: int, t: int, value: Any) -> None:
+        nonlocal start_high, done_high, t_start, t_done, phase_name, phase_t0, bucket
+        nonlocal pending_entry, sel_bits
+        if kind <= 1:
+            if e not in dirty:
+                bucket[e] += p[e] * (t - t_last[e])
+                t_last[e] = t
+                dirty.add(e)
+            (v if kind == 0 else i)[e] = value
+        elif kind <= 3:
+            xg[kind - 2][e] = value
+        elif kind == 4:
+            high = _is_high(value)
+            if high and not start_high and t_start is None:
+                t_start = t
+            start_high = high
+        elif kind == 5:
+            high = _is_high(value)
+            if high and not done_high and t_start is not None and t_done is None:
+                t_done = t
+            done_high = high
+        elif kind == 6:
+            try:
+                code = int(value, 2)
+            except ValueError:
+                code = -1
+            new_name = PHASES.get(code, _UNKNOWN if code < 0 else f"phase{code}")
+            if new_name == phase_name:
+                return
+            for e2 in range(n_el):
+                if e2 not in dirty:
+                    bucket[e2] += p[e2] * (t - t_last[e2])
+                    t_last[e2] = t
+            time_by_phase[phase_name] = time_by_phase.get(phase_name, 0) + t - phase_t0
+            phase_t0 = t
+            phase_name = new_name
+            bucket = buckets.setdefault(phase_name, [0.0] * n_el)
+            entries[phase_name] = entries.get(phase_name, 0) + 1
+            if code in _PROGRAM or code == _READ:
+                pending_entry = code
+        elif kind == 7:
+            try:
+                sel_bits = int(value, 2)
+            except ValueError:
+                sel_bits = 0
+        else:
+            for kind2, e2 in aliased[e]:
+                other(kind2, e2, t, value)
+
+    # Hot loop: v and i changes inline, everything else through other().
+    get = role_of.get
     for t, ident, value in stream:  # type: ignore[misc]
         if t != t_block:
             close_block()
             t_block = t
-        if ident == END_ID:
-            break
         n_changes += 1
-        for kind, e in roles.get(ident, ()):
-            if kind <= 1:
-                if e not in dirty:
-                    bucket[e] += p[e] * (t - t_last[e])
-                    t_last[e] = t
-                    dirty.add(e)
-                if kind == 0:
-                    v[e] = value  # type: ignore[assignment]
-                else:
-                    i[e] = value  # type: ignore[assignment]
-            elif kind <= 3:
-                xg[kind - 2][e] = value  # type: ignore[assignment]
-            elif kind == 4:
-                high = _is_high(value)
-                if high and not start_high and t_start is None:
-                    t_start = t
-                start_high = high
-            elif kind == 5:
-                high = _is_high(value)
-                if high and not done_high and t_start is not None and t_done is None:
-                    t_done = t
-                done_high = high
-            elif kind == 6:
-                try:
-                    code = int(value, 2)  # type: ignore[arg-type]
-                except ValueError:
-                    code = -1
-                new_name = PHASES.get(code, _UNKNOWN if code < 0 else f"phase{code}")
-                if new_name == phase_name:
-                    continue
-                for e2 in range(n_el):
-                    if e2 not in dirty:
-                        bucket[e2] += p[e2] * (t - t_last[e2])
-                        t_last[e2] = t
-                time_by_phase[phase_name] = time_by_phase.get(phase_name, 0) + t - phase_t0
-                phase_t0 = t
-                phase_name = new_name
-                bucket = buckets.setdefault(phase_name, [0.0] * n_el)
-                entries[phase_name] = entries.get(phase_name, 0) + 1
-                if code in _PROGRAM or code == _READ:
-                    pending_entry = code
-            else:
-                try:
-                    sel_bits = int(value, 2)  # type: ignore[arg-type]
-                except ValueError:
-                    sel_bits = 0
+        role = get(ident)
+        if role is None:
+            continue
+        kind, e = role
+        if kind == 0:
+            if e not in dirty:
+                bucket[e] += p[e] * (t - t_last[e])
+                t_last[e] = t
+                dirty.add(e)
+            v[e] = value  # type: ignore[assignment]
+        elif kind == 1:
+            if e not in dirty:
+                bucket[e] += p[e] * (t - t_last[e])
+                t_last[e] = t
+                dirty.add(e)
+            i[e] = value  # type: ignore[assignment]
+        else:
+            other(kind, e, t, value)
+    n_changes -= 1  # the end marker
     close_block()
     t_end = t_block
     for e in range(n_el):

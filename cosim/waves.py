@@ -409,9 +409,8 @@ def _iter_body(
     fh: IO[bytes], path: Path, header: VcdHeader, ids: Collection[str] | None
 ) -> Iterator[Change]:
     known: dict[bytes, str] = {v.id.encode(): v.id for v in header.vars}
-    wanted: dict[bytes, str] = (
-        known if ids is None else {k: s for k, s in known.items() if s in set(ids)}
-    )
+    keep = None if ids is None else frozenset(ids)
+    wanted = known if keep is None else {k: s for k, s in known.items() if s in keep}
     line_no = header.header_lines
     t = 0
     in_comment = False
