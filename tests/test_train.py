@@ -1,0 +1,219 @@
+"""Tests of cosim.train: training, mapping, non-idealities and the write-verify twin."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from cosim import data, mss, network, train
+from cosim.controller import PulseScheme
+
+G_MIN, G_MAX = 2.5e-6, 160e-6  # a Cr-like window (S)
+
+
+@pytest.fixture(scope="module")
+def split() -> tuple[data.Dataset, data.Dataset]:
+    return data.split(data.make_dataset(), seed=0)
+
+
+@pytest.fixture(scope="module")
+def spec() -> network.CircuitSpec:
+    return train.spec_for_card(G_MIN, G_MAX, 0.1, 10e3)
+
+
+@pytest.fixture(scope="module")
+def trained(spec: network.CircuitSpec, split: tuple[data.Dataset, data.Dataset]) -> dict:
+    tr = split[0]
+    cfg = train.TrainConfig(steps=800)
+    return {
+        level: train.train(spec, tr, G_MIN, G_MAX, dataclasses.replace(cfg, noise=level))
+        for level in (0.0, 0.1)
+    }
+
+
+def test_training_is_deterministic(spec: network.CircuitSpec, split) -> None:
+    cfg = train.TrainConfig(noise=0.1, steps=50, seed=5)
+    a = train.train(spec, split[0], G_MIN, G_MAX, cfg)
+    b = train.train(spec, split[0], G_MIN, G_MAX, cfg)
+    c = train.train(spec, split[0], G_MIN, G_MAX, dataclasses.replace(cfg, seed=6))
+    assert np.array_equal(a.w1, b.w1) and np.array_equal(a.w2, b.w2)
+    assert not np.array_equal(a.w1, c.w1)
+
+
+@pytest.mark.parametrize("level", [0.0, 0.1], ids=["clean", "noise10"])
+def test_training_reaches_high_clean_accuracy(spec, split, trained, level: float) -> None:
+    w = trained[level]
+    tg = train.to_conductances(spec, w, G_MIN, G_MAX)
+    assert tg.n_clipped == 0  # training keeps weights inside the window
+    assert np.all((tg.g1_S >= G_MIN) & (tg.g1_S <= G_MAX))
+    rng = np.random.default_rng(0)
+    for part in split:
+        acc = train.evaluate(spec, tg.g1_S, tg.g2_S, part, rng, mode="mean")
+        assert acc >= 0.95
+
+
+def test_noise_aware_training_helps_under_noise(spec, split, trained) -> None:
+    ni = train.NonIdealities(g_error=0.1, input_noise=0.1)
+    accs = {}
+    for level, w in trained.items():
+        tg = train.to_conductances(spec, w, G_MIN, G_MAX)
+        rng = np.random.default_rng(42)
+        accs[level] = train.evaluate(spec, tg.g1_S, tg.g2_S, split[1], rng, ni, n_trials=300)
+    gain = accs[0.1].mean() - accs[0.0].mean()
+    se = np.hypot(accs[0.1].std(ddof=1), accs[0.0].std(ddof=1)) / np.sqrt(300)
+    assert gain > 3 * se  # a real effect, well outside the Monte Carlo error
+
+
+def test_clipping_is_reported(spec) -> None:
+    w = train.Weights(np.full((9, 3), 100.0), np.full(3, -100.0))
+    tg = train.to_conductances(spec, w, G_MIN, G_MAX)
+    assert tg.n_clipped == 30
+    assert np.all(tg.g1_S == G_MAX) and np.all(tg.g2_S == G_MIN)
+    assert tg.max_clip_S > 0
+
+
+@pytest.mark.parametrize("kind", ["uniform", "gaussian"], ids=["uniform", "gauss"])
+def test_conductance_error_statistics(kind) -> None:
+    g = np.full(100_000, 50e-6)
+    out = train.perturb_conductances(g, 0.1, kind, np.random.default_rng(3))
+    rel = out / g - 1
+    sd = 0.1 / np.sqrt(3) if kind == "uniform" else 0.1
+    assert rel.std() == pytest.approx(sd, rel=0.02)
+    if kind == "uniform":
+        assert np.abs(rel).max() <= 0.1
+
+
+def test_evaluate_same_seed_same_result(spec, split, trained) -> None:
+    tg = train.to_conductances(spec, trained[0.0], G_MIN, G_MAX)
+    ni = train.NonIdealities(g_error=0.2, read_noise=0.05, input_noise=0.2)
+    a = train.evaluate(spec, tg.g1_S, tg.g2_S, split[1], np.random.default_rng(9), ni, n_trials=20)
+    b = train.evaluate(spec, tg.g1_S, tg.g2_S, split[1], np.random.default_rng(9), ni, n_trials=20)
+    assert np.array_equal(a, b) and a.shape == (20,)
+    assert a.std() > 0  # the noise really acts
+
+
+# ------------------------------------------------------------------ write-verify twin
+class _Card:
+    r_on, r_off, v_on, v_off, tau, t_eff = 5e3, 800e3, 0.30, 0.155, 20e-6, 85.0
+    phi, alpha_f, alpha_r, beta_f, beta_r = 1.0, 0.0, 0.0, 0.0, 0.0
+
+
+def _scheme(**kw) -> PulseScheme:
+    base = dict(
+        v_write_V=0.45, t_write_s=1e-6, v_erase_V=-0.35, t_erase_s=1e-6,
+        v_reset_V=-1.0, t_reset_s=50e-6, v_read_V=0.1, t_read_s=5e-6, t_read_sample_s=3e-6,
+        t_gap_s=2e-6, reset_enabled=True, tolerance_codes=8, max_pulses=60,
+    )  # fmt: skip
+    return PulseScheme(**{**base, **kw})
+
+
+def _setup(**kw) -> train.ProgramSetup:
+    return train.ProgramSetup.create(_scheme(**kw), train.default_harness(), 10.1e3, 10e3)
+
+
+def _params(n: int) -> mss.MSSArrays:
+    rng = np.random.default_rng(7)
+    return mss.MSSArrays.from_params(
+        _Card(), m_tau=np.exp(0.3 * rng.standard_normal(n)), m_v_on=1 + 0.05 * rng.normal(size=n)
+    )
+
+
+def test_tables_match_direct_integration() -> None:
+    setup = _setup()
+    p = _params(4)
+    tab = train.build_tables(p, setup)
+    t = setup.timing()
+    x = np.array([0.03, 0.31, 0.62, 0.97])
+    direct = mss.apply_pulse(p, x, 0.0, t["t_setup_s"], setup.r_path_ohm)
+    direct = mss.apply_pulse(p, direct, t["v_write_V"], t["t_write_s"], setup.r_path_ohm)
+    direct = mss.apply_pulse(p, direct, 0.0, t["t_after_s"], setup.r_path_ohm)
+    rows = np.arange(4)
+    i = np.minimum((x * (tab.n_grid - 1)).astype(int), tab.n_grid - 2)
+    f = x * (tab.n_grid - 1) - i
+    via = x + tab.inc["write"][rows, i] * (1 - f) + tab.inc["write"][rows, i + 1] * f
+    assert np.max(np.abs(via - direct)) < 1e-4
+    assert np.max(direct - x) > 0.01  # the write really moves the state
+
+
+def test_timing_follows_controller_register_rules() -> None:
+    setup = _setup(t_read_s=2e-6, t_read_sample_s=1e-6, t_gap_s=3e-6)
+    t = setup.timing()
+    # after a pulse: select hold (register map) + gap, all in clock cycles
+    assert t["t_after_s"] == pytest.approx((setup.sel_hold_cyc + 3) * 1e-6)
+    assert t["t_setup_s"] == pytest.approx(setup.sel_setup_cyc * 1e-6)
+    assert t["t_read_s"] == pytest.approx(2e-6)
+    assert t["t_sample_s"] == pytest.approx(1e-6)
+    assert t["v_write_V"] == pytest.approx(0.45, abs=2.5 / 2048)
+
+
+def _reference_program(p_one: mss.MSSArrays, setup, x0: float, target: int) -> tuple[int, float]:
+    """Independent per-device loop with direct integration (test oracle)."""
+    t, s, rp = setup.timing(), setup.scheme, setup.r_path_ohm
+
+    def pulse(x: float, v: float, w: float) -> float:
+        x = float(mss.apply_pulse(p_one, x, 0.0, t["t_setup_s"], rp))
+        x = float(mss.apply_pulse(p_one, x, v, w, rp))
+        return float(mss.apply_pulse(p_one, x, 0.0, t["t_after_s"], rp))
+
+    x = pulse(x0, t["v_reset_V"], t["t_reset_s"]) if s.reset_enabled else x0
+    n = 0
+    while True:
+        x = float(mss.apply_pulse(p_one, x, 0.0, t["t_setup_s"], rp))
+        x = float(mss.apply_pulse(p_one, x, t["v_read_V"], t["t_sample_s"], rp))
+        code = int(setup.sense_codes(mss.read_current(p_one, x, t["v_read_V"], rp)))
+        x = float(mss.apply_pulse(p_one, x, t["v_read_V"], t["t_read_s"] - t["t_sample_s"], rp))
+        x = float(mss.apply_pulse(p_one, x, 0.0, t["t_after_s"], rp))
+        if abs(code - target) <= s.tolerance_codes or n >= s.max_pulses:
+            return n, float(mss.conductance(p_one, x))
+        low = code + s.tolerance_codes < target
+        x = (
+            pulse(x, t["v_write_V"], t["t_write_s"])
+            if low
+            else pulse(x, t["v_erase_V"], t["t_erase_s"])
+        )
+        n += 1
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["reset", "noreset"])
+def test_write_verify_matches_direct_loop(reset: bool) -> None:
+    setup = _setup(reset_enabled=reset)
+    n = 6
+    p = _params(n).broadcast_flat((n,))
+    tab = train.build_tables(p, setup)
+    g_t = np.linspace(20e-6, 120e-6, n)
+    tc = setup.target_codes(g_t)
+    x0 = np.linspace(0.1, 0.9, n)
+    out = train.write_verify(tab, np.arange(n), x0, tc)
+    for k in range(n):
+        pk = mss.MSSArrays(**{f: v[k] for f, v in vars(p).items()})
+        n_ref, g_ref = _reference_program(pk, setup, float(x0[k]), int(tc[k]))
+        assert abs(int(out.pulses[k]) - n_ref) <= 1
+        assert out.g_S[k] == pytest.approx(g_ref, rel=0.01)
+    assert np.all(out.ok | out.failed) and not np.any(out.ok & out.failed)
+    ok = out.ok
+    assert np.all(np.abs(out.codes[ok] - tc[ok]) <= setup.scheme.tolerance_codes)
+
+
+def test_write_verify_flags_failure_after_exactly_max_pulses() -> None:
+    setup = _setup(max_pulses=5, tolerance_codes=0)
+    p = _params(3)
+    tab = train.build_tables(p, setup)
+    unreachable = np.full(3, 4095)  # above the window: cannot be reached
+    out = train.write_verify(tab, np.arange(3), 0.2, unreachable)
+    assert np.all(out.failed) and np.all(out.pulses == 5)
+
+
+def test_write_verify_c2c_noise_is_seeded() -> None:
+    setup = _setup()
+    tab = train.build_tables(_params(5), setup)
+    rows = np.tile(np.arange(5), (50, 1))
+    tc = setup.target_codes(np.full(5, 60e-6))
+    kw = dict(n_switches=30)
+    a = train.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(1), **kw)
+    b = train.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(1), **kw)
+    c = train.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(2), **kw)
+    assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.x, b.x)
+    assert not np.array_equal(a.x, c.x)
+    assert np.unique(a.pulses[:, 0]).size > 1  # C2C noise changes the pulse counts
