@@ -46,6 +46,7 @@ __all__ = [
     "iter_vcd",
     "merge_vcds",
     "read_header",
+    "read_traces",
     "timescale_s",
     "write_gtkw",
 ]
@@ -469,6 +470,36 @@ def _iter_body(
             f"{path}:{line_no}: malformed VCD line {text!r}: {what}{tail}"
         ) from None
     yield t, END_ID, ""
+
+
+def read_traces(
+    path: str | Path, names: Sequence[str]
+) -> tuple[dict[str, tuple[list[float], list[float | str]]], float]:
+    """Value changes of a few signals, as ``{name: (t_s, values)}``, and the end time (s).
+
+    Meant for plotting a handful of traces; memory grows with the number of their changes.
+
+    Raises:
+        UnknownSignalError: a name is not in the VCD (message lists close matches).
+    """
+    header = read_header(path)
+    by_id: dict[str, list[str]] = {}
+    for name in names:
+        by_id.setdefault(header.find(name).id, []).append(name)
+    out: dict[str, tuple[list[float], list[float | str]]] = {n: ([], []) for n in names}
+    tick = header.tick_s
+    t_end = 0
+    stream = iter_vcd(path, ids=by_id)
+    next(stream)
+    for t, ident, value in stream:  # type: ignore[misc]
+        if ident == END_ID:
+            t_end = t
+            break
+        for name in by_id[ident]:
+            ts, vs = out[name]
+            ts.append(t * tick)
+            vs.append(value)
+    return out, t_end * tick
 
 
 # --------------------------------------------------------------------------- merging
