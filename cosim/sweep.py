@@ -41,6 +41,7 @@ __all__ = [
     "SweepConfig",
     "Chunk",
     "card_window",
+    "window_source",
     "quick_config",
     "plan",
     "run_chunk",
@@ -117,7 +118,7 @@ def quick_config(**overrides: Any) -> SweepConfig:
 def card_window(name: str) -> tuple[float, float, float, float]:
     """``(g_min_S, g_max_S, v_read_V, r_series_ohm)`` of a device card.
 
-    Taken from ``cosim.devices.load_card(name).operation`` when that module is present,
+    Taken from ``cosim.devices.load_card(name).operation`` when the card file exists,
     otherwise from the derived starting cards of DEVICES.md (window ``[2/R_off, 0.8/R_on]``,
     0.1 V read, 10 kΩ series).
 
@@ -125,14 +126,26 @@ def card_window(name: str) -> tuple[float, float, float, float]:
         UsageError: unknown card name.
     """
     try:
-        from cosim import devices  # type: ignore[attr-defined]
-    except ImportError:
-        if name not in _FALLBACK_R_OHM:
-            raise UsageError(f"unknown card {name!r}; known: {list(_FALLBACK_R_OHM)}") from None
-        r_on, r_off = _FALLBACK_R_OHM[name]
-        return 2.0 / r_off, 0.8 / r_on, 0.1, 10e3
-    op = devices.load_card(name).operation
-    return float(op.g_min_S), float(op.g_max_S), float(op.v_read_V), float(op.r_series_ohm)
+        from cosim import devices
+    except ImportError:  # pragma: no cover - devices is part of the package
+        devices = None  # type: ignore[assignment]
+    if devices is not None and name in devices.known_cards():
+        op = devices.load_card(name).operation
+        return float(op.g_min_S), float(op.g_max_S), float(op.v_read_V), float(op.r_series_ohm)
+    if name not in _FALLBACK_R_OHM:
+        known = sorted(set(_FALLBACK_R_OHM) | set(devices.known_cards() if devices else []))
+        raise UsageError(f"unknown card {name!r}; known: {known}")
+    r_on, r_off = _FALLBACK_R_OHM[name]
+    return 2.0 / r_off, 0.8 / r_on, 0.1, 10e3
+
+
+def window_source(name: str) -> str:
+    """Where :func:`card_window` takes the card's window from: a card file or the fallback."""
+    from cosim import devices
+
+    if name in devices.known_cards():
+        return str(devices.CARDS_DIR / f"{name}.toml")
+    return "fallback: DEVICES.md derived starting card"
 
 
 @dataclass(frozen=True)
@@ -381,4 +394,11 @@ def summarize(
         for t, level in enumerate(cfg.train_levels):
             wt = json.loads((out / "weights" / f"{card}_t{t}.json").read_text())
             clipped[f"{card}@{level:g}"] = wt["n_clipped"]
-    return {"complete": True, "config": asdict(cfg), "clipped_weights": clipped, "points": points}
+    windows = {card: [*card_window(card)[:2], window_source(card)] for card in cfg.cards}
+    return {
+        "complete": True,
+        "config": asdict(cfg),
+        "windows_S": windows,
+        "clipped_weights": clipped,
+        "points": points,
+    }
