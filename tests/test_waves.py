@@ -1,0 +1,235 @@
+"""Tests of cosim.waves: analog writer, streaming reader, merge (vcd2fst as a client), gtkw."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from vcd.reader import TokenKind, tokenize
+
+from cosim.waves import (
+    END_ID,
+    AnalogVcdWriter,
+    UnknownSignalError,
+    VcdFormatError,
+    VcdHeader,
+    VcdNotFoundError,
+    VcdTimeOrderError,
+    iter_vcd,
+    merge_vcds,
+    read_header,
+    read_traces,
+    write_gtkw,
+)
+
+DEVICES = ["w1_0_0", "w2_1"]
+
+
+def changes_by_name(path: Path) -> dict[str, list[tuple[int, float | str]]]:
+    """All changes of a VCD keyed by full name (through iter_vcd)."""
+    stream = iter_vcd(path)
+    header = next(stream)
+    assert isinstance(header, VcdHeader)
+    names: dict[str, list[str]] = {}
+    for var in header.vars:
+        names.setdefault(var.id, []).append(var.name)
+    out: dict[str, list[tuple[int, float | str]]] = {v.name: [] for v in header.vars}
+    for t, ident, value in stream:  # type: ignore[misc]
+        if ident != END_ID:
+            for name in names[ident]:
+                out[name].append((t, value))
+    return out
+
+
+def write_analog(path: Path, **kw: object) -> Path:
+    with AnalogVcdWriter(path, DEVICES, ["vdd"], ["h0"], **kw) as w:  # type: ignore[arg-type]
+        for k in range(10):
+            w.write(k * 1e-9, {"w1_0_0.v": 0.1 * k, "w1_0_0.i": 1e-6, "supply.vdd.v": 1.0})
+        w.write(10e-9, {"neuron.h0.v": 0.5})
+    return path
+
+
+# ---------------------------------------------------------------- writer
+
+
+def test_writer_roundtrip_and_hold(tmp_path: Path) -> None:
+    ch = changes_by_name(write_analog(tmp_path / "a.vcd"))
+    assert read_header(tmp_path / "a.vcd").tick_s == 1e-12
+    assert ch["analog.w1_0_0.v"] == [(k * 1000, pytest.approx(0.1 * k)) for k in range(10)]
+    assert ch["analog.w1_0_0.i"] == [(0, 1e-6)]  # repeats dropped
+    assert ch["analog.supply.vdd.v"] == [(0, 1.0)]
+    assert ch["analog.neuron.h0.v"] == [(0, 0.0), (10_000, 0.5)]
+    assert set(ch) >= {"analog.w2_1.x", "analog.supply.vdd.i"}
+    assert "analog.w1_0_0.g" not in ch
+
+
+def test_writer_same_tick_last_wins(tmp_path: Path) -> None:
+    path = tmp_path / "q.vcd"
+    with AnalogVcdWriter(path, DEVICES, [], [], timescale="1 ns", conductance=True) as w:
+        w.write(1.0e-9, {"w2_1.g": 1.0})
+        w.write(1.2e-9, {"w2_1.g": 2.0})  # same 1 ns tick
+        w.write(1.4e-9, {"w2_1.g": 3.0})
+        w.write(2.0e-9, {"w2_1.g": 4.0})
+    assert changes_by_name(path)["analog.w2_1.g"] == [(0, 0.0), (1, 3.0), (2, 4.0)]
+
+
+def test_writer_unknown_name_lists_known(tmp_path: Path) -> None:
+    with AnalogVcdWriter(tmp_path / "u.vcd", DEVICES, ["vdd"], []) as w:
+        with pytest.raises(UnknownSignalError, match=r"w1_0_0\.vv.*known:.*w1_0_0\.v"):
+            w.write(0.0, {"w1_0_0.vv": 1.0})
+
+
+def test_writer_time_backwards(tmp_path: Path) -> None:
+    with AnalogVcdWriter(tmp_path / "b.vcd", DEVICES, [], []) as w:
+        w.write(2e-9, {"w1_0_0.v": 1.0})
+        with pytest.raises(VcdTimeOrderError, match="backwards"):
+            w.write(1e-9, {"w1_0_0.v": 1.0})
+
+
+def test_writer_flushes_readable_prefix(tmp_path: Path) -> None:
+    """Without close(), a flushed file already parses (a crash keeps the data so far)."""
+    path = tmp_path / "crash.vcd"
+    w = AnalogVcdWriter(path, DEVICES, [], [], flush_every_s=0.0)
+    for k in range(200):
+        w.write(k * 1e-9, {"w1_0_0.v": float(k)})
+    ch = changes_by_name(path)["analog.w1_0_0.v"]
+    assert len(ch) >= 64 and ch[-1][1] == float(len(ch) - 1)
+    w.close()
+    assert len(changes_by_name(path)["analog.w1_0_0.v"]) == 200
+
+
+# ---------------------------------------------------------------- reader
+
+
+def test_reader_errors(tmp_path: Path) -> None:
+    with pytest.raises(VcdNotFoundError, match="nope.vcd"):
+        next(iter_vcd(tmp_path / "nope.vcd"))
+    src = write_analog(tmp_path / "a.vcd").read_text().splitlines(keepends=True)
+    end_hdr = next(k for k, line in enumerate(src) if "$enddefinitions" in line)
+
+    (tmp_path / "h.vcd").write_text("".join(src[: end_hdr - 2]))
+    with pytest.raises(VcdFormatError, match=r"h\.vcd:\d+: truncated VCD header"):
+        read_header(tmp_path / "h.vcd")
+
+    bad = src.copy()
+    bad[end_hdr + 4] = "r0.5 zz\n"  # undeclared id
+    (tmp_path / "m.vcd").write_text("".join(bad))
+    with pytest.raises(VcdFormatError, match=rf"m\.vcd:{end_hdr + 5}: .*undeclared"):
+        list(iter_vcd(tmp_path / "m.vcd"))
+
+    bad = src.copy()
+    bad[end_hdr + 6] = "hello\n"
+    (tmp_path / "g.vcd").write_text("".join(bad))
+    with pytest.raises(VcdFormatError, match=rf"g\.vcd:{end_hdr + 7}: malformed"):
+        list(iter_vcd(tmp_path / "g.vcd"))
+
+
+def test_reader_agrees_with_pyvcd_tokenize(tmp_path: Path) -> None:
+    path = write_analog(tmp_path / "a.vcd")
+    header = read_header(path)
+    ref = []
+    with open(path, "rb") as fh:
+        for tok in tokenize(fh):
+            if tok.kind in (TokenKind.CHANGE_REAL, TokenKind.CHANGE_SCALAR):
+                ref.append((tok.data.id_code, tok.data.value))
+    ours = [(i, v) for _, i, v in list(iter_vcd(path))[1:-1]]  # type: ignore[misc]
+    assert ours == ref and len(ref) > len(header.vars)
+
+
+# ---------------------------------------------------------------- Icarus, merge, gtkw
+
+VERILOG = """`timescale 1ns/1ps
+module sub(input wire d, output wire q); assign q = d; endmodule
+module xbar_top;
+  reg clk = 0, start = 0, done_r = 0, busy = 0; reg [2:0] phase = 0; reg [29:0] sel = 0;
+  wire done; sub u(.d(done_r), .q(done));
+  always #2 clk = ~clk;
+  initial begin
+    $dumpfile("dig.vcd"); $dumpvars(0, xbar_top);
+    #3 start = 1; busy = 1; #1 start = 0; phase = 1; sel = 30'h1;
+    #3 phase = 2; #2 phase = 0; sel = 30'bx; #2 done_r = 1; busy = 0; #1 $finish;
+  end
+endmodule
+"""
+
+
+@pytest.fixture
+def digital(tmp_path: Path) -> Path:
+    if shutil.which("iverilog") is None:
+        pytest.skip("iverilog not installed")
+    (tmp_path / "d.v").write_text(VERILOG)
+    subprocess.run(["iverilog", "-o", "d.vvp", "d.v"], cwd=tmp_path, check=True)
+    subprocess.run(["vvp", "-n", "d.vvp"], cwd=tmp_path, check=True, capture_output=True)
+    return tmp_path / "dig.vcd"
+
+
+@pytest.mark.sim
+def test_merge_keeps_both_hierarchies_and_values(tmp_path: Path, digital: Path) -> None:
+    analog = write_analog(tmp_path / "a.vcd")
+    merged = merge_vcds(digital, analog, tmp_path / "m.vcd")
+    d, a, m = changes_by_name(digital), changes_by_name(analog), changes_by_name(merged)
+    assert read_header(merged).timescale == "1 ps"
+    assert set(m) == set(d) | set(a)
+    assert "xbar_top.u.q" in m and m["xbar_top.u.q"] == m["xbar_top.done"]
+    for name, ch in {**d, **a}.items():
+        # pyvcd's $dumpvars writes each var's value at 0 even if the input had none then
+        got = [c for c in m[name] if c[0] > 0 or any(t == 0 for t, _ in ch)]
+        assert got == ch, name
+    assert [v for _, v in m["xbar_top.sel"]] == ["0", "1", "x"]  # vector with an x state
+    times = [t for t, _, _ in list(iter_vcd(merged))[1:]]  # type: ignore[misc]
+    assert times == sorted(times) and times[-1] == 12_000  # the digital end ($finish)
+
+
+@pytest.mark.sim
+def test_merged_converts_with_vcd2fst(tmp_path: Path, digital: Path) -> None:
+    if shutil.which("vcd2fst") is None or shutil.which("fst2vcd") is None:
+        pytest.skip("gtkwave tools (vcd2fst, fst2vcd) not installed")
+    merged = merge_vcds(digital, write_analog(tmp_path / "a.vcd"), tmp_path / "m.vcd")
+    fst = tmp_path / "m.fst"
+    subprocess.run(["vcd2fst", str(merged), str(fst)], check=True, capture_output=True)
+    back = subprocess.run(["fst2vcd", str(fst)], check=True, capture_output=True, text=True)
+    (tmp_path / "back.vcd").write_text(back.stdout)
+    rt = changes_by_name(tmp_path / "back.vcd")
+    m = changes_by_name(merged)
+    for name in ("analog.w1_0_0.v", "analog.neuron.h0.v", "xbar_top.phase", "xbar_top.start"):
+        assert [t for t, _ in rt[name]] == [t for t, _ in m[name]], name
+    assert [v for _, v in rt["analog.w1_0_0.v"]] == pytest.approx(
+        [v for _, v in m["analog.w1_0_0.v"]]
+    )
+
+
+def test_merge_rejects_duplicate_names(tmp_path: Path) -> None:
+    a = write_analog(tmp_path / "a.vcd")
+    with pytest.raises(VcdFormatError, match="also declared"):
+        merge_vcds(a, a, tmp_path / "m.vcd")
+
+
+@pytest.mark.sim
+def test_gtkw_names_existing_signals(tmp_path: Path, digital: Path) -> None:
+    merged = merge_vcds(digital, write_analog(tmp_path / "a.vcd"), tmp_path / "m.vcd")
+    gtkw = write_gtkw(merged, tmp_path / "m.gtkw", device="w2_1")
+    text = gtkw.read_text()
+    names = set(read_header(merged).by_name())
+    traces = [
+        re.sub(r"\[[0-9:]+\]$", "", line)
+        for line in text.splitlines()
+        if line and line[0] not in "[@-*"
+    ]
+    assert set(traces) <= names
+    assert {"xbar_top.phase", "xbar_top.busy", "xbar_top.done", "xbar_top.sel"} <= set(traces)
+    assert {"analog.w2_1.v", "analog.w2_1.i", "analog.w2_1.x", "analog.neuron.h0.v"} <= set(traces)
+    assert f'[dumpfile] "{merged.resolve()}"' in text
+    with pytest.raises(UnknownSignalError, match="w9_9"):
+        write_gtkw(merged, tmp_path / "x.gtkw", device="w9_9")
+
+
+def test_read_traces(tmp_path: Path) -> None:
+    traces, t_end_s = read_traces(write_analog(tmp_path / "a.vcd"), ["analog.w1_0_0.v"])
+    t, v = traces["analog.w1_0_0.v"]
+    assert t == pytest.approx([k * 1e-9 for k in range(10)]) and t_end_s == pytest.approx(1e-8)
+    assert v[-1] == pytest.approx(0.9)
+    with pytest.raises(UnknownSignalError, match="analog.w1_0_0.v"):
+        read_traces(tmp_path / "a.vcd", ["analog.w1_0_0.vv"])
