@@ -25,10 +25,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cosim.errors import UsageError
 from cosim.waves import UnknownSignalError, VcdHeader, VcdVar, closest_names, iter_vcd
 
 __all__ = [
     "PHASES",
+    "WINDOWS",
     "DeviceReport",
     "Report",
     "device_index",
@@ -37,6 +39,8 @@ __all__ = [
 
 #: Controller phase codes (``xbar_top.phase``) → names.
 PHASES: dict[int, str] = {0: "idle", 1: "reset", 2: "write", 3: "erase", 4: "read", 5: "infer"}
+#: Allowed values of ``measure(window=…)``.
+WINDOWS = ("all", "training")
 _PROGRAM = (1, 2, 3)
 _READ = 4
 _UNKNOWN = "unknown"
@@ -74,6 +78,7 @@ class Report:
 
     vcd: str
     t_end_s: float
+    window: str = "all"
     training_time_s: float | None = None
     t_start_s: float | None = None
     t_done_s: float | None = None
@@ -137,6 +142,7 @@ def measure(
     scope: str = "analog",
     phase: str | None = None,
     sel: str | None = None,
+    window: str = "all",
 ) -> Report:
     """Measure training time, energy and pulses from ``vcd_path`` in one pass.
 
@@ -147,12 +153,16 @@ def measure(
         scope: analog scope whose sub-scopes are devices and ``supply``.
         phase: phase marker (default ``<scope of start>.phase``; optional).
         sel: one-hot device select (default ``<scope of start>.sel``; optional).
+        window: ``"all"`` (energy, phase times and pulses over the whole recording) or
+            ``"training"`` (only from the first rise of start to the rise of done).
 
     Raises:
         VcdNotFoundError, VcdFormatError: unreadable VCD.
         UnknownSignalError: an explicitly named signal is not in the VCD (or the default
             start/done signals are missing from a VCD without analog data).
     """
+    if window not in WINDOWS:
+        raise UsageError(f"unknown window {window!r}; allowed: {', '.join(WINDOWS)}")
     path = Path(vcd_path)
     stream = iter_vcd(path)
     header = next(stream)
@@ -205,7 +215,9 @@ def measure(
     dirty: set[int] = set()
     buckets: dict[str, list[float]] = {}
     phase_name = PHASES[0] if v_phase is not None else "all"
-    bucket = buckets.setdefault(phase_name, [0.0] * n_el)
+    in_window = window == "all"
+    outside = [0.0] * n_el  # energy outside the window (discarded)
+    bucket = buckets.setdefault(phase_name, [0.0] * n_el) if in_window else outside
     phase_t0 = 0
     time_by_phase: dict[str, int] = {}
     entries: dict[str, int] = {}
@@ -235,8 +247,25 @@ def measure(
                     else:
                         pulses[d][label] = pulses[d].get(label, 0) + 1
 
+    def flush_all(t: int) -> None:
+        """Bring every element's energy and the phase time up to ``t``."""
+        nonlocal phase_t0
+        for e2 in range(n_el):
+            if e2 not in dirty:
+                bucket[e2] += p[e2] * (t - t_last[e2])
+                t_last[e2] = t
+        if in_window and v_phase is not None:
+            time_by_phase[phase_name] = time_by_phase.get(phase_name, 0) + t - phase_t0
+        phase_t0 = t
+
+    def set_window(t: int, inside: bool) -> None:
+        nonlocal in_window, bucket
+        flush_all(t)
+        in_window = inside
+        bucket = buckets.setdefault(phase_name, [0.0] * n_el) if inside else outside
+
     def other(kind: int, e: int, t: int, value: Any) -> None:
-        nonlocal start_high, done_high, t_start, t_done, phase_name, phase_t0, bucket
+        nonlocal start_high, done_high, t_start, t_done, phase_name, bucket
         nonlocal pending_entry, sel_bits
         if kind <= 1:
             if e not in dirty:
@@ -250,11 +279,15 @@ def measure(
             high = _is_high(value)
             if high and not start_high and t_start is None:
                 t_start = t
+                if window == "training":
+                    set_window(t, True)
             start_high = high
         elif kind == 5:
             high = _is_high(value)
             if high and not done_high and t_start is not None and t_done is None:
                 t_done = t
+                if window == "training":
+                    set_window(t, False)
             done_high = high
         elif kind == 6:
             try:
@@ -264,17 +297,13 @@ def measure(
             new_name = PHASES.get(code, _UNKNOWN if code < 0 else f"phase{code}")
             if new_name == phase_name:
                 return
-            for e2 in range(n_el):
-                if e2 not in dirty:
-                    bucket[e2] += p[e2] * (t - t_last[e2])
-                    t_last[e2] = t
-            time_by_phase[phase_name] = time_by_phase.get(phase_name, 0) + t - phase_t0
-            phase_t0 = t
+            flush_all(t)
             phase_name = new_name
-            bucket = buckets.setdefault(phase_name, [0.0] * n_el)
-            entries[phase_name] = entries.get(phase_name, 0) + 1
-            if code in _PROGRAM or code == _READ:
-                pending_entry = code
+            if in_window:
+                bucket = buckets.setdefault(phase_name, [0.0] * n_el)
+                entries[phase_name] = entries.get(phase_name, 0) + 1
+                if code in _PROGRAM or code == _READ:
+                    pending_entry = code
         elif kind == 7:
             try:
                 sel_bits = int(value, 2)
@@ -312,12 +341,15 @@ def measure(
     n_changes -= 1  # the end marker
     close_block()
     t_end = t_block
-    for e in range(n_el):
-        bucket[e] += p[e] * (t_end - t_last[e])
-    if v_phase is not None:
-        time_by_phase[phase_name] = time_by_phase.get(phase_name, 0) + t_end - phase_t0
+    flush_all(t_end)
+    if window == "training" and t_start is None:
+        notes.append("window 'training': no rise of the start signal, nothing measured")
+    elif window == "training" and t_done is None:
+        notes.append("window 'training': done never rose, measured up to the end of the file")
 
-    report = Report(vcd=str(path), t_end_s=t_end * tick_s, n_changes=n_changes, notes=notes)
+    report = Report(
+        vcd=str(path), window=window, t_end_s=t_end * tick_s, n_changes=n_changes, notes=notes
+    )
     if t_start is not None:
         report.t_start_s = t_start * tick_s
     if t_done is not None:

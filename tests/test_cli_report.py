@@ -102,3 +102,11 @@ def test_plot_unknown_device_exit_2(
     err = capsys.readouterr().err
     assert "w1_2_2" in err and "w1_2_1" in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_report_training_window(vcd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(vcd), "--json", "--window", "training"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["window"] == "training"
+    window_ns = T_DONE_NS - T_START_NS
+    assert data["energy_J"] == pytest.approx(1.0 * 1e-3 * window_ns * 1e-9, rel=1e-3)

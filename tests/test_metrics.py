@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from vcd.writer import VCDWriter
 
+from cosim.errors import UsageError
 from cosim.metrics import device_index, measure
 from cosim.waves import UnknownSignalError, VcdFormatError
 
@@ -257,3 +258,18 @@ endmodule
     assert any("no analog scope" in n for n in r.notes)
     r2 = measure(tmp_path / "t.vcd", done="xbar_top.u.q")  # the alias: same id
     assert r2.training_time_s == r.training_time_s
+
+
+def test_training_window(vcd: Path) -> None:
+    """window='training': only start rise (5 ns) → done rise (170 ns) counts."""
+    r = measure(vcd, window="training")
+    inside = (GRID_NS >= 5) & (GRID_NS < 170)
+    for dev in ("w1_0_0", "w2_1"):
+        p = value_at(WAVES[f"{dev}.v"], GRID_NS) * value_at(WAVES[f"{dev}.i"], GRID_NS)
+        want = float((p * inside).sum() * 0.01 * NS)
+        assert r.devices[dev].energy_J == pytest.approx(want, rel=1e-3), dev
+    assert sum(r.time_by_phase_s.values()) == pytest.approx(165 * NS)
+    assert r.time_by_phase_s["infer"] == pytest.approx(10 * NS)
+    assert r.window == "training" and r.devices["w1_0_0"].pulses == 2
+    with pytest.raises(UsageError, match="allowed: all, training"):
+        measure(vcd, window="train")

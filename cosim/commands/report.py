@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cosim.metrics import Report, measure
+from cosim.metrics import WINDOWS, Report, measure
 
 __all__ = ["add_parser", "format_table", "run"]
 
@@ -53,6 +53,7 @@ def format_table(report: Report) -> str:
     lines = [
         f"VCD            {report.vcd}",
         f"end of record  {_fmt(report.t_end_s, 's')}  ({report.n_changes} value changes)",
+        f"window         {report.window}",
         f"training time  {_fmt(report.training_time_s, 's')}",
         f"device energy  {_fmt(report.energy_device_J, 'J')}",
         f"circuit energy {_fmt(report.energy_J, 'J')}  (from supplies)",
