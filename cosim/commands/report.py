@@ -33,6 +33,13 @@ def add_parser(subparsers: Any) -> None:
         "--scope", default="analog", help="analog scope holding devices and supply (default analog)"
     )
     p.add_argument("--phase", default=None, help="phase marker (default: <scope of start>.phase)")
+    p.add_argument(
+        "--window",
+        choices=WINDOWS,
+        default="all",
+        help="energy, phase times and pulses over the whole file (all, default) or only "
+        "from start to done (training)",
+    )
 
 
 def _fmt(value: float | None, unit: str) -> str:
