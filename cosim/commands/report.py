@@ -97,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
         cosim.waves.VcdNotFoundError, cosim.waves.VcdFormatError,
         cosim.waves.UnknownSignalError: see :func:`cosim.metrics.measure`.
     """
-    report = measure(args.vcd, start=args.start, done=args.done, scope=args.scope, phase=args.phase)
+    report = measure(
+        args.vcd,
+        start=args.start,
+        done=args.done,
+        scope=args.scope,
+        phase=args.phase,
+        window=args.window,
+    )
     print(report.to_json() if args.json else format_table(report))
     return 0
