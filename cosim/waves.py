@@ -626,7 +626,8 @@ def write_gtkw(
         - {"supply"}
     )
     if device is None:
-        device = devices[0] if devices else None
+        first = _first_selected(vcd_path, names.get(f"{top}.sel"))
+        device = first if first in devices else (devices[0] if devices else None)
     elif device not in devices:
         raise UnknownSignalError(
             f"{vcd_path}: no device {device!r} in scope {analog_scope!r}; devices: "
@@ -655,6 +656,21 @@ def write_gtkw(
                 for n in neurons:
                     _trace(save, names, n, "real", analog)
     return gtkw_path
+
+
+def _first_selected(vcd_path: Path, sel: VcdVar | None) -> str | None:
+    """Name of the device whose ``sel`` bit is the first to go high (k = 3·i + j ↔ w1_i_j,
+    27 + j ↔ w2_j), or None."""
+    if sel is None:
+        return None
+    stream = iter_vcd(vcd_path, ids=[sel.id])
+    next(stream)
+    for _, ident, value in stream:  # type: ignore[misc]
+        if ident != END_ID and isinstance(value, str) and "1" in value:
+            k = len(value) - 1 - value.index("1")  # highest set bit
+            stream.close()  # type: ignore[attr-defined]
+            return f"w1_{k // 3}_{k % 3}" if k < 27 else f"w2_{k - 27}"
+    return None
 
 
 def _trace(

@@ -149,7 +149,7 @@ module xbar_top;
   always #2 clk = ~clk;
   initial begin
     $dumpfile("dig.vcd"); $dumpvars(0, xbar_top);
-    #3 start = 1; busy = 1; #1 start = 0; phase = 1; sel = 30'h1;
+    #3 start = 1; busy = 1; #1 start = 0; phase = 1; sel = 30'h10000000;
     #3 phase = 2; #2 phase = 0; sel = 30'bx; #2 done_r = 1; busy = 0; #1 $finish;
   end
 endmodule
@@ -178,7 +178,7 @@ def test_merge_keeps_both_hierarchies_and_values(tmp_path: Path, digital: Path) 
         # pyvcd's $dumpvars writes each var's value at 0 even if the input had none then
         got = [c for c in m[name] if c[0] > 0 or any(t == 0 for t, _ in ch)]
         assert got == ch, name
-    assert [v for _, v in m["xbar_top.sel"]] == ["0", "1", "x"]  # vector with an x state
+    assert [v for _, v in m["xbar_top.sel"]] == ["0", "1" + "0" * 28, "x"]  # bit 28; x state
     times = [t for t, _, _ in list(iter_vcd(merged))[1:]]  # type: ignore[misc]
     assert times == sorted(times) and times[-1] == 12_000  # the digital end ($finish)
 
@@ -210,8 +210,9 @@ def test_merge_rejects_duplicate_names(tmp_path: Path) -> None:
 @pytest.mark.sim
 def test_gtkw_names_existing_signals(tmp_path: Path, digital: Path) -> None:
     merged = merge_vcds(digital, write_analog(tmp_path / "a.vcd"), tmp_path / "m.vcd")
-    gtkw = write_gtkw(merged, tmp_path / "m.gtkw", device="w2_1")
+    gtkw = write_gtkw(merged, tmp_path / "m.gtkw")  # device: first selected (sel bit 28)
     text = gtkw.read_text()
+    assert "-device w2_1" in text
     names = set(read_header(merged).by_name())
     traces = [
         re.sub(r"\[[0-9:]+\]$", "", line)
@@ -222,6 +223,8 @@ def test_gtkw_names_existing_signals(tmp_path: Path, digital: Path) -> None:
     assert {"xbar_top.phase", "xbar_top.busy", "xbar_top.done", "xbar_top.sel"} <= set(traces)
     assert {"analog.w2_1.v", "analog.w2_1.i", "analog.w2_1.x", "analog.neuron.h0.v"} <= set(traces)
     assert f'[dumpfile] "{merged.resolve()}"' in text
+    explicit = write_gtkw(merged, tmp_path / "d.gtkw", device="w1_0_0").read_text()
+    assert "analog.w1_0_0.x" in explicit and "analog.w2_1.x" not in explicit
     with pytest.raises(UnknownSignalError, match="w9_9"):
         write_gtkw(merged, tmp_path / "x.gtkw", device="w9_9")
 
