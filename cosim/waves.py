@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from vcd.gtkw import GTKWFlag, GTKWSave
 from vcd.writer import VCDWriter
@@ -156,9 +156,10 @@ class AnalogVcdWriter:
         keys = [".".join((*scope, var)) for scope, var in names]
         if len(set(keys)) != len(keys):
             raise UsageError(f"duplicate analog signal names in {sorted(keys)}")
-        self._fh: IO[str] = open(self.path, "w", buffering=1 << 20)  # noqa: SIM115
+        self._fh = _LineBuffer(self.path)
+        sink = cast(IO[str], self._fh)  # pyvcd only calls write() and flush()
         self._vcd = VCDWriter(
-            self._fh, timescale=timescale, date="", version="cosim", check_values=False
+            sink, timescale=timescale, date="", version="cosim", check_values=False
         )
         self._vars: dict[str, Any] = {}
         for key, (scope, var) in zip(keys, names, strict=True):
@@ -234,6 +235,43 @@ class AnalogVcdWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _LineBuffer:
+    """A text sink for pyvcd that reaches the disk only in whole lines.
+
+    pyvcd writes complete lines per call; they are collected and written with one ``write``
+    on the unbuffered file when ~1 MB is pending or on :meth:`flush`, so even a killed process
+    leaves a file that ends at a line boundary.
+    """
+
+    def __init__(self, path: Path, limit: int = 1 << 20) -> None:
+        self._raw = open(path, "wb", buffering=0)  # noqa: SIM115
+        self._parts: list[str] = []
+        self._size = 0
+        self._limit = limit
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= self._limit:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._parts:
+            data = "".join(self._parts).encode()
+            self._parts.clear()
+            self._size = 0
+            view = memoryview(data)
+            while view:
+                view = view[self._raw.write(view) or 0 :]
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._raw.close()
 
 
 # --------------------------------------------------------------------------- reading
@@ -383,7 +421,9 @@ def read_header(path: str | Path) -> VcdHeader:
         return _parse_header(fh, Path(path))
 
 
-def iter_vcd(path: str | Path, ids: Collection[str] | None = None) -> Iterator[VcdHeader | Change]:
+def iter_vcd(
+    path: str | Path, ids: Collection[str] | None = None, *, partial: bool = False
+) -> Iterator[VcdHeader | Change]:
     """Stream a VCD: first a :class:`VcdHeader`, then one :data:`Change` per value change.
 
     The last item is ``(t_end, END_ID, "")``: the file's last timestamp, which may lie after
@@ -393,6 +433,8 @@ def iter_vcd(path: str | Path, ids: Collection[str] | None = None) -> Iterator[V
         path: the VCD file.
         ids: if given, only changes of these identifiers are yielded (others are checked
             and skipped); timestamps are checked either way.
+        partial: accept a file cut in the middle of its last line (a crashed writer): that
+            line is dropped and the stream ends there.  Otherwise it is an error.
 
     Raises:
         VcdNotFoundError: the file does not exist.
@@ -403,11 +445,11 @@ def iter_vcd(path: str | Path, ids: Collection[str] | None = None) -> Iterator[V
     with fh:
         header = _parse_header(fh, p)
         yield header
-        yield from _iter_body(fh, p, header, ids)
+        yield from _iter_body(fh, p, header, ids, partial)
 
 
 def _iter_body(
-    fh: IO[bytes], path: Path, header: VcdHeader, ids: Collection[str] | None
+    fh: IO[bytes], path: Path, header: VcdHeader, ids: Collection[str] | None, partial: bool
 ) -> Iterator[Change]:
     known: dict[bytes, str] = {v.id.encode(): v.id for v in header.vars}
     keep = None if ids is None else frozenset(ids)
@@ -463,6 +505,9 @@ def _iter_body(
             elif line.strip():
                 raise ValueError("not a value change, timestamp or keyword")
     except (ValueError, KeyError, IndexError) as exc:
+        if partial and not line.endswith(b"\n"):
+            yield t, END_ID, ""
+            return
         what = f"undeclared identifier {exc.args[0]!r}" if isinstance(exc, KeyError) else exc
         tail = "" if line.endswith(b"\n") else " (file ends in the middle of a line: truncated)"
         text = line[:60].decode("utf-8", "replace").rstrip()
@@ -511,8 +556,12 @@ def merge_vcds(
     out_vcd: str | Path,
     *,
     timescale: str = "1 ps",
+    partial: bool = False,
 ) -> Path:
     """Merge VCD files into one (k-way merge by time, streaming, through pyvcd).
+
+    With ``partial=True`` inputs cut in the middle of their last line (a crashed run) are
+    merged up to their last complete line (see :func:`iter_vcd`).
 
     Every input's hierarchy is kept; identifiers are re-assigned; times are rescaled to
     ``timescale`` (each input's timescale must be a whole multiple of it).  Inputs are
@@ -527,7 +576,7 @@ def merge_vcds(
     inputs = [Path(digital_vcd), Path(analog_vcd)]
     out = Path(out_vcd)
     tick_s = timescale_s(timescale)
-    streams = [iter_vcd(p) for p in inputs]
+    streams = [iter_vcd(p, partial=partial) for p in inputs]
     headers = [next(s) for s in streams]
     seen: dict[str, Path] = {}
     with open(out, "w", buffering=1 << 20) as fh:

@@ -236,3 +236,35 @@ def test_read_traces(tmp_path: Path) -> None:
     assert v[-1] == pytest.approx(0.9)
     with pytest.raises(UnknownSignalError, match="analog.w1_0_0.v"):
         read_traces(tmp_path / "a.vcd", ["analog.w1_0_0.vv"])
+
+
+def test_writer_file_ends_on_line_boundary_without_close(tmp_path: Path) -> None:
+    """A killed process (no close, no flush) leaves only whole lines on disk."""
+    path = tmp_path / "killed.vcd"
+    w = AnalogVcdWriter(path, DEVICES, ["vdd"], ["h0"], flush_every_s=1e9)
+    try:
+        for k in range(60_000):  # > 1 MB of text: the buffer spills at least once
+            w.write(k * 1e-9, {"w1_0_0.v": k * 1e-3, "w2_1.i": -k * 1e-3})
+        data = path.read_bytes()
+        assert len(data) > 500_000 and data.endswith(b"\n")
+        assert len(changes_by_name(path)["analog.w1_0_0.v"]) > 1000
+    finally:
+        w.close()
+
+
+def test_partial_read_and_merge(tmp_path: Path) -> None:
+    full = write_analog(tmp_path / "a.vcd").read_bytes()
+    cut = tmp_path / "cut.vcd"
+    cut.write_bytes(full[: full.rindex(b"\nr0.9") + 3])
+    with pytest.raises(VcdFormatError, match="truncated"):
+        list(iter_vcd(cut))
+    items = list(iter_vcd(cut, partial=True))
+    assert items[-1] == (9000, END_ID, "")
+    other = tmp_path / "o.vcd"
+    with AnalogVcdWriter(other, ["w2_2"], [], []) as w:
+        w.write(3e-9, {"w2_2.x": 0.5})
+    with pytest.raises(VcdFormatError):
+        merge_vcds(other, cut, tmp_path / "m.vcd")
+    m = changes_by_name(merge_vcds(other, cut, tmp_path / "m.vcd", partial=True))
+    assert m["analog.w1_0_0.v"][-1] == (8000, pytest.approx(0.8))
+    assert m["analog.w2_2.x"] == [(0, 0.0), (3000, 0.5)]
