@@ -27,6 +27,8 @@ from cosim.errors import UsageError
 __all__ = [
     "CARDS_DIR",
     "CardError",
+    "MIN_OFF_ON_RATIO",
+    "Z_CLIP",
     "DeviceCard",
     "MSSParams",
     "Operation",
@@ -407,6 +409,8 @@ def load_card(name_or_path: str | Path) -> DeviceCard:
 
 #: Drawn r_off is clipped to at least this multiple of the same device's drawn r_on.
 MIN_OFF_ON_RATIO = 2.0
+#: Standard-normal draws of the variation are truncated at ± this many σ.
+Z_CLIP = 3.0
 
 
 @dataclass(frozen=True)
@@ -487,7 +491,7 @@ def draw_variation(card: DeviceCard, n: int, seed: int) -> Variation:
     if n < 1:
         raise UsageError(f"number of devices must be >= 1, got {n}")
     s, m = card.spread, card.model
-    z = np.random.default_rng(seed).standard_normal((n, 5))
+    z = np.clip(np.random.default_rng(seed).standard_normal((n, 5)), -Z_CLIP, Z_CLIP)
     m_r_on = np.exp(s.r_on_sigma_ln * z[:, 0])
     m_r_off = np.exp(s.r_off_sigma_ln * z[:, 1])
     m_r_off = np.maximum(m_r_off, MIN_OFF_ON_RATIO * m_r_on * m.r_on / m.r_off)
