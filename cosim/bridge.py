@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from cosim import mss
+from cosim.errors import CosimError
 from cosim.netlist import NEURONS, SUPPLIES, CrossbarNetlist
 from cosim.network import N_HIDDEN, N_IN, CircuitSpec, device_names
 from cosim.ngspice import NgSpice
@@ -34,6 +35,7 @@ __all__ = [
     "OUTPUT_REALS",
     "INPUT_REALS",
     "AnalogBackend",
+    "AnalogSimulationError",
     "BackendStats",
     "NgspiceBackend",
     "NumpyBackend",
@@ -64,6 +66,10 @@ def controls(v_prog: float, v_in: Sequence[float], sel: int, infer_en: bool) -> 
     for k in range(len(device_names())):
         values[f"vsel{k}"] = V_SWITCH_ON if (sel >> k) & 1 else 0.0
     return values
+
+
+class AnalogSimulationError(CosimError):
+    """The analog simulator failed mid-run (the message carries its own output)."""
 
 
 @dataclass
@@ -98,9 +104,7 @@ class AnalogBackend(Protocol):
         """Flush and close the analog VCD; release the simulator."""
 
 
-def _probe_values(
-    nl: CrossbarNetlist, get: Any
-) -> dict[str, float]:
+def _probe_values(nl: CrossbarNetlist, get: Any) -> dict[str, float]:
     """Analog VCD values from a vector getter ``get(name) -> float``."""
     out: dict[str, float] = {}
     r_s = nl.series_ohm
@@ -109,8 +113,7 @@ def _probe_values(
         out[f"{name}.v"] = v_top - get(col)
         out[f"{name}.i"] = (v_a - v_top) / r_s
         out[f"{name}.x"] = get(x)
-    for sup, src in SUPPLIES.items():
-        node = {"vdd": "vdd", "vss": "vss", "vprog": "pbus"}.get(src, src[1:])
+    for sup, (src, node) in SUPPLIES.items():
         out[f"supply.{sup}.v"] = get(node)
         out[f"supply.{sup}.i"] = -get(f"{src}#branch")
     for neuron, node in NEURONS.items():
@@ -134,7 +137,7 @@ class NgspiceBackend:
         writer: AnalogVcdWriter,
         *,
         tmax_s: float,
-        horizon_s: float = 1e3,
+        horizon_s: float = 100.0,
     ) -> None:
         self.stats = BackendStats()
         self._nl = netlist
@@ -143,7 +146,9 @@ class NgspiceBackend:
         try:
             for path in netlist.osdi:
                 self._ng.load_osdi(path)
-            tran = f".tran {tmax_s / 10:.6g} {horizon_s:.6g} 0 {tmax_s:.6g}"
+            # ngspice sizes its output from tstop/tstep (and overflows on huge ratios): keep
+            # the ratio at 1e5; tstep does not limit the step, TMAX does.
+            tran = f".tran {horizon_s / 1e5:.6g} {horizon_s:.6g} 0 {tmax_s:.6g}"
             text = netlist.text.replace("\n.end\n", f"\n{tran}\n.end\n")
             self._ng.load_circuit(text)
             for name in netlist.external_sources:
@@ -155,14 +160,8 @@ class NgspiceBackend:
             raise
 
     def _hook_vectors(self) -> list[str]:
-        names: set[str] = set()
-        for a, top, col, x in self._nl.device_nodes.values():
-            names.update((a, top, col, x))
-        for src in SUPPLIES.values():
-            names.add(f"{src}#branch")
-            names.add({"vdd": "vdd", "vss": "vss", "vprog": "pbus"}.get(src, src[1:]))
-        names.update(NEURONS.values())
-        return sorted(names)
+        names = [v[2:-1] if v.startswith("v(") else v for v in self._nl.save]
+        return [f"{v[2:-1]}#branch" if v.startswith("i(") else v for v in names]
 
     def _on_point(self, t_s: float, values: Mapping[str, float]) -> None:
         self.stats.points += 1
@@ -174,7 +173,14 @@ class NgspiceBackend:
 
     def advance_to(self, t_s: float) -> None:
         if t_s > self.stats.t_s:
-            self._ng.advance_to(t_s)
+            try:
+                self._ng.advance_to(t_s)
+            except CosimError as exc:
+                tail = "\n  ".join(self._ng.recent_output(15))
+                raise AnalogSimulationError(
+                    f"ngspice failed advancing to t = {t_s!r} s: {exc}\n"
+                    f"last ngspice output:\n  {tail}"
+                ) from exc
             self.stats.syncs += 1
             self.stats.t_s = t_s
 
@@ -215,8 +221,8 @@ class NumpyBackend:
     ) -> None:
         self.stats = BackendStats()
         self._spec = spec
-        self._p = params
         self._x = np.array(x0, dtype=float)
+        self._p = params.broadcast_flat(self._x.shape)
         self._writer = writer
         self._n_pts = max(1, int(points_per_interval))
         self._ctl: dict[str, float] = {}
@@ -346,7 +352,14 @@ class Bridge:
         self._adc = dut.adc_sample
         self._held: dict[str, float] = {}
         self._adc_high = False
+        self._stopped = False
         self.events = 0
+        #: Every change applied to the analog side: ``(t_s, {source: value})``.
+        self.stimulus: list[tuple[float, dict[str, float]]] = []
+
+    def stop(self) -> None:
+        """Stop following the HDL (the backend is left as it is)."""
+        self._stopped = True
 
     def _now_s(self) -> float:
         from cocotb.simtime import get_sim_time
@@ -367,6 +380,7 @@ class Bridge:
         if changed:
             self.backend.set_controls(changed)
             self._held.update(changed)
+            self.stimulus.append((self._now_s(), changed))
 
     def _write_inputs(self) -> None:
         values = self.backend.sample()
@@ -377,14 +391,16 @@ class Bridge:
             getattr(self._dut, port).value = value
 
     async def run(self) -> None:
-        """Run forever (start with ``cocotb.start_soon``); cancel when the test ends."""
+        """Follow the HDL until :meth:`stop` (start with ``cocotb.start_soon``)."""
         from cocotb.triggers import First
 
         self._sync_outputs()
         triggers = [h.value_change for h in self._outs]
         triggers += [self._sel.value_change, self._inf.value_change, self._adc.rising_edge]
-        while True:
+        while not self._stopped:
             await First(*triggers)
+            if self._stopped:
+                break
             self.events += 1
             self.backend.advance_to(self._now_s())
             self._sync_outputs()

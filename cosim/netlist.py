@@ -27,13 +27,13 @@ from cosim.network import N_HIDDEN, N_IN, CircuitSpec, device_names
 
 __all__ = ["CrossbarNetlist", "build_crossbar", "SUPPLIES", "NEURONS"]
 
-#: Supply and driver sources recorded as ``analog.supply.<name>`` (name → ngspice source).
-SUPPLIES: dict[str, str] = {
-    "vdd": "vdd",
-    "vss": "vss",
-    "prog": "vprog",
-    **{f"in{i}": f"vin{i}" for i in range(N_IN)},
-    **{f"inn{i}": f"vinn{i}" for i in range(N_IN)},
+#: Supply and driver sources recorded as ``analog.supply.<name>``: name → (source, node).
+SUPPLIES: dict[str, tuple[str, str]] = {
+    "vdd": ("vdd", "vdd"),
+    "vss": ("vss", "vss"),
+    "prog": ("vprog", "pbus"),
+    **{f"in{i}": (f"vin{i}", f"in{i}") for i in range(N_IN)},
+    **{f"inn{i}": (f"vinn{i}", f"inn{i}") for i in range(N_IN)},
 }
 #: Neuron outputs recorded as ``analog.neuron.<name>.v`` (name → node).
 NEURONS: dict[str, str] = {"h0": "h0", "h1": "h1", "h2": "h2", "out": "out"}
@@ -109,9 +109,7 @@ def build_crossbar(
     lines.append("vinf inf 0 external")
     lines.append(_SWITCH_MODELS.format(ron=spec.r_switch_on_ohm, roff=spec.r_switch_off_ohm))
     lines.append(f".model mss mss_memristor {_fmt(model_params)}")
-    neuron_common = (
-        f"gain={spec.opamp_gain:.9g} i_q={spec.opamp_iq_A:.9g}"
-    )
+    neuron_common = f"gain={spec.opamp_gain:.9g} i_q={spec.opamp_iq_A:.9g}"
     lines.append(
         f".model neur1 neuron_tia r_f={spec.r_f1_ohm:.9g} v_max={spec.v_h_max_V:.9g} "
         + neuron_common
@@ -150,13 +148,13 @@ def build_crossbar(
     lines.append("sclampo colo 0 inf 0 swclamp")
     lines.append("nout colo out outn vdd vss neur2")
 
-    save = ["v(sense)", "v(pbus)"]
+    save = ["v(sense)"]
     save += [f"v({n})" for n in NEURONS.values()]
-    save += [f"v(col{j})" for j in range(N_HIDDEN)] + ["v(colo)"]
-    for a, top, _col, x in nodes.values():
-        save += [f"v({a})", f"v({top})", f"v({x})"]
-    save += [f"i({src})" for src in SUPPLIES.values()]
-    save += [f"v({n})" for n in ("in0",)]  # inputs are known exactly from the sources
+    for node_a, top, col, x in nodes.values():
+        save += [f"v({node_a})", f"v({top})", f"v({col})", f"v({x})"]
+    for src, node in SUPPLIES.values():
+        save += [f"i({src})", f"v({node})"]
+    save = list(dict.fromkeys(save))
     lines.append(".save " + " ".join(save))
     lines.append(".end")
     return CrossbarNetlist(

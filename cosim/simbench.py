@@ -118,7 +118,7 @@ async def training_run(dut: Any) -> None:
     op = xbar.card.operation
     backend = make_backend(xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=op.t_read_s / 10)
     bridge = Bridge(dut, backend)
-    bridge_task = cocotb.start_soon(bridge.run())
+    cocotb.start_soon(bridge.run())
     try:
         codes = [
             controller.conductance_to_sense_code(
@@ -136,15 +136,21 @@ async def training_run(dut: Any) -> None:
         cocotb.start_soon(controller.monitor_one_hot_sel(dut))
         cocotb.start_soon(controller.monitor_pulses(dut, host.widths_cycles, host.regs))
         devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
-        progress = cocotb.start_soon(_progress(dut, len(codes), log))
-        log.info("programming %d devices (card %s, reset pulse %s, tolerance %d codes)",
-                 len(devices), xbar.card.name, "on" if cfg.reset_pulse else "off", tol)
-        result = await host.program(
-            {k: codes[k] for k in devices}, mask=devices, timeout_s=60.0
+        cocotb.start_soon(_progress(dut, len(codes), log))
+        log.info(
+            "programming %d devices (card %s, reset pulse %s, tolerance %d codes)",
+            len(devices),
+            xbar.card.name,
+            "on" if cfg.reset_pulse else "off",
+            tol,
         )
-        progress.cancel()
-        log.info("programmed: %d ok, %d failed, %d pulses",
-                 sum(result.ok), result.n_failed, sum(result.pulses))
+        result = await host.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
+        log.info(
+            "programmed: %d ok, %d failed, %d pulses",
+            sum(result.ok),
+            result.n_failed,
+            sum(result.pulses),
+        )
         for k in devices:
             ok_window = abs(result.codes[k] - codes[k]) <= tol
             assert result.ok[k] == ok_window or result.failed[k], (
@@ -162,8 +168,10 @@ async def training_run(dut: Any) -> None:
         mismatches = []
         for n, (img, label) in enumerate(zip(images, labels, strict=True)):
             v = data.add_input_noise(
-                data.to_voltages(img, op.v_read_V), cfg.input_noise,
-                v_read_V=op.v_read_V, rng=rng,
+                data.to_voltages(img, op.v_read_V),
+                cfg.input_noise,
+                v_read_V=op.v_read_V,
+                rng=rng,
             )
             in_codes = [hp.in_dac.volts_to_code(float(vi)) for vi in v]
             v_applied = np.array([hp.in_dac.code_to_volts(c) for c in in_codes])
@@ -173,25 +181,48 @@ async def training_run(dut: Any) -> None:
             near = abs(float(y_ref) - 0.5 * xbar.spec.v_o_max_V) < DECISION_MARGIN_V
             if res.class_bit != ref_class and not near:
                 mismatches.append((n, res.class_bit, ref_class, float(y_ref)))
-            inferences.append({
-                "label": int(label), "class": res.class_bit, "ref_class": ref_class,
-                "y_ref_V": float(y_ref), "out_code": res.out_code, "h_codes": list(res.h_codes),
-                "in_codes": in_codes,
-            })
-        log.info("inference: %d of %d correct",
-                 sum(i["class"] == i["label"] for i in inferences), len(inferences))
+            inferences.append(
+                {
+                    "label": int(label),
+                    "class": res.class_bit,
+                    "ref_class": ref_class,
+                    "y_ref_V": float(y_ref),
+                    "out_code": res.out_code,
+                    "h_codes": list(res.h_codes),
+                    "in_codes": in_codes,
+                }
+            )
+        log.info(
+            "inference: %d of %d correct",
+            sum(i["class"] == i["label"] for i in inferences),
+            len(inferences),
+        )
         host_json = {
-            "card": xbar.card.name, "seed": cfg.seed, "reset_pulse": cfg.reset_pulse,
-            "backend": cfg.backend, "devices": devices, "target_codes": codes, "tolerance": tol,
-            "g_target_S": xbar.g_target_S.tolist(), "r_sense_ohm": xbar.spec.r_sense_ohm,
-            "flags_ok": list(result.ok), "flags_failed": list(result.failed),
-            "pulses_register": list(result.pulses), "final_codes": list(result.codes),
-            "inferences": inferences, "bridge_events": bridge.events,
-            "backend_stats": {"syncs": backend.stats.syncs, "points": backend.stats.points,
-                              "samples": backend.stats.samples},
+            "card": xbar.card.name,
+            "seed": cfg.seed,
+            "reset_pulse": cfg.reset_pulse,
+            "backend": cfg.backend,
+            "devices": devices,
+            "target_codes": codes,
+            "tolerance": tol,
+            "g_target_S": xbar.g_target_S.tolist(),
+            "r_sense_ohm": xbar.spec.r_sense_ohm,
+            "flags_ok": list(result.ok),
+            "flags_failed": list(result.failed),
+            "pulses_register": list(result.pulses),
+            "final_codes": list(result.codes),
+            "inferences": inferences,
+            "bridge_events": bridge.events,
+            "backend_stats": {
+                "syncs": backend.stats.syncs,
+                "points": backend.stats.points,
+                "samples": backend.stats.samples,
+            },
         }
         (cfg.out_dir / "host.json").write_text(json.dumps(host_json, indent=1) + "\n")
         assert not mismatches, f"inference differs from the NumPy reference: {mismatches}"
     finally:
-        bridge_task.cancel()
+        bridge.stop()
         backend.close()
+        stim = [[t, values] for t, values in bridge.stimulus]
+        (cfg.out_dir / "stimulus.json").write_text(json.dumps(stim) + "\n")

@@ -36,9 +36,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
             "training.vcd, training.gtkw and summary.json."
         ),
     )
-    p.add_argument("--card", default=d.card, help=f"device card name or TOML path (default {d.card})")
     p.add_argument(
-        "--reset", type=_on_off, default=d.reset_pulse, metavar="{on,off}",
+        "--card", default=d.card, help=f"device card name or TOML path (default {d.card})"
+    )
+    p.add_argument(
+        "--reset",
+        type=_on_off,
+        default=d.reset_pulse,
+        metavar="{on,off}",
         help="initial reset pulse before programming each device (default on)",
     )
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of all draws (default {d.seed})")
@@ -47,14 +52,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     p.add_argument("--out", type=Path, default=Path("build/sim"), help="output directory")
     p.add_argument(
-        "--input-noise", type=float, default=d.input_noise,
+        "--input-noise",
+        type=float,
+        default=d.input_noise,
         help=f"input noise σ relative to the input swing (default {d.input_noise})",
     )
     p.add_argument(
-        "--devices", type=_devices, default=None,
+        "--devices",
+        type=_devices,
+        default=None,
         help="program only these device indices, e.g. 0,1,27 (default all 30)",
     )
-    p.add_argument("--test-images", type=int, default=None, help="infer only the first N test images")
+    p.add_argument(
+        "--test-images", type=int, default=None, help="infer only the first N test images"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
