@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 ENGINES = ("ngspice", "numpy")
+_MODEL_NAMES = ("r_on", "r_off", "v_on", "v_off", "tau", "t_eff", "phi")
+_MODEL_NAMES += ("alpha_f", "alpha_r", "beta_f", "beta_r")
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,12 @@ def parse_source(
 
 
 def tmax_s(source: Source, t_stop_s: float) -> float:
-    """Maximum time step: 1/400 of a sine period, 1/10 of a pulse width, else t_stop/1000."""
+    """Maximum time step (s).
+
+    1/400 of a sine period; 1/10 of a pulse width; for a PWL source 1/10 of the shortest
+    segment longer than 1e-4·t_stop (edges are shorter); for DC t_stop/1000.  Never more than
+    t_stop/200.
+    """
     if source.kind == "sine":
         step = 1.0 / (400.0 * source.freq_Hz)
     elif source.kind == "pulse":
@@ -150,16 +157,14 @@ def tmax_s(source: Source, t_stop_s: float) -> float:
     elif source.kind == "pwl":
         tp, _ = source.pwl()
         gaps = np.diff(tp)
-        step = float(np.min(gaps[gaps > 1e-8], initial=t_stop_s)) / 10.0
+        step = float(np.min(gaps[gaps > 1e-4 * t_stop_s], initial=t_stop_s)) / 10.0
     else:
         step = t_stop_s / 1000.0
     return min(step, t_stop_s / 200.0)
 
 
 def _model_line(card: Any) -> str:
-    names = ["r_on", "r_off", "v_on", "v_off", "tau", "t_eff", "phi"]
-    names += ["alpha_f", "alpha_r", "beta_f", "beta_r"]
-    params = " ".join(f"{n}={float(getattr(card.model, n))!r}" for n in names)
+    params = " ".join(f"{n}={float(getattr(card.model, n))!r}" for n in _MODEL_NAMES)
     return f".model mssdev mss_memristor {params}"
 
 
