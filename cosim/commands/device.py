@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 ENGINES = ("ngspice", "numpy")
-_MODEL_NAMES = ("r_on", "r_off", "v_on", "v_off", "tau", "t_eff", "phi")
+_MODEL_NAMES: tuple[str, ...] = ("r_on", "r_off", "v_on", "v_off", "tau", "t_eff", "phi")
 _MODEL_NAMES += ("alpha_f", "alpha_r", "beta_f", "beta_r")
 
 
