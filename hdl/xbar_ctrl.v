@@ -59,6 +59,8 @@ module xbar_ctrl #(
   reg [PULSE_BITS-1:0]  write_code_r, erase_code_r, reset_code_r, read_code_r;
   reg [15:0]            write_cyc_r, erase_cyc_r, reset_cyc_r, read_cyc_r, read_sample_r;
   reg [15:0]            gap_cyc_r, inf_settle_r;
+  reg                   adapt_en_r;
+  reg [15:0]            min_cyc_r;
   reg [29:0]            mask_r;
   reg [NEURON_BITS-1:0] class_thr_r;
   reg [30*SENSE_BITS-1:0] target_r;   // device k at [k*SENSE_BITS +: SENSE_BITS]
@@ -79,6 +81,10 @@ module xbar_ctrl #(
   reg [15:0]            cnt;        // cycles elapsed in the current state
   reg [15:0]            npulse;     // write+erase pulses applied to cur_dev
   reg                   adc_got;    // a conversion finished since the last adc_sample rise
+  reg [15:0]            wcur;       // write width of cur_dev's next write (cycles, >= 1)
+  reg [15:0]            ecur;       // erase width of cur_dev's next erase (cycles, >= 1)
+  reg                   dir_valid;  // cur_dev has had a write or erase pulse
+  reg                   dir_erase;  // ... and the last one was an erase
   reg [SENSE_BITS-1:0]  sense_lat;
   reg [4*NEURON_BITS-1:0] neuron_lat;
 
@@ -93,13 +99,14 @@ module xbar_ctrl #(
   wire [29:0] onehot_cur = 30'd1 << cur_dev;
 
   // width / code of the pulse in flight, with the documented clamps
+  // (write/erase widths come from wcur/ecur: the configured widths, halved by adaptation)
   reg [15:0] w_raw;
   reg [PULSE_BITS-1:0] code_of_kind;
   always @(*) begin
     case (kind)
       PHASE_RESET: begin w_raw = reset_cyc_r; code_of_kind = reset_code_r; end
-      PHASE_WRITE: begin w_raw = write_cyc_r; code_of_kind = write_code_r; end
-      PHASE_ERASE: begin w_raw = erase_cyc_r; code_of_kind = erase_code_r; end
+      PHASE_WRITE: begin w_raw = wcur;        code_of_kind = write_code_r; end
+      PHASE_ERASE: begin w_raw = ecur;        code_of_kind = erase_code_r; end
       default:     begin w_raw = read_cyc_r;  code_of_kind = read_code_r;  end
     endcase
   end
@@ -110,6 +117,15 @@ module xbar_ctrl #(
                     : ((read_sample_r >= w_eff) ? (w_eff - 16'd1) : read_sample_r);
   wire [15:0] gap_eff = (gap_cyc_r == 16'd0) ? 16'd1 : gap_cyc_r;
   wire [15:0] settle_eff = (inf_settle_r == 16'd0) ? 16'd1 : inf_settle_r;
+
+  // adaptive widths: halve(w) = max(w >> 1, min(w, MIN)); a width never grows, never < 1
+  wire [15:0] min_eff = (min_cyc_r == 16'd0) ? 16'd1 : min_cyc_r;
+  wire [15:0] write_eff = (write_cyc_r == 16'd0) ? 16'd1 : write_cyc_r;
+  wire [15:0] erase_eff = (erase_cyc_r == 16'd0) ? 16'd1 : erase_cyc_r;
+  wire [15:0] w_half = {1'b0, wcur[15:1]};
+  wire [15:0] e_half = {1'b0, ecur[15:1]};
+  wire [15:0] wcur_next = (w_half >= min_eff) ? w_half : ((wcur < min_eff) ? wcur : min_eff);
+  wire [15:0] ecur_next = (e_half >= min_eff) ? e_half : ((ecur < min_eff) ? ecur : min_eff);
 
   // verify window (one extra bit so that target +/- tol cannot wrap)
   wire [16:0] tgt_x = {{(17 - SENSE_BITS) {1'b0}}, target_r[cur_dev*SENSE_BITS+:SENSE_BITS]};
@@ -136,6 +152,8 @@ module xbar_ctrl #(
       read_sample_r <= 16'd0;
       gap_cyc_r <= 16'd0;
       inf_settle_r <= 16'd0;
+      adapt_en_r <= 1'b0;
+      min_cyc_r <= 16'd0;
       mask_r <= 30'd0;
       class_thr_r <= {NEURON_BITS{1'b0}};
       target_r <= {(30 * SENSE_BITS) {1'b0}};
@@ -160,6 +178,8 @@ module xbar_ctrl #(
         REG_MASK_HI: mask_r[29:16] <= host_wdata[13:0];
         REG_INF_SETTLE: inf_settle_r <= host_wdata;
         REG_CLASS_THR: class_thr_r <= host_wdata[NEURON_BITS-1:0];
+        REG_ADAPT: adapt_en_r <= host_wdata[ADAPT_EN];
+        REG_MIN_CYC: min_cyc_r <= host_wdata;
         default: begin
           if (a_hi == REG_TARGET_BASE[7:5] && a_dev_ok)
             target_r[a_ix*SENSE_BITS+:SENSE_BITS] <= host_wdata[SENSE_BITS-1:0];
@@ -203,6 +223,8 @@ module xbar_ctrl #(
       REG_INF_H2: host_rdata[NEURON_BITS-1:0] = inf_r[2*NEURON_BITS+:NEURON_BITS];
       REG_INF_OUT: host_rdata[NEURON_BITS-1:0] = inf_r[3*NEURON_BITS+:NEURON_BITS];
       REG_INF_CLASS: host_rdata[0] = class_r;
+      REG_ADAPT: host_rdata[ADAPT_EN] = adapt_en_r;
+      REG_MIN_CYC: host_rdata = min_cyc_r;
       default: begin
         if (a_dev_ok) begin
           if (a_hi == REG_TARGET_BASE[7:5]) host_rdata[SENSE_BITS-1:0] = target_r[a_ix*SENSE_BITS+:SENSE_BITS];
@@ -239,6 +261,10 @@ module xbar_ctrl #(
       in_codes <= {(9 * IN_BITS) {1'b0}};
       adc_sample <= 1'b0;
       adc_got <= 1'b0;
+      wcur <= 16'd1;
+      ecur <= 16'd1;
+      dir_valid <= 1'b0;
+      dir_erase <= 1'b0;
       sense_lat <= {SENSE_BITS{1'b0}};
       neuron_lat <= {(4 * NEURON_BITS) {1'b0}};
       ok_r <= 30'd0;
@@ -292,6 +318,9 @@ module xbar_ctrl #(
         end
         S_DEV: begin
           npulse <= 16'd0;
+          wcur <= write_eff;
+          ecur <= erase_eff;
+          dir_valid <= 1'b0;
           visited_r[cur_dev] <= 1'b1;
           kind <= reset_en_r ? PHASE_RESET : PHASE_READ;
           phase <= reset_en_r ? PHASE_RESET : PHASE_READ;
@@ -358,6 +387,13 @@ module xbar_ctrl #(
           end else begin
             npulse <= npulse + 16'd1;
             pcount_r[cur_dev*16+:16] <= npulse + 16'd1;
+            // direction reversal: this pulse and all later ones of cur_dev use halved widths
+            if (adapt_en_r && dir_valid && (dir_erase == too_low)) begin
+              wcur <= wcur_next;
+              ecur <= ecur_next;
+            end
+            dir_valid <= 1'b1;
+            dir_erase <= !too_low;
             kind <= too_low ? PHASE_WRITE : PHASE_ERASE;
             phase <= too_low ? PHASE_WRITE : PHASE_ERASE;
             sel <= onehot_cur;

@@ -39,6 +39,8 @@ localparam [7:0] REG_INF_H1 = 8'h15;      // R: h1
 localparam [7:0] REG_INF_H2 = 8'h16;      // R: h2
 localparam [7:0] REG_INF_OUT = 8'h17;     // R: output neuron
 localparam [7:0] REG_INF_CLASS = 8'h18;   // R: bit0 class of the last inference
+localparam [7:0] REG_ADAPT = 8'h19;       // RW: bit ADAPT_EN = halve write/erase widths on reversal
+localparam [7:0] REG_MIN_CYC = 8'h1A;     // RW: smallest adaptive write/erase width (cycles, 0 -> 1)
 
 // ---- per-device / per-input arrays (base + index; bases are multiples of 0x20) -----------
 localparam [7:0] REG_TARGET_BASE = 8'h20; // RW: target sense-ADC code of device k
@@ -56,6 +58,7 @@ localparam integer STATUS_MODE = 2;
 localparam integer FLAG_OK = 0;
 localparam integer FLAG_FAIL = 1;
 localparam integer FLAG_DONE = 2;
+localparam integer ADAPT_EN = 0;
 
 // ---- phase codes (top-level phase[2:0]) --------------------------------------------------
 localparam [2:0] PHASE_IDLE = 3'd0;
