@@ -36,6 +36,9 @@ __all__ = [
     "conductance_to_sense_code",
     "sense_code_to_conductance",
     "PulseScheme",
+    "halve_width_cycles",
+    "adaptive_widths_cycles",
+    "PulseWidths",
     "ProgramResult",
     "InferenceResult",
     "XbarHost",
@@ -297,6 +300,10 @@ class PulseScheme:
         reset_enabled: apply the reset pulse before programming each device.
         tolerance_codes: verify window half-width (sense-ADC codes).
         max_pulses: write+erase pulses allowed per device before it is flagged failed.
+        adaptive: halve the write and erase widths of the current device at every direction
+            reversal (``REG_ADAPT``); see :func:`halve_width_cycles`.
+        t_min_pulse_s: smallest width adaptation may reach (``REG_MIN_CYC``); 0 means one
+            clock period.  Ignored unless ``adaptive``.
     """
 
     v_write_V: float
@@ -312,6 +319,8 @@ class PulseScheme:
     reset_enabled: bool
     tolerance_codes: int
     max_pulses: int
+    adaptive: bool = False
+    t_min_pulse_s: float = 0.0
 
     def registers(self, params: HarnessParams) -> dict[str, int]:
         """Register values (name → bus value) of this scheme for a harness."""
@@ -337,7 +346,60 @@ class PulseScheme:
             "REG_RESET_EN": int(self.reset_enabled),
             "REG_TOL": self.tolerance_codes,
             "REG_MAX_PULSES": self.max_pulses,
+            "REG_ADAPT": int(self.adaptive) << load_register_map()["ADAPT_EN"],
+            "REG_MIN_CYC": params.cycles(self.t_min_pulse_s, "t_min_pulse_s", minimum=0),
         }
+
+
+def halve_width_cycles(width_cyc: int, min_cyc: int) -> int:
+    """Width after one direction reversal: ``max(w // 2, min(w, m))`` with ``m = max(min_cyc, 1)``.
+
+    The same integer rule as ``wcur_next``/``ecur_next`` in ``hdl/xbar_ctrl.v``: the width
+    halves (rounding down) but never goes below the minimum, and a width already below the
+    minimum is kept (adaptation never lengthens a pulse).
+
+    Args:
+        width_cyc: current width (clock cycles, >= 1).
+        min_cyc: the ``REG_MIN_CYC`` register value (0 acts as 1).
+    """
+    m = max(min_cyc, 1)
+    return max(width_cyc // 2, min(width_cyc, m))
+
+
+def adaptive_widths_cycles(
+    write_cyc: int, erase_cyc: int, min_cyc: int
+) -> tuple[tuple[int, int], ...]:
+    """(write, erase) widths in cycles after 0, 1, 2 … reversals, up to the fixed point.
+
+    Entry ``n`` holds the widths the controller uses for a device after its ``n``-th direction
+    reversal; beyond the last entry the widths stay at the last entry.  Register values of 0
+    act as 1 (as in the controller).
+    """
+    w, e = max(write_cyc, 1), max(erase_cyc, 1)
+    levels = [(w, e)]
+    while True:
+        nxt = (halve_width_cycles(w, min_cyc), halve_width_cycles(e, min_cyc))
+        if nxt == (w, e):
+            return tuple(levels)
+        w, e = nxt
+        levels.append(nxt)
+
+
+class PulseWidths(dict[int, int]):
+    """Pulse width (clock cycles) by phase code, plus the adaptation setting.
+
+    For write and erase the value is the width of a device's first pulses; with
+    ``adaptive_min_cycles`` set (adaptation on, the ``REG_MIN_CYC`` value) later pulses of a
+    device follow :func:`adaptive_widths_cycles`.
+
+    Args:
+        widths: phase code → width in cycles.
+        adaptive_min_cycles: ``REG_MIN_CYC`` if adaptive mode is on, else None.
+    """
+
+    def __init__(self, widths: Mapping[int, int], adaptive_min_cycles: int | None = None):
+        super().__init__(widths)
+        self.adaptive_min_cycles = adaptive_min_cycles
 
 
 @dataclass(frozen=True)
@@ -383,8 +445,9 @@ class XbarHost:
         self.regs = regs if regs is not None else load_register_map()
         self.params = HarnessParams.from_dut(dut)
         self.n_dev = self.regs["N_DEV"]
-        self.widths_cycles: dict[int, int] = {}
-        """Pulse width (cycles) per phase code of the last :meth:`configure`."""
+        self.widths_cycles: PulseWidths = PulseWidths({})
+        """Pulse width (cycles) per phase code of the last :meth:`configure` (for write and
+        erase: the width of a device's first pulses), with the adaptation setting."""
 
     async def reset(self, cycles: int = 2) -> None:
         """Hold ``rst_n`` low for ``cycles`` clock cycles with the bus idle."""
@@ -424,12 +487,15 @@ class XbarHost:
         for name, value in values.items():
             await self.write(name, value)
         r = self.regs
-        self.widths_cycles = {
-            r["PHASE_RESET"]: values["REG_RESET_CYC"],
-            r["PHASE_WRITE"]: values["REG_WRITE_CYC"],
-            r["PHASE_ERASE"]: values["REG_ERASE_CYC"],
-            r["PHASE_READ"]: values["REG_READ_CYC"],
-        }
+        self.widths_cycles = PulseWidths(
+            {
+                r["PHASE_RESET"]: values["REG_RESET_CYC"],
+                r["PHASE_WRITE"]: values["REG_WRITE_CYC"],
+                r["PHASE_ERASE"]: values["REG_ERASE_CYC"],
+                r["PHASE_READ"]: values["REG_READ_CYC"],
+            },
+            adaptive_min_cycles=values["REG_MIN_CYC"] if scheme.adaptive else None,
+        )
         return values
 
     async def _run(self, mode: int, timeout_s: float) -> None:
@@ -557,6 +623,13 @@ async def monitor_pulses(
     less than ``SEL_HOLD_CYC`` cycles after a pulse; ``adc_sample`` rises other than during a
     read pulse or an inference.
 
+    Adaptive mode (``widths_cycles`` is a :class:`PulseWidths` with ``adaptive_min_cycles``
+    set): the monitor follows each device on its own — the selected device at a pulse start,
+    reset at every ``start`` — and counts its direction reversals (a write after an erase or
+    an erase after a write).  After ``n`` reversals a write/erase must last exactly
+    ``adaptive_widths_cycles(...)[n]`` (the last entry once the widths stop shrinking),
+    including the reversing pulse itself.
+
     Args:
         dut: the ``xbar_top`` handle.
         widths_cycles: expected width per phase code (e.g. :attr:`XbarHost.widths_cycles`).
@@ -570,9 +643,23 @@ async def monitor_pulses(
     setup_ps, hold_ps = r["SEL_SETUP_CYC"] * period_ps, r["SEL_HOLD_CYC"] * period_ps
     v_prev, sel_prev, adc_prev = 0.0, _int(dut.sel), _int(dut.adc_sample)
     t_sel, t_on, t_off = _now_ps(), 0.0, -math.inf
-    phase_on = 0
+    phase_on, want_cyc = 0, 0
+    min_cyc = getattr(widths_cycles, "adaptive_min_cycles", None)
+    wr, er = r["PHASE_WRITE"], r["PHASE_ERASE"]
+    levels: tuple[tuple[int, int], ...] = ((0, 0),)
+    if min_cyc is not None:
+        levels = adaptive_widths_cycles(widths_cycles[wr], widths_cycles[er], min_cyc)
+    dev_track: int | None = None  # device whose reversals are being counted
+    last_dir, n_rev = 0, 0
     while True:
-        await First(ValueChange(dut.v_prog), ValueChange(dut.sel), RisingEdge(dut.adc_sample))
+        await First(
+            ValueChange(dut.v_prog),
+            ValueChange(dut.sel),
+            RisingEdge(dut.adc_sample),
+            RisingEdge(dut.start),
+        )
+        if _int(dut.start):
+            dev_track = None
         t = _now_ps()
         v, sel, adc = float(dut.v_prog.value), _int(dut.sel), _int(dut.adc_sample)
         phase, infer = _int(dut.phase), _int(dut.infer_en)
@@ -598,11 +685,19 @@ async def monitor_pulses(
                     fail(f"pulse started in phase {phase}")
                 if t - t_sel < setup_ps - eps:
                     fail(f"pulse started {t - t_sel:.0f} ps after sel (setup {setup_ps:.0f} ps)")
-                t_on, phase_on = t, phase
+                t_on, phase_on, want_cyc = t, phase, widths_cycles[phase]
+                if min_cyc is not None and phase in (wr, er):
+                    dev = _one_hot_index(sel)
+                    if dev != dev_track:
+                        dev_track, last_dir, n_rev = dev, 0, 0
+                    if last_dir and phase != last_dir:
+                        n_rev += 1
+                    last_dir = phase
+                    want_cyc = levels[min(n_rev, len(levels) - 1)][0 if phase == wr else 1]
             elif v != 0.0:
                 fail(f"pulse level changed {v_prev} -> {v} V without a gap")
             else:  # pulse end
-                want = widths_cycles[phase_on] * period_ps
+                want = want_cyc * period_ps
                 if abs((t - t_on) - want) > eps:
                     fail(f"phase-{phase_on} pulse lasted {t - t_on:.0f} ps, want {want:.0f} ps")
                 t_off = t
@@ -619,8 +714,9 @@ async def monitor_pulses(
 class StepDevices:
     """Behavioural device array for digital-only benches (not a physical model).
 
-    Each write pulse raises the selected device's conductance by ``dg_S``, each erase lowers
-    it, a reset pulse sets it to ``g_reset_S``; all clipped to ``[g_min_S, g_max_S]``.  At
+    Each write pulse raises the selected device's conductance by ``dg_S`` (with
+    ``per_cycle``: by ``dg_S`` per clock cycle of the pulse width), each erase lowers it, a
+    reset pulse sets it to ``g_reset_S``; all clipped to ``[g_min_S, g_max_S]``.  At
     each ``adc_sample`` rise during a read pulse, ``v_sense`` is written as
     ``v_prog / (r_path + 1/g) · r_sense``.
 
@@ -639,9 +735,11 @@ class StepDevices:
         g_reset_S: float,
         r_sense_ohm: float,
         r_path_ohm: float = 0.0,
+        per_cycle: bool = False,
         regs: RegisterMap | None = None,
     ) -> None:
         self.g_S = [float(g) for g in g_S]
+        self.per_cycle = per_cycle
         self.dg_S, self.g_min_S, self.g_max_S, self.g_reset_S = dg_S, g_min_S, g_max_S, g_reset_S
         self.r_sense_ohm, self.r_path_ohm = r_sense_ohm, r_path_ohm
         self.regs = regs if regs is not None else load_register_map()
@@ -651,11 +749,21 @@ class StepDevices:
         """Number of pulses of one phase code seen on one device."""
         return sum(1 for d, p, *_ in self.log if d == device and p == phase)
 
+    def program_pulses(self, device: int, clk_period_s: float) -> list[tuple[int, int]]:
+        """``(phase, width in clock cycles)`` of every write/erase pulse seen on ``device``."""
+        r, period_ps = self.regs, clk_period_s * 1e12
+        return [
+            (p, round((t1 - t0) / period_ps))
+            for d, p, _, t0, t1 in self.log
+            if d == device and p in (r["PHASE_WRITE"], r["PHASE_ERASE"])
+        ]
+
     async def run(self, dut: Any) -> None:
         """Follow the DUT's pulses forever (start with ``cocotb.start_soon``)."""
         from cocotb.triggers import First, RisingEdge, ValueChange
 
         r = self.regs
+        period_ps = float(dut.CLK_PERIOD_NS.value) * 1e3
         on: tuple[int, int, float, float] | None = None
         adc_prev = 0
         while True:
@@ -670,10 +778,11 @@ class StepDevices:
                 dev, phase, level, t0 = on
                 self.log.append((dev, phase, level, t0, _now_ps()))
                 g = self.g_S[dev]
+                dg = self.dg_S * (round((_now_ps() - t0) / period_ps) if self.per_cycle else 1)
                 if phase == r["PHASE_WRITE"]:
-                    g += self.dg_S
+                    g += dg
                 elif phase == r["PHASE_ERASE"]:
-                    g -= self.dg_S
+                    g -= dg
                 elif phase == r["PHASE_RESET"]:
                     g = self.g_reset_S
                 self.g_S[dev] = min(max(g, self.g_min_S), self.g_max_S)

@@ -24,6 +24,10 @@ CASES = [
     "test_monitor_catches_two_hot_sel",
     "test_monitor_catches_wrong_width",
     "test_inference",
+    "test_adaptive_widths_stop_ping_pong/adaptive=False",
+    "test_adaptive_widths_stop_ping_pong/adaptive=True",
+    "test_monitor_catches_wrong_adaptive_width/expect=fixed",
+    "test_monitor_catches_wrong_adaptive_width/expect=min2",
 ]
 
 pytestmark = [

@@ -7,6 +7,7 @@ the DUT; every register number from ``hdl/xbar_regs.vh``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -18,6 +19,7 @@ from cosim.controller import (
     HarnessParams,
     ProtocolViolation,
     PulseScheme,
+    PulseWidths,
     StepDevices,
     XbarHost,
     conductance_to_sense_code,
@@ -70,10 +72,11 @@ def tolerance_for_step(p: HarnessParams) -> int:
     return math.ceil(max(steps) / 2) + 1
 
 
-def devices(g0_S: Any) -> StepDevices:
+def devices(g0_S: Any, *, dg_S: float = DG_S, per_cycle: bool = False) -> StepDevices:
     return StepDevices(
         g0_S,
-        dg_S=DG_S,
+        dg_S=dg_S,
+        per_cycle=per_cycle,
         g_min_S=G_MIN_S,
         g_max_S=G_MAX_S,
         g_reset_S=G_RESET_S,
@@ -98,10 +101,14 @@ async def test_register_roundtrip(dut: Any) -> None:
     await host.write(REG_TARGET := REGS["REG_TARGET_BASE"] + 29, 0x0ABC)
     await host.write(REGS["REG_INPUT_BASE"] + 8, 0x0123)
     await host.write("REG_MASK_HI", 0x3FFF)
+    await host.write("REG_ADAPT", 0xFFFF)
+    await host.write("REG_MIN_CYC", 0x0203)
     assert await host.read("REG_TOL") == 0x1234
     assert await host.read(REG_TARGET) == 0x0ABC
     assert await host.read(REGS["REG_INPUT_BASE"] + 8) == 0x0123
     assert await host.read("REG_MASK_HI") == 0x3FFF
+    assert await host.read("REG_ADAPT") == 1 << REGS["ADAPT_EN"]
+    assert await host.read("REG_MIN_CYC") == 0x0203
     status = await host.read("REG_STATUS")
     assert status == 0, f"idle after reset, got status {status:#x}"
 
@@ -246,3 +253,89 @@ async def test_inference(dut: Any) -> None:
         assert int(dut.infer_en.value) == 0 and int(dut.busy.value) == 0
         assert [float(getattr(dut, f"v_in{i}").value) for i in range(9)] == [0.0] * 9
     assert len(seen) == 2
+
+
+# ------------------------------------------------------------------ adaptive write-verify
+#: Ping-pong case: the conductance moves DG_CYC_S per clock cycle of pulse width, write and
+#: erase are W_CYC cycles long, so one pulse moves W_CYC·DG_CYC_S, several times the window.
+DG_CYC_S, W_CYC, G0_S = 1e-6, 8, 10e-6
+#: Targets between the points G0 + n·W_CYC·DG_CYC_S that fixed widths can reach.
+PING_PONG_TARGETS_S = {0: 55e-6, 13: 61e-6, 29: 43e-6}
+
+
+def adaptive_scheme(p: HarnessParams, *, adaptive: bool, tol: int, max_pulses: int) -> PulseScheme:
+    t = p.clk_period_s
+    base = scheme(p, reset=False, tol=tol, max_pulses=max_pulses)
+    return dataclasses.replace(
+        base, t_write_s=W_CYC * t, t_erase_s=W_CYC * t, adaptive=adaptive, t_min_pulse_s=t
+    )
+
+
+def ping_pong_tolerance(p: HarnessParams) -> int:
+    """A window narrower than one clock cycle's worth of conductance change at every target."""
+    gaps = [code_of(g + DG_CYC_S, p) - code_of(g, p) for g in PING_PONG_TARGETS_S.values()]
+    tol = min(gaps) // 3
+    assert tol >= 1, gaps
+    return tol
+
+
+@cocotb.test()
+@cocotb.parametrize(adaptive=[False, True])
+async def test_adaptive_widths_stop_ping_pong(dut: Any, adaptive: bool) -> None:
+    """Fixed widths overshoot both ways until max pulses; halving on reversal converges."""
+    host = await setup(dut)
+    p = host.params
+    tol, max_pulses = ping_pong_tolerance(p), 30
+    await host.configure(adaptive_scheme(p, adaptive=adaptive, tol=tol, max_pulses=max_pulses))
+    model = devices([G0_S] * N_DEV, dg_S=DG_CYC_S, per_cycle=True)
+    targets = {k: code_of(g, p) for k, g in PING_PONG_TARGETS_S.items()}
+    cocotb.start_soon(model.run(dut))
+    cocotb.start_soon(monitor_one_hot_sel(dut))
+    cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
+    res = await host.program(targets, timeout_s=0.1)
+
+    wr, er = REGS["PHASE_WRITE"], REGS["PHASE_ERASE"]
+    for k in targets:
+        seen = model.program_pulses(k, p.clk_period_s)
+        assert res.pulses[k] == len(seen)
+        if not adaptive:
+            assert res.failed[k] and not res.ok[k] and res.pulses[k] == max_pulses
+            assert {w for _, w in seen} == {W_CYC}
+            assert {ph for ph, _ in seen} == {wr, er}, "fixed widths must ping-pong"
+            continue
+        assert res.ok[k] and not res.failed[k], (k, seen)
+        assert abs(code_of(model.g_S[k], p) - targets[k]) <= tol
+        # widths are exactly the halved sequence: W_CYC >> (reversals so far), at least 1 cycle
+        n_rev, want = 0, []
+        for i, (ph, _) in enumerate(seen):
+            n_rev += i > 0 and ph != seen[i - 1][0]
+            want.append(max(W_CYC >> n_rev, 1))
+        assert [w for _, w in seen] == want, (k, seen)
+        assert n_rev >= 2 and res.pulses[k] < max_pulses
+    assert min(w for k in targets for _, w in model.program_pulses(k, p.clk_period_s)) == (
+        1 if adaptive else W_CYC
+    )
+    assert res.n_failed == (0 if adaptive else len(targets))
+
+
+@cocotb.test()
+@cocotb.parametrize(expect=["fixed", "min2"])
+async def test_monitor_catches_wrong_adaptive_width(dut: Any, expect: str) -> None:
+    """With adaptation on, a monitor expecting fixed widths or a wrong minimum raises."""
+    host = await setup(dut)
+    p = host.params
+    tol = ping_pong_tolerance(p)
+    await host.configure(adaptive_scheme(p, adaptive=True, tol=tol, max_pulses=30))
+    assert host.widths_cycles.adaptive_min_cycles == 1
+    model = devices([G0_S] * N_DEV, dg_S=DG_CYC_S, per_cycle=True)
+    cocotb.start_soon(model.run(dut))
+    wrong = PulseWidths(host.widths_cycles, None if expect == "fixed" else 2)
+    cocotb.start_soon(host.program({0: code_of(PING_PONG_TARGETS_S[0], p)}, timeout_s=0.01))
+    caught = None
+    try:
+        await with_timeout(monitor_pulses(dut, wrong), 2, "ms")
+    except ProtocolViolation as exc:
+        caught = exc
+    assert caught is not None and f"phase-{REGS['PHASE_ERASE']} pulse lasted" in str(caught)
+    want_ps = (W_CYC if expect == "fixed" else 2) * p.clk_period_s * 1e12
+    assert f"want {want_ps:.0f} ps" in str(caught), str(caught)
