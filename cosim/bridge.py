@@ -227,7 +227,7 @@ class NumpyBackend:
         self._n_pts = max(1, int(points_per_interval))
         self._ctl: dict[str, float] = {}
         self._names = device_names()
-        self._r_path = spec.r_series_ohm + 2.0 * spec.r_switch_on_ohm
+        self._r_path = spec.r_read_path_ohm
         self._record(0.0)
 
     def _device_sources(self) -> tuple[np.ndarray, float]:

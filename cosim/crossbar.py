@@ -7,7 +7,7 @@ identical devices and targets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,19 +53,9 @@ class Crossbar:
         """Small-signal memristive conductance ``G(x)`` of every device (S)."""
         return np.asarray(mss.conductance(self.params, x), dtype=float)
 
-    @property
-    def r_infer_path_ohm(self) -> float:
-        """Linear resistance in series with a device during inference (switch + resistor)."""
-        return self.spec.r_series_ohm + self.spec.r_switch_on_ohm
-
-    @property
-    def r_read_path_ohm(self) -> float:
-        """Linear resistance in series with a device during a verify read (2 switches + R)."""
-        return self.spec.r_series_ohm + 2.0 * self.spec.r_switch_on_ohm
-
     def branch_conductance(self, g_S: NDArray[np.float64]) -> NDArray[np.float64]:
         """Conductance of device + inference path, what a column sums (S)."""
-        return 1.0 / (self.r_infer_path_ohm + 1.0 / np.asarray(g_S, dtype=float))
+        return 1.0 / (self.spec.r_infer_path_ohm + 1.0 / np.asarray(g_S, dtype=float))
 
     def reference_outputs(
         self, g_S: NDArray[np.float64], v_in_V: NDArray[np.float64]
@@ -111,7 +101,7 @@ def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
 
     card = load_card(card) if not isinstance(card, DeviceCard) else card
     op = card.operation
-    r_inf = op.r_series_ohm + CircuitSpec().r_switch_on_ohm
+    r_inf = replace(CircuitSpec(), r_series_ohm=op.r_series_ohm).r_infer_path_ohm
     gb_min, gb_max = 1.0 / (r_inf + 1.0 / op.g_min_S), 1.0 / (r_inf + 1.0 / op.g_max_S)
     spec = train.spec_for_card(gb_min, gb_max, op.v_read_V, op.r_series_ohm)
     variation = draw_variation(card, N_DEVICES, seed)

@@ -40,7 +40,7 @@ NEURONS: dict[str, str] = {"h0": "h0", "h1": "h1", "h2": "h2", "out": "out"}
 
 _SWITCH_MODELS = """\
 .model swsel sw vt=0.5 vh=0 ron={ron:.6g} roff={roff:.6g}
-.model swclamp sw vt=0.5 vh=0 ron={roff:.6g} roff={ron:.6g}"""
+.model swclamp sw vt=0.5 vh=0 ron={roff:.6g} roff={clamp:.6g}"""
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,11 @@ def build_crossbar(
         lines.append(f"vinn{i} inn{i} 0 external")
         ext += [f"vin{i}", f"vinn{i}"]
     lines.append("vinf inf 0 external")
-    lines.append(_SWITCH_MODELS.format(ron=spec.r_switch_on_ohm, roff=spec.r_switch_off_ohm))
+    lines.append(
+        _SWITCH_MODELS.format(
+            ron=spec.r_switch_on_ohm, roff=spec.r_switch_off_ohm, clamp=spec.r_clamp_on_ohm
+        )
+    )
     lines.append(f".model mss mss_memristor {_fmt(model_params)}")
     neuron_common = f"gain={spec.opamp_gain:.9g} i_q={spec.opamp_iq_A:.9g}"
     lines.append(

@@ -35,7 +35,6 @@ __all__ = [
     "classify",
     "weights_to_conductances",
     "conductances_to_weights",
-    "read_current",
 ]
 
 N_IN = 9
@@ -67,6 +66,8 @@ class CircuitSpec:
         r_series_ohm: series (compliance) resistor in front of every memristor (Ω).
         r_switch_on_ohm: on-resistance of a select/inference switch (Ω).
         r_switch_off_ohm: off-resistance of a switch, i.e. its leakage path (Ω).
+        r_clamp_on_ohm: on-resistance of a column clamp switch (Ω); small, so that the
+            saturated neuron's feedback current does not lift the column during a read.
         g_ref1_S: reference conductance per input of each hidden column (S).
         g_ref2_S: reference conductance per hidden input of the output column (S).
         r_f1_ohm: feedback resistance of the hidden neurons (Ω).
@@ -84,6 +85,7 @@ class CircuitSpec:
     r_series_ohm: float = 10e3
     r_switch_on_ohm: float = 100.0
     r_switch_off_ohm: float = 1e10
+    r_clamp_on_ohm: float = 1.0
     g_ref1_S: float = 50e-6
     g_ref2_S: float = 50e-6
     r_f1_ohm: float = 20e3
@@ -95,6 +97,17 @@ class CircuitSpec:
     opamp_iq_A: float = 1e-3
     vdd_V: float = 2.5
     vss_V: float = -2.5
+
+    @property
+    def r_infer_path_ohm(self) -> float:
+        """Linear resistance in series with a device during inference (switch + resistor)."""
+        return self.r_series_ohm + self.r_switch_on_ohm
+
+    @property
+    def r_read_path_ohm(self) -> float:
+        """Linear resistance in series with a device when programmed or read (select switch,
+        series resistor, column clamp)."""
+        return self.r_series_ohm + self.r_switch_on_ohm + self.r_clamp_on_ohm
 
     @property
     def w_max(self) -> tuple[float, float]:
@@ -171,12 +184,3 @@ def conductances_to_weights(
     w1 = spec.r_f1_ohm * (np.asarray(g1_S, dtype=float) - spec.g_ref1_S)
     w2 = spec.r_f2_ohm * (np.asarray(g2_S, dtype=float) - spec.g_ref2_S)
     return w1, w2
-
-
-def read_current(spec: CircuitSpec, g_S: ArrayLike) -> NDArray[np.float64]:
-    """Current of a read at ``v_read_V`` into a linear device of conductance ``g_S``.
-
-    The read path is select switch + series resistor + device + column clamp switch.
-    """
-    g = np.asarray(g_S, dtype=float)
-    return spec.v_read_V / (2.0 * spec.r_switch_on_ohm + spec.r_series_ohm + 1.0 / g)

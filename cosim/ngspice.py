@@ -459,7 +459,11 @@ def _command_error(command: str, errs: list[str]) -> NgspiceError | None:
 def _analysis_error(command: str, errs: list[str]) -> NgspiceError | None:
     """Classify the failure of an analysis, or None if it completed (or paused)."""
     failed = _first(
-        errs, "simulation(s) aborted", "simulation aborted", "simulation not started", "could not be"
+        errs,
+        "simulation(s) aborted",
+        "simulation aborted",
+        "simulation not started",
+        "could not be",
     )
     failed = failed or _first([e for e in errs if e.lower().startswith("error")], "error")
     if failed is None:

@@ -127,11 +127,18 @@ def run_bench(
     ``SIM_CMD_SUFFIX`` variable appends ``-vcd`` after it, which wins.
     """
     build_dir.mkdir(parents=True, exist_ok=True)
-    runner = _build(build_dir)
+    try:
+        runner = _build(build_dir)
+    except SystemExit as exc:  # cocotb's runner exits on a missing tool or a compile error
+        raise SimFailed(
+            f"building the HDL failed: {exc} (log: {build_dir / 'build.log'})"
+        ) from None
     old = os.environ.get("SIM_CMD_SUFFIX")
     os.environ["SIM_CMD_SUFFIX"] = "-vcd"
+    results = build_dir / "results.xml"
+    results.unlink(missing_ok=True)
     try:
-        results = runner.test(
+        runner.test(
             hdl_toplevel=HDL_TOPLEVEL,
             test_module=test_module,
             testcase=testcase,
@@ -140,14 +147,18 @@ def run_bench(
             plusargs=[f"+vcd={vcd_path}"],
             extra_env=extra_env,
             waves=False,
-            results_xml=str(build_dir / "results.xml"),
+            results_xml=str(results),
         )
+    except SystemExit:
+        # cocotb's runner exits when a test failed; the results file says which and why.
+        if not results.exists():
+            raise SimFailed(f"the simulator did not run; see the log above ({build_dir})") from None
     finally:
         if old is None:
             os.environ.pop("SIM_CMD_SUFFIX", None)
         else:
             os.environ["SIM_CMD_SUFFIX"] = old
-    return Path(results)
+    return results
 
 
 def _failures(results_xml: Path) -> list[str]:
@@ -178,7 +189,8 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
     cfg_path = out / "config.json"
     cfg_path.write_text(json.dumps(config.to_json(), indent=2) + "\n")
     digital, analog = out / "digital.vcd", out / "analog.vcd"
-    for stale in (digital, analog, out / "training.vcd", out / "summary.json"):
+    stale_files = ("training.vcd", "training.gtkw", "summary.json", "host.json", "stimulus.json")
+    for stale in (digital, analog, *(out / name for name in stale_files)):
         stale.unlink(missing_ok=True)
     log(
         f"cosim sim: card {config.card}, reset pulse {'on' if config.reset_pulse else 'off'}, "

@@ -81,12 +81,12 @@ def _test_images(cfg: Any) -> tuple[np.ndarray, np.ndarray]:
     return test.x[:n], test.y[:n]
 
 
-async def _progress(dut: Any, n: int, log: Any) -> None:
+async def _progress(dut: Any, n: int, log: Any, active: list[bool]) -> None:
     from cocotb.triggers import ValueChange
 
-    while True:
+    while active[0]:
         await ValueChange(dut.cur_dev)
-        if int(dut.busy.value) and int(dut.phase.value) != 5:
+        if active[0] and int(dut.busy.value):
             log.info("programming device %d of %d", int(dut.cur_dev.value) + 1, n)
 
 
@@ -111,7 +111,7 @@ async def training_run(dut: Any) -> None:
     host = controller.XbarHost(dut)
     hp = host.params
     # Sense amplifier gain: the highest read current lands at 90 % of the sense ADC range.
-    i_max = xbar.spec.v_read_V / (xbar.r_read_path_ohm + 1.0 / xbar.card.operation.g_max_S)
+    i_max = xbar.spec.v_read_V / (xbar.spec.r_read_path_ohm + 1.0 / xbar.card.operation.g_max_S)
     from dataclasses import replace
 
     xbar = replace(xbar, spec=replace(xbar.spec, r_sense_ohm=0.9 * hp.sense_adc.fs_V / i_max))
@@ -126,7 +126,7 @@ async def training_run(dut: Any) -> None:
                 v_read_V=op.v_read_V,
                 r_sense_ohm=xbar.spec.r_sense_ohm,
                 adc=hp.sense_adc,
-                r_path_ohm=xbar.r_read_path_ohm,
+                r_path_ohm=xbar.spec.r_read_path_ohm,
             )
             for g in xbar.g_target_S
         ]
@@ -136,7 +136,8 @@ async def training_run(dut: Any) -> None:
         cocotb.start_soon(controller.monitor_one_hot_sel(dut))
         cocotb.start_soon(controller.monitor_pulses(dut, host.widths_cycles, host.regs))
         devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
-        cocotb.start_soon(_progress(dut, len(codes), log))
+        programming = [True]
+        cocotb.start_soon(_progress(dut, len(codes), log, programming))
         log.info(
             "programming %d devices (card %s, reset pulse %s, tolerance %d codes)",
             len(devices),
@@ -145,6 +146,7 @@ async def training_run(dut: Any) -> None:
             tol,
         )
         result = await host.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
+        programming[0] = False
         log.info(
             "programmed: %d ok, %d failed, %d pulses",
             sum(result.ok),

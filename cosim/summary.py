@@ -88,6 +88,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     if len(classes) != len(labels):
         raise ValueError(f"{vcd}: {len(classes)} inference samples, host ran {len(labels)}")
     correct = sum(int(c == y) for c, y in zip(classes, labels, strict=True))
+    programmed = set(host["devices"])
     devices = {}
     for k, name in enumerate(names):
         dev = report.devices[name]
@@ -100,6 +101,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
             "pulses_by_phase": dict(dev.pulses_by_phase),
             "reads": int(dev.reads),
             "energy_J": float(dev.energy_J),
+            "programmed": k in programmed,
             "ok": bool(host["flags_ok"][k]),
         }
     summary: dict[str, Any] = {
@@ -112,7 +114,8 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
         "energy_device_J": report.energy_device_J,
         "energy_by_phase_J": report.energy_by_phase_J,
         "pulses_total": int(sum(d["pulses"] for d in devices.values())),
-        "devices_failed": int(sum(not d["ok"] for d in devices.values())),
+        "devices_programmed": len(programmed),
+        "devices_failed": int(sum(d["programmed"] and not d["ok"] for d in devices.values())),
         "accuracy": correct / len(labels) if labels else None,
         "test_images": len(labels),
         "vcd": str(vcd),
@@ -129,7 +132,7 @@ def human(summary: dict[str, Any]) -> str:
     def fmt(value: float | None, unit: str, scale: float = 1.0) -> str:
         return "n/a" if value is None else f"{value * scale:.4g} {unit}"
 
-    devs = summary["devices"].values()
+    devs = [d for d in summary["devices"].values() if d["programmed"]]
     worst = max(abs(d["error_rel"]) for d in devs)
     lines = [
         f"card {summary['card']}, reset pulse {'on' if summary['reset_pulse'] else 'off'}, "

@@ -83,19 +83,25 @@ class VerilogACompileError(CosimError):
 
 
 def model_path(name: str) -> Path:
-    """Path of a model file in ``va_models/``; ``"mss"`` and ``"mss.va"`` both name ``mss.va``.
+    """Path of a Verilog-A model; ``"mss"`` and ``"mss.va"`` both name ``mss.va``.
+
+    Directories listed in ``$COSIM_VA_PATH`` (``os.pathsep``-separated) are searched before
+    ``va_models/``, so a designer can substitute their own device or neuron model without
+    editing the project.
 
     Raises:
         UsageError: no such file; the message lists the models that exist.
     """
     file_name = name if name.endswith(".va") else f"{name}.va"
-    path = VA_MODELS_DIR / file_name
-    if not path.is_file():
-        known = sorted(p.name for p in VA_MODELS_DIR.glob("*.va"))
-        raise UsageError(
-            f"no Verilog-A model {name!r} in {VA_MODELS_DIR}; known models: {', '.join(known)}"
-        )
-    return path
+    extra = [Path(p) for p in os.environ.get("COSIM_VA_PATH", "").split(os.pathsep) if p]
+    dirs = [*extra, VA_MODELS_DIR]
+    for directory in dirs:
+        path = directory / file_name
+        if path.is_file():
+            return path
+    known = sorted({p.name for d in dirs for p in d.glob("*.va")})
+    searched = ", ".join(str(d) for d in dirs)
+    raise UsageError(f"no Verilog-A model {name!r} in {searched}; known models: {', '.join(known)}")
 
 
 def build_dir() -> Path:
