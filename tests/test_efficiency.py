@@ -1,0 +1,162 @@
+"""Tests of :mod:`cosim.efficiency` and ``cosim efficiency`` (real Icarus + cocotb runs).
+
+The study runs use the NumPy analog backend and a reduced workload (one device programmed, one
+test image) so that four full co-simulations take seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib.image
+import pytest
+
+from cosim import metrics
+from cosim.commands import efficiency as cmd
+from cosim.devices import CardError
+from cosim.efficiency import RunResult, RunSpec, StudyConfig, latency_model, plan_runs
+from cosim.errors import UsageError
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cosim")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd.add_parser(sub)
+    return parser.parse_args(["efficiency", *argv])
+
+
+def test_plan_runs_card_major_reset_on_first() -> None:
+    specs = plan_runs(StudyConfig(cards=("W", "C"), reset="both"))
+    assert [s.name for s in specs] == ["W-reset-on", "W-reset-off", "C-reset-on", "C-reset-off"]
+    assert [s.name for s in plan_runs(StudyConfig(cards=("Cr",), reset="off"))] == ["Cr-reset-off"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"cards": ("W", "Zr")}, CardError, "Zr"),
+        ({"cards": ("W", "W")}, UsageError, "twice"),
+        ({"cards": ()}, UsageError, "at least one"),
+        ({"reset": "maybe"}, UsageError, "both, on, off"),
+        ({"jobs": 0}, UsageError, "jobs"),
+        ({"backend": "hspice"}, UsageError, "ngspice, numpy"),
+        ({"devices": (0, 30)}, UsageError, "0..29"),
+        ({"t_verify_s": -1e-3}, UsageError, "t_verify_s"),
+    ],
+    ids=["unknown-card", "duplicate-card", "no-card", "reset", "jobs", "backend", "devices", "t"],
+)
+def test_bad_options_fail_before_anything_runs(
+    tmp_path: Path, changes: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    out = tmp_path / "study"
+    args = _parse(["--out", str(out), "--backend", "numpy"])
+    config = StudyConfig(**{"out_dir": out, "backend": "numpy", **changes})
+    with pytest.raises(error, match=match):
+        config.validate()
+    for name, value in changes.items():
+        setattr(args, name, value)
+    with pytest.raises(error, match=match):
+        cmd.run(args)
+    assert not out.exists(), "nothing may be written or run for a bad option"
+
+
+def test_command_line_rejects_bad_reset_choice() -> None:
+    with pytest.raises(SystemExit):
+        _parse(["--reset", "sometimes"])
+
+
+def test_latency_model_adds_reads_times_delay_at_idle_power() -> None:
+    r = RunResult("Cr", True, "x", training_time_s=0.09, energy_J=1.8e-3, reads=300)
+    assert latency_model(r, 1e-3) is None  # no idle power measured
+    r.p_idle_W = 0.02
+    t_s, e_J = latency_model(r, 1e-3) or (0.0, 0.0)
+    assert t_s == pytest.approx(0.09 + 300 * 1e-3)
+    assert e_J == pytest.approx(1.8e-3 + 0.02 * 300 * 1e-3)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """W and Cr, reset on and off, with the Cr reset-off run made to fail (its path taken)."""
+    out = tmp_path_factory.mktemp("efficiency")
+    (out / "Cr-reset-off").write_text("a file where the run directory should go\n")
+    args = _parse(
+        ["--cards", "W,Cr", "--backend", "numpy", "--jobs", "2", "--out", str(out)]
+        + ["--devices", "0", "--test-images", "1", "--seed", "3", "--t-verify-s", "1e-3"]
+    )
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        status = cmd.run(args)
+    return {"out": out, "args": args, "status": status, "log": log.getvalue()}
+
+
+@pytest.mark.sim
+def test_study_measures_every_run_from_its_vcd(study: dict[str, Any]) -> None:
+    out: Path = study["out"]
+    assert study["status"] == 1  # one run failed
+    data = json.loads((out / "efficiency.json").read_text())
+    runs = {RunSpec(r["card"], r["reset_pulse"]).name: r for r in data["runs"]}
+    assert list(runs) == ["W-reset-on", "W-reset-off", "Cr-reset-on", "Cr-reset-off"]
+    for name in ("W-reset-on", "W-reset-off", "Cr-reset-on"):
+        row = runs[name]
+        assert row["error"] is None, row["error"]
+        run_dir = out / name
+        report = metrics.measure(run_dir / "training.vcd", window="training")
+        summary = json.loads((run_dir / "summary.json").read_text())
+        config = json.loads((run_dir / "config.json").read_text())
+        assert config["devices"] == [0] and config["seed"] == 3 and config["backend"] == "numpy"
+        assert config["reset_pulse"] == name.endswith("-on")
+        assert row["training_time_s"] == pytest.approx(report.training_time_s)
+        assert row["training_time_s"] == pytest.approx(summary["training_time_s"])
+        assert row["energy_J"] == pytest.approx(summary["energy_J"])
+        assert row["energy_device_J"] == pytest.approx(summary["energy_device_J"])
+        assert row["pulses"] == summary["pulses_total"] > 0
+        assert row["reads"] == sum(d.reads for d in report.devices.values()) > 0
+        assert row["accuracy"] == summary["accuracy"]
+        # the reset option reached the controller: a reset phase only when it is on
+        assert (report.time_by_phase_s.get("reset", 0.0) > 0.0) == name.endswith("-on")
+        expected = latency_model(RunResult(**row), 1e-3)
+        assert expected is not None
+        assert row["predicted_time_s"] == pytest.approx(expected[0])
+        assert row["predicted_energy_J"] > row["energy_J"]
+    failed = runs["Cr-reset-off"]
+    assert "File exists" in failed["error"] or "Cr-reset-off" in failed["error"], failed
+    text = study["log"]
+    for name in runs:
+        assert f"started {name}" in text and f"finished {name}" in text
+    assert "failed: Cr reset off" in text
+
+
+@pytest.mark.sim
+def test_study_writes_table_and_chart(study: dict[str, Any]) -> None:
+    out: Path = study["out"]
+    table = (out / "efficiency.md").read_text()
+    rows = [ln for ln in table.splitlines() if ln.startswith("| W ") or ln.startswith("| Cr ")]
+    assert len(rows) == 4
+    assert "failed:" in rows[3] and "failed:" not in "".join(rows[:3])
+    data = json.loads((out / "efficiency.json").read_text())
+    w_on = data["runs"][0]
+    assert f"{w_on['training_time_s'] * 1e3:.4g}" in rows[0]
+    assert f"{w_on['energy_J'] * 1e3:.4g}" in rows[0]
+    image = matplotlib.image.imread(out / "efficiency.png")
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 600
+
+
+@pytest.mark.sim
+def test_no_run_remeasures_existing_runs(study: dict[str, Any]) -> None:
+    out: Path = study["out"]
+    before = json.loads((out / "efficiency.json").read_text())["runs"]
+    args = _parse(
+        ["--cards", "W", "--backend", "numpy", "--out", str(out), "--no-run"]
+        + ["--devices", "0", "--test-images", "1", "--seed", "3"]
+    )
+    mtime = (out / "W-reset-on" / "training.vcd").stat().st_mtime_ns
+    assert cmd.run(args) == 0
+    assert (out / "W-reset-on" / "training.vcd").stat().st_mtime_ns == mtime  # not re-run
+    after = json.loads((out / "efficiency.json").read_text())["runs"]
+    assert [r["training_time_s"] for r in after] == [r["training_time_s"] for r in before[:2]]
+    assert all(r["predicted_time_s"] is None for r in after)  # no --t-verify-s this time
