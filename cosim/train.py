@@ -37,7 +37,12 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
 from cosim import mss, network
-from cosim.controller import HarnessParams, PulseScheme, load_register_map
+from cosim.controller import (
+    HarnessParams,
+    PulseScheme,
+    adaptive_widths_cycles,
+    load_register_map,
+)
 from cosim.data import Dataset, NoiseKind, add_input_noise, to_voltages
 from cosim.errors import UsageError
 from cosim.network import CircuitSpec
@@ -408,6 +413,21 @@ class ProgramSetup:
             "t_after_s": (self.sel_hold_cyc + max(regs["REG_GAP_CYC"], 1)) * t_clk,
         }
 
+    def width_levels(self) -> tuple[tuple[float, float], ...]:
+        """``(t_write_s, t_erase_s)`` after 0, 1, 2 … direction reversals of a device.
+
+        One entry (the configured widths) without adaptation; with ``scheme.adaptive`` the
+        controller's halving rule (:func:`cosim.controller.adaptive_widths_cycles`) up to its
+        fixed point, which holds for all further reversals.
+        """
+        regs = self.scheme.registers(self.harness)
+        t_clk = self.harness.clk_period_s
+        w, e = max(regs["REG_WRITE_CYC"], 1), max(regs["REG_ERASE_CYC"], 1)
+        levels = (
+            adaptive_widths_cycles(w, e, regs["REG_MIN_CYC"]) if self.scheme.adaptive else ((w, e),)
+        )
+        return tuple((wc * t_clk, ec * t_clk) for wc, ec in levels)
+
     def sense_codes(self, i_read_A: ArrayLike) -> NDArray[np.int64]:
         """Sense-ADC codes of read currents (vectorized :meth:`AdcSpec.quantize`)."""
         adc = self.harness.sense_adc
@@ -463,7 +483,8 @@ class PulseTables:
     of x in [0, 1]; a step is applied by linear interpolation of the increment.  Kinds:
     ``reset``/``write``/``erase`` (select setup at 0 V, the pulse, hold + gap at 0 V),
     ``read_pre`` (select setup, read pulse up to the ADC sample) and ``read_post`` (rest of the
-    read pulse, hold + gap).
+    read pulse, hold + gap).  With adaptive widths, ``write@n``/``erase@n`` are the steps
+    after ``n`` ≥ 1 direction reversals (:meth:`ProgramSetup.width_levels`).
     """
 
     params: mss.MSSArrays
@@ -474,6 +495,16 @@ class PulseTables:
     def n_grid(self) -> int:
         """Grid points per table row."""
         return int(self.inc["write"].shape[1])
+
+    @property
+    def n_levels(self) -> int:
+        """Distinct write/erase width levels (1 without adaptation)."""
+        return sum(1 for k in self.inc if k.startswith("write"))
+
+    @staticmethod
+    def key(kind: str, level: int) -> str:
+        """Table name of a write/erase step after ``level`` reversals."""
+        return kind if level == 0 else f"{kind}@{level}"
 
 
 def build_tables(params: mss.MSSArrays, setup: ProgramSetup, n_grid: int = 513) -> PulseTables:
@@ -500,6 +531,17 @@ def build_tables(params: mss.MSSArrays, setup: ProgramSetup, n_grid: int = 513) 
         "read_pre": ((0.0, t["t_setup_s"]), (t["v_read_V"], t["t_sample_s"])),
         "read_post": ((t["v_read_V"], t_rest_read), (0.0, rest_s)),
     }
+    for n, (t_w, t_e) in enumerate(setup.width_levels()[1:], 1):
+        steps[PulseTables.key("write", n)] = (
+            (0.0, t["t_setup_s"]),
+            (t["v_write_V"], t_w),
+            (0.0, rest_s),
+        )
+        steps[PulseTables.key("erase", n)] = (
+            (0.0, t["t_setup_s"]),
+            (t["v_erase_V"], t_e),
+            (0.0, rest_s),
+        )
     inc = {k: run(grid.copy(), *segs) - grid for k, segs in steps.items()}
     return PulseTables(flat, inc, setup)
 
@@ -555,8 +597,11 @@ def write_verify(
 
     Per device: optional reset pulse → read → if ``|code − target| ≤ tol`` flag ok; else if
     ``max_pulses`` pulses were applied flag failed; else a write pulse (code too low) or an erase
-    pulse (code too high), count it, read again.  Devices are independent (one is selected at a
-    time; the others see no voltage), so all devices and trials advance together.
+    pulse (code too high), count it, read again.  With ``scheme.adaptive`` a pulse whose
+    direction differs from the device's previous write/erase is a reversal: it and all later
+    pulses of the device use the next width level (:meth:`ProgramSetup.width_levels`), as in
+    the controller.  Devices are independent (one is selected at a time; the others see no
+    voltage), so all devices and trials advance together.
 
     Args:
         tables: step maps of the device parameter sets (:func:`build_tables`).
@@ -581,6 +626,9 @@ def write_verify(
     codes = np.zeros(x.size, dtype=np.int64)
     ok = np.zeros(x.size, dtype=bool)
     failed = np.zeros(x.size, dtype=bool)
+    level = np.zeros(x.size, dtype=np.intp)  # width level = reversals so far (saturating)
+    last = np.zeros(x.size, dtype=np.int8)  # +1 last pulse a write, -1 an erase, 0 none yet
+    top = tables.n_levels - 1
     if sch.reset_enabled:
         x = _step(tables, "reset", r, x, rng, n_sw)
     act = np.arange(x.size)
@@ -601,9 +649,18 @@ def write_verify(
         ok[act[good]] = True
         failed[act[give_up]] = True
         go = ~good & ~give_up
-        xw = _step(tables, "write", ra, xa, rng, nsa)
-        xe = _step(tables, "erase", ra, xa, rng, nsa)
-        xa = np.where(go & low, xw, np.where(go, xe, xa))
+        if sch.adaptive:
+            d = np.where(low, 1, -1).astype(np.int8)
+            rev = go & (last[act] != 0) & (last[act] != d)
+            level[act] = np.minimum(level[act] + rev, top)
+            last[act] = np.where(go, d, last[act])
+        la = level[act]
+        for lv in np.unique(la):
+            m = la == lv
+            nsm = None if nsa is None else nsa[m]
+            xw = _step(tables, PulseTables.key("write", lv), ra[m], xa[m], rng, nsm)
+            xe = _step(tables, PulseTables.key("erase", lv), ra[m], xa[m], rng, nsm)
+            xa[m] = np.where(go[m] & low[m], xw, np.where(go[m], xe, xa[m]))
         x[act] = xa
         pulses[act[go]] += 1
         act = act[go]

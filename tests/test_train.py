@@ -149,8 +149,16 @@ def test_timing_follows_controller_register_rules() -> None:
 
 
 def _reference_program(p_one: mss.MSSArrays, setup, x0: float, target: int) -> tuple[int, float]:
-    """Independent per-device loop with direct integration (test oracle)."""
+    """Independent per-device loop with direct integration (test oracle).
+
+    Adaptive schemes: a write/erase whose direction differs from the previous one halves both
+    widths (whole clock cycles, rounded down, at least ``t_min_pulse_s`` = 1 clock here).
+    """
     t, s, rp = setup.timing(), setup.scheme, setup.r_path_ohm
+    t_clk = setup.harness.clk_period_s
+    w_cyc = round(t["t_write_s"] / t_clk)
+    e_cyc = round(t["t_erase_s"] / t_clk)
+    n_rev, last = 0, None
 
     def pulse(x: float, v: float, w: float) -> float:
         x = float(mss.apply_pulse(p_one, x, 0.0, t["t_setup_s"], rp))
@@ -168,10 +176,14 @@ def _reference_program(p_one: mss.MSSArrays, setup, x0: float, target: int) -> t
         if abs(code - target) <= s.tolerance_codes or n >= s.max_pulses:
             return n, float(mss.conductance(p_one, x))
         low = code + s.tolerance_codes < target
+        if s.adaptive and last is not None and low != last:
+            n_rev += 1
+        last = low
+        shift = n_rev if s.adaptive else 0
         x = (
-            pulse(x, t["v_write_V"], t["t_write_s"])
+            pulse(x, t["v_write_V"], max(w_cyc >> shift, 1) * t_clk)
             if low
-            else pulse(x, t["v_erase_V"], t["t_erase_s"])
+            else pulse(x, t["v_erase_V"], max(e_cyc >> shift, 1) * t_clk)
         )
         n += 1
 
@@ -217,3 +229,57 @@ def test_write_verify_c2c_noise_is_seeded() -> None:
     assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.x, b.x)
     assert not np.array_equal(a.x, c.x)
     assert np.unique(a.pulses[:, 0]).size > 1  # C2C noise changes the pulse counts
+
+
+def test_width_levels_follow_the_halving_rule() -> None:
+    fixed = _setup(t_write_s=8e-6, t_erase_s=6e-6)
+    assert np.allclose(fixed.width_levels(), [(8e-6, 6e-6)], rtol=1e-9, atol=0)
+    setup = _setup(t_write_s=8e-6, t_erase_s=6e-6, adaptive=True, t_min_pulse_s=1e-6)
+    # write 8 -> 4 -> 2 -> 1, erase 6 -> 3 -> 1 (3 // 2) -> 1: fixed point after 3 reversals
+    want = [(8e-6, 6e-6), (4e-6, 3e-6), (2e-6, 1e-6), (1e-6, 1e-6)]
+    assert np.allclose(setup.width_levels(), want, rtol=1e-9, atol=0)
+    floor2 = _setup(t_write_s=8e-6, t_erase_s=6e-6, adaptive=True, t_min_pulse_s=2e-6)
+    want2 = [(8e-6, 6e-6), (4e-6, 3e-6), (2e-6, 2e-6)]
+    assert np.allclose(floor2.width_levels(), want2, rtol=1e-9, atol=0)
+    tab = train.build_tables(_params(2), setup)
+    assert tab.n_levels == 4 and "erase@3" in tab.inc and "write@4" not in tab.inc
+
+
+# Long pulses (8 clock cycles) move a device by more than the verify window near the targets.
+_PING_PONG = dict(t_write_s=8e-6, t_erase_s=8e-6, max_pulses=200, t_min_pulse_s=1e-6)
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["reset", "noreset"])
+def test_adaptive_write_verify_matches_direct_loop(reset: bool) -> None:
+    setup = _setup(reset_enabled=reset, adaptive=True, **_PING_PONG)
+    n = 6
+    p = _params(n).broadcast_flat((n,))
+    tab = train.build_tables(p, setup)
+    tc = setup.target_codes(np.linspace(20e-6, 80e-6, n))
+    x0 = np.linspace(0.2, 0.8, n)
+    out = train.write_verify(tab, np.arange(n), x0, tc)
+    for k in range(n):
+        pk = mss.MSSArrays(**{f: v[k] for f, v in vars(p).items()})
+        n_ref, g_ref = _reference_program(pk, setup, float(x0[k]), int(tc[k]))
+        assert abs(int(out.pulses[k]) - n_ref) <= 1
+        assert out.g_S[k] == pytest.approx(g_ref, rel=0.01)
+    assert np.all(out.ok | out.failed) and out.ok.sum() >= n - 2
+
+
+def test_adaptive_widths_stop_ping_pong() -> None:
+    n = 12
+    p = _params(n).broadcast_flat((n,))
+    g_t = np.linspace(20e-6, 80e-6, n)
+    out = {}
+    for adaptive in (False, True):
+        setup = _setup(adaptive=adaptive, **_PING_PONG)
+        tab = train.build_tables(p, setup)
+        out[adaptive] = train.write_verify(tab, np.arange(n), 0.5, setup.target_codes(g_t))
+    fixed, adapt = out[False], out[True]
+    assert fixed.failed.sum() >= 3  # fixed widths overshoot both ways until max_pulses
+    assert np.all(fixed.pulses[fixed.failed] == 200)
+    assert np.all(adapt.ok) and not np.any(adapt.failed)  # the same targets are reachable
+    assert adapt.pulses.sum() < fixed.pulses.sum()
+    # devices that never reverse direction see identical widths in both modes
+    same = fixed.ok & (adapt.pulses == fixed.pulses)
+    assert np.array_equal(adapt.x[same], fixed.x[same]) and same.any()
