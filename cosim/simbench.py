@@ -33,7 +33,11 @@ MAX_PULSES = 200
 
 
 def pulse_scheme(card: Any, reset_enabled: bool, tolerance_codes: int) -> Any:
-    """The controller's pulse scheme for a card (from its ``[operation]`` table)."""
+    """The controller's pulse scheme for a card (from its ``[operation]`` table).
+
+    Adaptive write-verify is on: at every direction reversal of a device the write and erase
+    widths halve, down to one clock period of the harness (1 µs), see docs/controller.md.
+    """
     from cosim.controller import PulseScheme
 
     op = card.operation
@@ -51,6 +55,8 @@ def pulse_scheme(card: Any, reset_enabled: bool, tolerance_codes: int) -> Any:
         reset_enabled=reset_enabled,
         tolerance_codes=tolerance_codes,
         max_pulses=MAX_PULSES,
+        adaptive=True,
+        t_min_pulse_s=1e-6,
     )
 
 
