@@ -18,6 +18,7 @@ the Verilog-A models; every accepted time point goes to the analog VCD) and
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,7 +27,7 @@ import numpy as np
 
 from cosim import mss
 from cosim.errors import CosimError
-from cosim.netlist import NEURONS, SUPPLIES, CrossbarNetlist
+from cosim.netlist import NEURONS, SUPPLIES, CrossbarNetlist, tran_card, with_analysis
 from cosim.network import N_HIDDEN, N_IN, CircuitSpec, device_names
 from cosim.ngspice import NgSpice
 from cosim.waves import AnalogVcdWriter
@@ -104,9 +105,9 @@ class AnalogBackend(Protocol):
         """Flush and close the analog VCD; release the simulator."""
 
 
-def _probe_values(nl: CrossbarNetlist, get: Any) -> dict[str, float]:
-    """Analog VCD values from a vector getter ``get(name) -> float``."""
-    out: dict[str, float] = {}
+def _probe_values(nl: CrossbarNetlist, get: Any) -> dict[str, Any]:
+    """Analog VCD values from a vector getter ``get(name)`` (floats or arrays)."""
+    out: dict[str, Any] = {}
     r_s = nl.series_ohm
     for name, (a, top, col, x) in nl.device_nodes.items():
         v_a, v_top = get(a), get(top)
@@ -129,6 +130,8 @@ class NgspiceBackend:
         writer: analog VCD writer; receives every accepted time point.
         tmax_s: largest time step (choose from the shortest pulse).
         horizon_s: end time of the ``.tran`` (the run is paused long before).
+        flush_every_s: wall-clock interval between blocks written to the VCD (the points stay
+            in ngspice's memory until then; everything is written on close and on failure).
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class NgspiceBackend:
         *,
         tmax_s: float,
         horizon_s: float = 100.0,
+        flush_every_s: float = 0.5,
     ) -> None:
         self.stats = BackendStats()
         self._nl = netlist
@@ -146,26 +150,31 @@ class NgspiceBackend:
         try:
             for path in netlist.osdi:
                 self._ng.load_osdi(path)
-            # ngspice sizes its output from tstop/tstep (and overflows on huge ratios): keep
-            # the ratio at 1e5; tstep does not limit the step, TMAX does.
-            tran = f".tran {horizon_s / 1e5:.6g} {horizon_s:.6g} 0 {tmax_s:.6g}"
-            text = netlist.text.replace("\n.end\n", f"\n{tran}\n.end\n")
-            self._ng.load_circuit(text)
+            self._ng.load_circuit(with_analysis(netlist.text, tran_card(tmax_s, horizon_s)))
             for name in netlist.external_sources:
                 self._ng.set_source(name, 0.0)
-            self._names = self._hook_vectors()
-            self._ng.set_data_hook(self._on_point, self._names)
         except BaseException:
             self._ng.close()
             raise
+        self._vectors = sorted(
+            {f"{v[2:-1]}#branch" if v.startswith("i(") else v[2:-1] for v in netlist.save}
+        )
+        self._read = 0  # accepted points already written to the VCD
+        self._flush_every_s = flush_every_s
+        self._next_flush = 0.0
 
-    def _hook_vectors(self) -> list[str]:
-        names = [v[2:-1] if v.startswith("v(") else v for v in self._nl.save]
-        return [f"{v[2:-1]}#branch" if v.startswith("i(") else v for v in names]
-
-    def _on_point(self, t_s: float, values: Mapping[str, float]) -> None:
-        self.stats.points += 1
-        self._writer.write(t_s, _probe_values(self._nl, values.__getitem__))
+    def _flush_points(self) -> None:
+        """Write the accepted points since the last flush to the analog VCD (one block)."""
+        if self._ng.transient_state == "idle":
+            return
+        t = self._ng.vector_tail("time", self._read)
+        if t.size == 0:
+            return
+        cols = {name: self._ng.vector_tail(name, self._read)[: t.size] for name in self._vectors}
+        self._writer.write_block(t, _probe_values(self._nl, cols.__getitem__))
+        self._read += t.size
+        self.stats.points += t.size
+        self._next_flush = time.monotonic() + self._flush_every_s
 
     def set_controls(self, values: Mapping[str, float]) -> None:
         for name, value in values.items():
@@ -176,6 +185,7 @@ class NgspiceBackend:
             try:
                 self._ng.advance_to(t_s)
             except CosimError as exc:
+                self._flush_points()
                 tail = "\n  ".join(self._ng.recent_output(15))
                 raise AnalogSimulationError(
                     f"ngspice failed advancing to t = {t_s!r} s: {exc}\n"
@@ -183,6 +193,8 @@ class NgspiceBackend:
                 ) from exc
             self.stats.syncs += 1
             self.stats.t_s = t_s
+            if time.monotonic() >= self._next_flush:
+                self._flush_points()
 
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1
@@ -196,8 +208,13 @@ class NgspiceBackend:
         return np.array([latest(f"v({n[3]})") for n in self._nl.device_nodes.values()])
 
     def close(self) -> None:
-        self._writer.close()
-        self._ng.close()
+        if self._ng.closed:
+            return
+        try:
+            self._flush_points()
+        finally:
+            self._writer.close()
+            self._ng.close()
 
 
 class NumpyBackend:
@@ -356,6 +373,8 @@ class Bridge:
         self.events = 0
         #: Every change applied to the analog side: ``(t_s, {source: value})``.
         self.stimulus: list[tuple[float, dict[str, float]]] = []
+        #: Every ADC sample handed to the HDL: ``(t_s, {quantity: value})``.
+        self.samples: list[tuple[float, dict[str, float]]] = []
 
     def stop(self) -> None:
         """Stop following the HDL (the backend is left as it is)."""
@@ -384,6 +403,7 @@ class Bridge:
 
     def _write_inputs(self) -> None:
         values = self.backend.sample()
+        self.samples.append((self._now_s(), values))
         for port, quantity in INPUT_REALS.items():
             value = values[quantity]
             if not math.isfinite(value):

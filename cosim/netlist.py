@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cosim.network import N_HIDDEN, N_IN, CircuitSpec, device_names
 
-__all__ = ["CrossbarNetlist", "build_crossbar", "SUPPLIES", "NEURONS"]
+__all__ = ["CrossbarNetlist", "build_crossbar", "tran_card", "with_analysis", "SUPPLIES", "NEURONS"]
 
 #: Supply and driver sources recorded as ``analog.supply.<name>``: name → (source, node).
 SUPPLIES: dict[str, tuple[str, str]] = {
@@ -170,3 +170,17 @@ def build_crossbar(
         series_ohm=spec.r_series_ohm,
         save=tuple(save),
     )
+
+
+def tran_card(tmax_s: float, horizon_s: float = 100.0) -> str:
+    """The ``.tran`` card of a lockstep run: paused long before ``horizon_s``.
+
+    ngspice sizes its output buffers from tstop/tstep (and overflows on huge ratios), so the
+    ratio is kept at 1e5; tstep does not limit the step, TMAX does.
+    """
+    return f".tran {horizon_s / 1e5:.6g} {horizon_s:.6g} 0 {tmax_s:.6g}"
+
+
+def with_analysis(text: str, card: str) -> str:
+    """A netlist text with an analysis card inserted before ``.end``."""
+    return text.replace("\n.end\n", f"\n{card}\n.end\n")

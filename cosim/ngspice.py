@@ -859,6 +859,21 @@ class NgSpice:
         pairs = np.ctypeslib.as_array(info.v_compdata, shape=(2 * n,)).copy()
         return pairs[0::2] + 1j * pairs[1::2]
 
+    def vector_tail(self, name: str, start: int) -> np.ndarray:
+        """A copy of a real vector from index ``start`` to its current end.
+
+        Cheap in lockstep (no copy of the part already read): use it to stream a growing
+        transient in blocks.
+        """
+        info = self._vector_info(name)
+        n = info.v_length
+        if not info.v_realdata:
+            raise UsageError(f"vector {name!r} is complex: use vector({name!r})")
+        if start >= n:
+            return np.empty(0)
+        address = ctypes.addressof(info.v_realdata.contents) + 8 * start
+        return np.frombuffer((ctypes.c_double * (n - start)).from_address(address)).copy()
+
     @property
     def current_plot(self) -> str:
         """Name of ngspice's current plot (e.g. ``tran1``, ``op1``, ``const``)."""

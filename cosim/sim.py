@@ -202,6 +202,7 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
         "cosim.simbench",
         extra_env={"COSIM_SIM_CONFIG": str(cfg_path)},
         vcd_path=digital,
+        testcase="training_run",
     )
     wall_s = time.perf_counter() - t0
     failures = _failures(results)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["training_run", "pulse_scheme", "DECISION_MARGIN_V"]
+__all__ = ["training_run", "digital_replay", "pulse_scheme", "DECISION_MARGIN_V"]
 
 #: Reference outputs closer than this to the decision level are not required to match (V).
 DECISION_MARGIN_V = 0.05
@@ -102,135 +102,192 @@ def _cocotb_test(func: Any) -> Any:
     return cocotb.test()(func)
 
 
+def _with_sense_gain(xbar: Any, hp: Any) -> Any:
+    """The crossbar with the sense-amplifier gain set for the DUT's sense ADC: the highest
+    read current of the card's window lands at 90 % of the ADC range."""
+    from dataclasses import replace
+
+    op = xbar.card.operation
+    i_max = op.v_read_V / (xbar.spec.r_read_path_ohm + 1.0 / op.g_max_S)
+    return replace(xbar, spec=replace(xbar.spec, r_sense_ohm=0.9 * hp.sense_adc.fs_V / i_max))
+
+
+async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str, Any]:
+    """What the host microcontroller does: configure, program, check, infer.
+
+    Args:
+        states: callable returning the analog devices' states after programming (for the
+            NumPy reference of the programmed network), or None to skip that check.
+
+    Returns:
+        the host record (targets, flags, counters, inferences) for ``host.json``.
+    """
+    import cocotb
+
+    from cosim import controller, data
+
+    log = dut._log
+    host = controller.XbarHost(dut)
+    hp = host.params
+    op = xbar.card.operation
+    codes = [
+        controller.conductance_to_sense_code(
+            float(g),
+            v_read_V=op.v_read_V,
+            r_sense_ohm=xbar.spec.r_sense_ohm,
+            adc=hp.sense_adc,
+            r_path_ohm=xbar.spec.r_read_path_ohm,
+        )
+        for g in xbar.g_target_S
+    ]
+    tol = max(1, round(TOLERANCE_REL * float(np.median(codes))))
+    await host.reset()
+    await host.configure(pulse_scheme(xbar.card, cfg.reset_pulse, tol))
+    cocotb.start_soon(controller.monitor_one_hot_sel(dut))
+    cocotb.start_soon(controller.monitor_pulses(dut, host.widths_cycles, host.regs))
+    devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
+    programming = [True]
+    cocotb.start_soon(_progress(dut, len(codes), log, programming))
+    log.info(
+        "programming %d devices (card %s, reset pulse %s, tolerance %d codes)",
+        len(devices),
+        xbar.card.name,
+        "on" if cfg.reset_pulse else "off",
+        tol,
+    )
+    result = await host.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
+    programming[0] = False
+    log.info(
+        "programmed: %d ok, %d failed, %d pulses",
+        sum(result.ok),
+        result.n_failed,
+        sum(result.pulses),
+    )
+    for k in devices:
+        ok_window = abs(result.codes[k] - codes[k]) <= tol
+        assert result.ok[k] == ok_window or result.failed[k], (
+            f"device {k}: flag ok={result.ok[k]} failed={result.failed[k]} but code "
+            f"{result.codes[k]} vs target {codes[k]} ± {tol}"
+        )
+        assert result.ok[k] or result.failed[k], f"device {k} neither ok nor failed"
+
+    g_prog = None if states is None else xbar.conductance(states())
+    images, labels = _test_images(cfg)
+    rng = np.random.default_rng(cfg.seed)
+    thr = hp.neuron_adc.quantize(0.5 * xbar.spec.v_o_max_V)
+    inferences: list[dict[str, Any]] = []
+    mismatches = []
+    for n, (img, label) in enumerate(zip(images, labels, strict=True)):
+        v = data.add_input_noise(
+            data.to_voltages(img, op.v_read_V), cfg.input_noise, v_read_V=op.v_read_V, rng=rng
+        )
+        in_codes = [hp.in_dac.volts_to_code(float(vi)) for vi in v]
+        res = await host.infer(in_codes, settle_s=op.t_read_s, class_threshold=thr)
+        record: dict[str, Any] = {
+            "label": int(label),
+            "class": res.class_bit,
+            "out_code": res.out_code,
+            "h_codes": list(res.h_codes),
+            "in_codes": in_codes,
+        }
+        if g_prog is not None:
+            v_applied = np.array([hp.in_dac.code_to_volts(c) for c in in_codes])
+            _, y_ref = xbar.reference_outputs(g_prog, v_applied)
+            record["ref_class"] = int(y_ref > 0.5 * xbar.spec.v_o_max_V)
+            record["y_ref_V"] = float(y_ref)
+            near = abs(float(y_ref) - 0.5 * xbar.spec.v_o_max_V) < DECISION_MARGIN_V
+            if res.class_bit != record["ref_class"] and not near:
+                mismatches.append((n, res.class_bit, record["ref_class"], float(y_ref)))
+        inferences.append(record)
+    log.info(
+        "inference: %d of %d correct",
+        sum(i["class"] == i["label"] for i in inferences),
+        len(inferences),
+    )
+    assert not mismatches, f"inference differs from the NumPy reference: {mismatches}"
+    return {
+        "card": xbar.card.name,
+        "seed": cfg.seed,
+        "reset_pulse": cfg.reset_pulse,
+        "backend": cfg.backend,
+        "devices": devices,
+        "target_codes": codes,
+        "tolerance": tol,
+        "g_target_S": xbar.g_target_S.tolist(),
+        "r_sense_ohm": xbar.spec.r_sense_ohm,
+        "flags_ok": list(result.ok),
+        "flags_failed": list(result.failed),
+        "pulses_register": list(result.pulses),
+        "final_codes": list(result.codes),
+        "inferences": inferences,
+    }
+
+
 @_cocotb_test
 async def training_run(dut: Any) -> None:
     """Program all devices by write-verify, then infer the test set with input noise."""
     import cocotb
 
-    from cosim import controller, data
+    from cosim import controller
     from cosim.bridge import Bridge
     from cosim.crossbar import make_backend, make_crossbar
 
     cfg = _config()
-    log = dut._log
     xbar = make_crossbar(cfg.card, cfg.seed)
-    host = controller.XbarHost(dut)
-    hp = host.params
-    # Sense amplifier gain: the highest read current lands at 90 % of the sense ADC range.
-    i_max = xbar.spec.v_read_V / (xbar.spec.r_read_path_ohm + 1.0 / xbar.card.operation.g_max_S)
-    from dataclasses import replace
-
-    xbar = replace(xbar, spec=replace(xbar.spec, r_sense_ohm=0.9 * hp.sense_adc.fs_V / i_max))
+    xbar = _with_sense_gain(xbar, controller.HarnessParams.from_dut(dut))
     op = xbar.card.operation
     backend = make_backend(xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=op.t_read_s / 10)
     bridge = Bridge(dut, backend)
     cocotb.start_soon(bridge.run())
     try:
-        codes = [
-            controller.conductance_to_sense_code(
-                float(g),
-                v_read_V=op.v_read_V,
-                r_sense_ohm=xbar.spec.r_sense_ohm,
-                adc=hp.sense_adc,
-                r_path_ohm=xbar.spec.r_read_path_ohm,
-            )
-            for g in xbar.g_target_S
-        ]
-        tol = max(1, round(TOLERANCE_REL * float(np.median(codes))))
-        await host.reset()
-        await host.configure(pulse_scheme(xbar.card, cfg.reset_pulse, tol))
-        cocotb.start_soon(controller.monitor_one_hot_sel(dut))
-        cocotb.start_soon(controller.monitor_pulses(dut, host.widths_cycles, host.regs))
-        devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
-        programming = [True]
-        cocotb.start_soon(_progress(dut, len(codes), log, programming))
-        log.info(
-            "programming %d devices (card %s, reset pulse %s, tolerance %d codes)",
-            len(devices),
-            xbar.card.name,
-            "on" if cfg.reset_pulse else "off",
-            tol,
-        )
-        result = await host.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
-        programming[0] = False
-        log.info(
-            "programmed: %d ok, %d failed, %d pulses",
-            sum(result.ok),
-            result.n_failed,
-            sum(result.pulses),
-        )
-        for k in devices:
-            ok_window = abs(result.codes[k] - codes[k]) <= tol
-            assert result.ok[k] == ok_window or result.failed[k], (
-                f"device {k}: flag ok={result.ok[k]} failed={result.failed[k]} but code "
-                f"{result.codes[k]} vs target {codes[k]} ± {tol}"
-            )
-            assert result.ok[k] or result.failed[k], f"device {k} neither ok nor failed"
-
-        x_prog = backend.states()
-        g_prog = xbar.conductance(x_prog)
-        images, labels = _test_images(cfg)
-        rng = np.random.default_rng(cfg.seed)
-        thr = hp.neuron_adc.quantize(0.5 * xbar.spec.v_o_max_V)
-        inferences = []
-        mismatches = []
-        for n, (img, label) in enumerate(zip(images, labels, strict=True)):
-            v = data.add_input_noise(
-                data.to_voltages(img, op.v_read_V),
-                cfg.input_noise,
-                v_read_V=op.v_read_V,
-                rng=rng,
-            )
-            in_codes = [hp.in_dac.volts_to_code(float(vi)) for vi in v]
-            v_applied = np.array([hp.in_dac.code_to_volts(c) for c in in_codes])
-            res = await host.infer(in_codes, settle_s=op.t_read_s, class_threshold=thr)
-            _, y_ref = xbar.reference_outputs(g_prog, v_applied)
-            ref_class = int(y_ref > 0.5 * xbar.spec.v_o_max_V)
-            near = abs(float(y_ref) - 0.5 * xbar.spec.v_o_max_V) < DECISION_MARGIN_V
-            if res.class_bit != ref_class and not near:
-                mismatches.append((n, res.class_bit, ref_class, float(y_ref)))
-            inferences.append(
-                {
-                    "label": int(label),
-                    "class": res.class_bit,
-                    "ref_class": ref_class,
-                    "y_ref_V": float(y_ref),
-                    "out_code": res.out_code,
-                    "h_codes": list(res.h_codes),
-                    "in_codes": in_codes,
-                }
-            )
-        log.info(
-            "inference: %d of %d correct",
-            sum(i["class"] == i["label"] for i in inferences),
-            len(inferences),
-        )
-        host_json = {
-            "card": xbar.card.name,
-            "seed": cfg.seed,
-            "reset_pulse": cfg.reset_pulse,
-            "backend": cfg.backend,
-            "devices": devices,
-            "target_codes": codes,
-            "tolerance": tol,
-            "g_target_S": xbar.g_target_S.tolist(),
-            "r_sense_ohm": xbar.spec.r_sense_ohm,
-            "flags_ok": list(result.ok),
-            "flags_failed": list(result.failed),
-            "pulses_register": list(result.pulses),
-            "final_codes": list(result.codes),
-            "inferences": inferences,
-            "bridge_events": bridge.events,
-            "backend_stats": {
-                "syncs": backend.stats.syncs,
-                "points": backend.stats.points,
-                "samples": backend.stats.samples,
-            },
+        host_json = await _host_session(dut, cfg, xbar, backend.states)
+        bridge.stop()
+        backend.close()  # flushes the last analog points
+        host_json["bridge_events"] = bridge.events
+        host_json["backend_stats"] = {
+            "syncs": backend.stats.syncs,
+            "points": backend.stats.points,
+            "samples": backend.stats.samples,
         }
         (cfg.out_dir / "host.json").write_text(json.dumps(host_json, indent=1) + "\n")
-        assert not mismatches, f"inference differs from the NumPy reference: {mismatches}"
     finally:
         bridge.stop()
         backend.close()
-        stim = [[t, values] for t, values in bridge.stimulus]
-        (cfg.out_dir / "stimulus.json").write_text(json.dumps(stim) + "\n")
+        record = {
+            "stimulus": [[t, values] for t, values in bridge.stimulus],
+            "samples": [[t, values] for t, values in bridge.samples],
+        }
+        (cfg.out_dir / "stimulus.json").write_text(json.dumps(record) + "\n")
+
+
+@_cocotb_test
+async def digital_replay(dut: Any) -> None:
+    """The same host session with no analog simulator: the ADC values recorded by a previous
+    ``training_run`` (``$COSIM_REPLAY`` = its ``stimulus.json``) are replayed at each sample.
+
+    This is the digital half of the lockstep-overhead benchmark (``bench/bench_cosim.py``).
+    """
+    import cocotb
+    from cocotb.triggers import RisingEdge
+
+    from cosim import controller
+    from cosim.bridge import INPUT_REALS
+    from cosim.crossbar import make_crossbar
+
+    path = os.environ.get("COSIM_REPLAY")
+    if not path:
+        raise RuntimeError("COSIM_REPLAY must name the stimulus.json of a training run")
+    samples = json.loads(Path(path).read_text())["samples"]
+    cfg = _config()
+    xbar = _with_sense_gain(
+        make_crossbar(cfg.card, cfg.seed), controller.HarnessParams.from_dut(dut)
+    )
+
+    async def replay() -> None:
+        for _, values in samples:
+            await RisingEdge(dut.adc_sample)
+            for port, quantity in INPUT_REALS.items():
+                getattr(dut, port).value = values[quantity]
+
+    cocotb.start_soon(replay())
+    await _host_session(dut, cfg, xbar, None)
