@@ -227,9 +227,10 @@ class AnalogVcdWriter:
             t_s: increasing times of the points (s), shape ``(k,)``.
             values: per signal name, its values at those times, shape ``(k,)``.
 
-        Points falling in one tick keep the last; the deadband is applied as quantization
-        (a value is written when it enters a new band-wide bin), so it is vectorized and the
-        recorded trace stays within one band of the true one.
+        Points falling in one tick keep the last.  The deadband is applied as quantization,
+        so that it vectorizes: a value is written when it enters a new band-wide bin centred
+        on a multiple of the band (noise around zero stays in one bin); the recorded trace
+        stays within one band of the true one.
         """
         if self._closed:
             raise VcdTimeOrderError(f"{self.path}: write_block() after close()")
@@ -258,8 +259,8 @@ class AnalogVcdWriter:
         band = np.array([self._band[n] for n in names])
         last = np.array([self._last[n] for n in names])
         safe = np.where(band > 0, band, 1.0)
-        q = np.where(band > 0, np.floor(cols / safe), cols)
-        q_prev = np.vstack([np.where(band > 0, np.floor(last / safe), last), q[:-1]])
+        q = np.where(band > 0, np.rint(cols / safe), cols)
+        q_prev = np.vstack([np.where(band > 0, np.rint(last / safe), last), q[:-1]])
         rows, idx = np.nonzero((q != q_prev) | np.isnan(cols))
         change, var = self._vcd.change, self._vars
         variables = [var[n] for n in names]
