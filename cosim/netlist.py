@@ -19,7 +19,7 @@ All sources that the digital side drives are ``external`` (zero-order hold from 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +74,7 @@ def _fmt(params: Mapping[str, float]) -> str:
 def build_crossbar(
     spec: CircuitSpec,
     model_params: Mapping[str, float],
-    instance_params: list[Mapping[str, float]],
+    instance_params: Sequence[Mapping[str, float]],
     *,
     mss_osdi: Path,
     neuron_osdi: Path,

@@ -89,7 +89,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
         raise ValueError(f"{vcd}: {len(classes)} inference samples, host ran {len(labels)}")
     correct = sum(int(c == y) for c, y in zip(classes, labels, strict=True))
     programmed = set(host["devices"])
-    devices = {}
+    devices: dict[str, dict[str, Any]] = {}
     for k, name in enumerate(names):
         dev = report.devices[name]
         devices[name] = {
