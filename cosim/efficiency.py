@@ -30,9 +30,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cosim.errors import UsageError
+
+if TYPE_CHECKING:
+    from cosim.sim import SimConfig
 
 __all__ = [
     "DEFAULT_CARDS",
@@ -109,7 +112,7 @@ class StudyConfig:
         for spec in plan_runs(self):
             self.sim_config(spec).validate()  # unknown card → CardError listing known cards
 
-    def sim_config(self, spec: RunSpec) -> Any:
+    def sim_config(self, spec: RunSpec) -> SimConfig:
         """The :class:`cosim.sim.SimConfig` of one run."""
         from cosim.sim import SimConfig
 
@@ -233,9 +236,7 @@ def measure_run(run_dir: Path, spec: RunSpec, t_verify_s: float = 0.0) -> RunRes
     return result
 
 
-def _run_one(
-    config: StudyConfig, spec: RunSpec, simulate: bool, log: Callable[[str], None]
-) -> RunResult:
+def _run_one(config: StudyConfig, spec: RunSpec, simulate: bool) -> RunResult:
     run_dir = config.out_dir / spec.name
     t0 = time.perf_counter()
     if simulate:
@@ -286,7 +287,7 @@ def run_study(
         with lock:
             verb = "started" if simulate else "measuring"
             log(f"[{time.perf_counter() - t0:7.1f} s] {verb} {spec.name} ({k + 1}/{n})")
-        result = _run_one(config, spec, simulate, log)
+        result = _run_one(config, spec, simulate)
         with lock:
             done[0] += 1
             status = "ok" if result.ok else f"FAILED: {result.error}"
