@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 STAMP_DIR="$ROOT/build/.setup"
-NGSPICE_MIN=46
+NGSPICE_MIN="${NGSPICE_MIN:-46}"
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -20,13 +20,20 @@ ngspice_version() {
 
 pkg_installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-system_ok() {
-    for p in iverilog gtkwave yosys verilator ngspice libngspice0; do
-        pkg_installed "$p" || return 1
+missing_packages() {
+    # Prints the missing (or too old) system packages, one per line.
+    for p in iverilog gtkwave yosys verilator ngspice; do
+        pkg_installed "$p" || echo "$p"
     done
     local v; v="$(ngspice_version)"
-    [ -n "$v" ] && [ "$v" -ge "$NGSPICE_MIN" ]
+    if [ -z "$v" ]; then
+        echo "libngspice0 (>= ${NGSPICE_MIN}, with OSDI)"
+    elif [ "$v" -lt "$NGSPICE_MIN" ]; then
+        echo "libngspice0 >= ${NGSPICE_MIN} (installed: ${v}, built without OSDI)"
+    fi
 }
+
+system_ok() { [ -z "$(missing_packages)" ]; }
 
 add_backports_source() {
     local codename="$1" list="/etc/apt/sources.list.d/${codename}-backports.sources"
@@ -51,9 +58,9 @@ add_backports_source() {
 
 setup_system() {
     if system_ok; then return 0; fi
-    command -v apt-get >/dev/null || die "apt-get not found: install iverilog, gtkwave, yosys, verilator and ngspice + libngspice0 >= ${NGSPICE_MIN} (with OSDI) by hand"
+    command -v apt-get >/dev/null || die "apt-get not found; install by hand: $(missing_packages | paste -sd, | sed 's/,/, /g')"
     if [ "$(id -u)" -ne 0 ]; then
-        die "missing system packages and not root. Run as root: sudo make setup   (needs iverilog gtkwave yosys verilator, ngspice libngspice0 >= ${NGSPICE_MIN} from <codename>-backports)"
+        die "missing system packages: $(missing_packages | paste -sd, | sed 's/,/, /g'). Not root, so they cannot be installed here: run 'sudo make setup' (ngspice and libngspice0 come from <codename>-backports)"
     fi
     local codename
     codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
