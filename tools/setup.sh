@@ -29,7 +29,7 @@ missing_packages() {
     if [ -z "$v" ]; then
         echo "libngspice0 (>= ${NGSPICE_MIN}, with OSDI)"
     elif [ "$v" -lt "$NGSPICE_MIN" ]; then
-        echo "libngspice0 >= ${NGSPICE_MIN} (installed: ${v}, built without OSDI)"
+        echo "libngspice0 >= ${NGSPICE_MIN} (installed: ${v}; older ones lack OSDI)"
     fi
 }
 
