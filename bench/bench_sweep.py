@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from cosim import data, mss, network, train
+from cosim import data, mss, network, program, train
 from cosim.controller import PulseScheme
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     tg = train.to_conductances(spec, w, g_min, g_max)
     g_t = np.concatenate([tg.g1_S.ravel(), tg.g2_S])
     scheme = PulseScheme(0.5, 1e-6, -0.3, 1e-6, -1.0, 50e-6, 0.1, 5e-6, 3e-6, 2e-6, True, 16, 200)
-    setup = train.ProgramSetup.create(scheme, train.default_harness(), 10.1e3, 10e3)
+    setup = program.ProgramSetup.create(scheme, program.default_harness(), 10.1e3, 10e3)
     rng = np.random.default_rng(0)
     k = args.pool
     params = mss.MSSArrays.from_params(
@@ -45,12 +45,12 @@ def main() -> None:
         m_v_on=1 + 0.1 * rng.standard_normal(k),
     )
     t0 = time.perf_counter()
-    tables = train.build_tables(params, setup)
+    tables = program.build_tables(params, setup)
     t_tab = time.perf_counter() - t0
     tc = setup.target_codes(g_t)
     t0 = time.perf_counter()
     rows = rng.integers(0, k, (args.trials, network.N_DEVICES))
-    out = train.write_verify(
+    out = program.write_verify(
         tables, rows, rng.uniform(0, 1, rows.shape), tc, rng=rng, n_switches=300
     )
     g1 = out.g_S[:, :27].reshape(-1, 9, 3)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cosim import data, mss, network, train
+from cosim import data, mss, network, program, train
 from cosim.controller import PulseScheme
 
 G_MIN, G_MAX = 2.5e-6, 160e-6  # a Cr-like window (S)
@@ -109,8 +109,8 @@ def _scheme(**kw) -> PulseScheme:
     return PulseScheme(**{**base, **kw})
 
 
-def _setup(**kw) -> train.ProgramSetup:
-    return train.ProgramSetup.create(_scheme(**kw), train.default_harness(), 10.1e3, 10e3)
+def _setup(**kw) -> program.ProgramSetup:
+    return program.ProgramSetup.create(_scheme(**kw), program.default_harness(), 10.1e3, 10e3)
 
 
 def _params(n: int) -> mss.MSSArrays:
@@ -123,7 +123,7 @@ def _params(n: int) -> mss.MSSArrays:
 def test_tables_match_direct_integration() -> None:
     setup = _setup()
     p = _params(4)
-    tab = train.build_tables(p, setup)
+    tab = program.build_tables(p, setup)
     t = setup.timing()
     x = np.array([0.03, 0.31, 0.62, 0.97])
     direct = mss.apply_pulse(p, x, 0.0, t["t_setup_s"], setup.r_path_ohm)
@@ -193,11 +193,11 @@ def test_write_verify_matches_direct_loop(reset: bool) -> None:
     setup = _setup(reset_enabled=reset)
     n = 6
     p = _params(n).broadcast_flat((n,))
-    tab = train.build_tables(p, setup)
+    tab = program.build_tables(p, setup)
     g_t = np.linspace(20e-6, 120e-6, n)
     tc = setup.target_codes(g_t)
     x0 = np.linspace(0.1, 0.9, n)
-    out = train.write_verify(tab, np.arange(n), x0, tc)
+    out = program.write_verify(tab, np.arange(n), x0, tc)
     for k in range(n):
         pk = mss.MSSArrays(**{f: v[k] for f, v in vars(p).items()})
         n_ref, g_ref = _reference_program(pk, setup, float(x0[k]), int(tc[k]))
@@ -211,21 +211,21 @@ def test_write_verify_matches_direct_loop(reset: bool) -> None:
 def test_write_verify_flags_failure_after_exactly_max_pulses() -> None:
     setup = _setup(max_pulses=5, tolerance_codes=0)
     p = _params(3)
-    tab = train.build_tables(p, setup)
+    tab = program.build_tables(p, setup)
     unreachable = np.full(3, 4095)  # above the window: cannot be reached
-    out = train.write_verify(tab, np.arange(3), 0.2, unreachable)
+    out = program.write_verify(tab, np.arange(3), 0.2, unreachable)
     assert np.all(out.failed) and np.all(out.pulses == 5)
 
 
 def test_write_verify_c2c_noise_is_seeded() -> None:
     setup = _setup()
-    tab = train.build_tables(_params(5), setup)
+    tab = program.build_tables(_params(5), setup)
     rows = np.tile(np.arange(5), (50, 1))
     tc = setup.target_codes(np.full(5, 60e-6))
     kw = dict(n_switches=30)
-    a = train.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(1), **kw)
-    b = train.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(1), **kw)
-    c = train.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(2), **kw)
+    a = program.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(1), **kw)
+    b = program.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(1), **kw)
+    c = program.write_verify(tab, rows, 0.5, tc, rng=np.random.default_rng(2), **kw)
     assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.x, b.x)
     assert not np.array_equal(a.x, c.x)
     assert np.unique(a.pulses[:, 0]).size > 1  # C2C noise changes the pulse counts
@@ -241,7 +241,7 @@ def test_width_levels_follow_the_halving_rule() -> None:
     floor2 = _setup(t_write_s=8e-6, t_erase_s=6e-6, adaptive=True, t_min_pulse_s=2e-6)
     want2 = [(8e-6, 6e-6), (4e-6, 3e-6), (2e-6, 2e-6)]
     assert np.allclose(floor2.width_levels(), want2, rtol=1e-9, atol=0)
-    tab = train.build_tables(_params(2), setup)
+    tab = program.build_tables(_params(2), setup)
     assert tab.n_levels == 4 and "erase@3" in tab.inc and "write@4" not in tab.inc
 
 
@@ -254,10 +254,10 @@ def test_adaptive_write_verify_matches_direct_loop(reset: bool) -> None:
     setup = _setup(reset_enabled=reset, adaptive=True, **_PING_PONG)
     n = 6
     p = _params(n).broadcast_flat((n,))
-    tab = train.build_tables(p, setup)
+    tab = program.build_tables(p, setup)
     tc = setup.target_codes(np.linspace(20e-6, 80e-6, n))
     x0 = np.linspace(0.2, 0.8, n)
-    out = train.write_verify(tab, np.arange(n), x0, tc)
+    out = program.write_verify(tab, np.arange(n), x0, tc)
     for k in range(n):
         pk = mss.MSSArrays(**{f: v[k] for f, v in vars(p).items()})
         n_ref, g_ref = _reference_program(pk, setup, float(x0[k]), int(tc[k]))
@@ -273,8 +273,8 @@ def test_adaptive_widths_stop_ping_pong() -> None:
     out = {}
     for adaptive in (False, True):
         setup = _setup(adaptive=adaptive, **_PING_PONG)
-        tab = train.build_tables(p, setup)
-        out[adaptive] = train.write_verify(tab, np.arange(n), 0.5, setup.target_codes(g_t))
+        tab = program.build_tables(p, setup)
+        out[adaptive] = program.write_verify(tab, np.arange(n), 0.5, setup.target_codes(g_t))
     fixed, adapt = out[False], out[True]
     assert fixed.failed.sum() >= 3  # fixed widths overshoot both ways until max_pulses
     assert np.all(fixed.pulses[fixed.failed] == 200)
