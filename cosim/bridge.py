@@ -105,15 +105,17 @@ class AnalogBackend(Protocol):
         """Flush and close the analog VCD; release the simulator."""
 
 
-def _probe_values(nl: CrossbarNetlist, get: Any) -> dict[str, Any]:
+def _probe_values(nl: CrossbarNetlist, get: Any, g_on_off: Any) -> dict[str, Any]:
     """Analog VCD values from a vector getter ``get(name)`` (floats or arrays)."""
     out: dict[str, Any] = {}
     r_s = nl.series_ohm
-    for name, (a, top, col, x) in nl.device_nodes.items():
-        v_a, v_top = get(a), get(top)
+    g_on, g_off = g_on_off
+    for k, (name, (a, top, col, x)) in enumerate(nl.device_nodes.items()):
+        v_a, v_top, state = get(a), get(top), get(x)
         out[f"{name}.v"] = v_top - get(col)
         out[f"{name}.i"] = (v_a - v_top) / r_s
-        out[f"{name}.x"] = get(x)
+        out[f"{name}.x"] = state
+        out[f"{name}.g"] = state * g_on[k] + (1.0 - state) * g_off[k]
     for sup, (src, node) in SUPPLIES.items():
         out[f"supply.{sup}.v"] = get(node)
         out[f"supply.{sup}.i"] = -get(f"{src}#branch")
@@ -128,6 +130,7 @@ class NgspiceBackend:
     Args:
         netlist: the crossbar (see :func:`cosim.netlist.build_crossbar`).
         writer: analog VCD writer; receives every accepted time point.
+        params: the devices' effective MSS parameters (for the recorded conductance ``g``).
         tmax_s: largest time step (choose from the shortest pulse).
         horizon_s: end time of the ``.tran`` (the run is paused long before).
         flush_every_s: wall-clock interval between blocks written to the VCD (the points stay
@@ -138,6 +141,7 @@ class NgspiceBackend:
         self,
         netlist: CrossbarNetlist,
         writer: AnalogVcdWriter,
+        params: mss.MSSArrays,
         *,
         tmax_s: float,
         horizon_s: float = 100.0,
@@ -146,6 +150,8 @@ class NgspiceBackend:
         self.stats = BackendStats()
         self._nl = netlist
         self._writer = writer
+        p = params.broadcast_flat((len(netlist.devices),))
+        self._g_on_off = (1.0 / p.r_on, 1.0 / p.r_off)
         self._ng = NgSpice()
         try:
             for path in netlist.osdi:
@@ -171,7 +177,7 @@ class NgspiceBackend:
         if t.size == 0:
             return
         cols = {name: self._ng.vector_tail(name, self._read)[: t.size] for name in self._vectors}
-        self._writer.write_block(t, _probe_values(self._nl, cols.__getitem__))
+        self._writer.write_block(t, _probe_values(self._nl, cols.__getitem__, self._g_on_off))
         self._read += t.size
         self.stats.points += t.size
         self._next_flush = time.monotonic() + self._flush_every_s
@@ -290,10 +296,12 @@ class NumpyBackend:
         v_src, v_prog = self._device_sources()
         v_dev, i_dev = self._currents(v_src)
         values: dict[str, float] = {}
+        g = mss.conductance(self._p, self._x)
         for k, name in enumerate(self._names):
             values[f"{name}.v"] = float(v_dev[k])
             values[f"{name}.i"] = float(i_dev[k])
             values[f"{name}.x"] = float(self._x[k])
+            values[f"{name}.g"] = float(g[k])
         spec = self._spec
         sel = v_src != 0
         i_prog = float(i_dev[sel].sum()) if v_prog != 0.0 else 0.0

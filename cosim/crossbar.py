@@ -127,8 +127,9 @@ def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float):
         devices=device_names(),
         supplies=list(SUPPLIES),
         neurons=list(NEURONS),
+        conductance=True,
     )
     if kind == "numpy":
         return NumpyBackend(xbar.spec, xbar.params, xbar.x0, writer)
     nl = xbar.netlist(compile_va(model_path("mss.va")), compile_va(model_path("neuron.va")))
-    return NgspiceBackend(nl, writer, tmax_s=tmax_s)
+    return NgspiceBackend(nl, writer, xbar.params, tmax_s=tmax_s)

@@ -23,13 +23,25 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["training_run", "digital_replay", "pulse_scheme", "DECISION_MARGIN_V"]
+__all__ = [
+    "training_run",
+    "digital_replay",
+    "pulse_scheme",
+    "verify_tolerance",
+    "DECISION_MARGIN_V",
+]
 
 #: Reference outputs closer than this to the decision level are not required to match (V).
 DECISION_MARGIN_V = 0.05
 #: Verify window half-width relative to the target's sense code.
 TOLERANCE_REL = 0.03
 MAX_PULSES = 200
+
+
+def verify_tolerance(target_codes: Any) -> int:
+    """Verify window half-width (codes): ``TOLERANCE_REL`` of the smallest target code, so that
+    every device ends within that relative error of its read current (one TOL register)."""
+    return max(1, round(TOLERANCE_REL * min(target_codes)))
 
 
 def pulse_scheme(card: Any, reset_enabled: bool, tolerance_codes: int) -> Any:
@@ -140,7 +152,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         )
         for g in xbar.g_target_S
     ]
-    tol = max(1, round(TOLERANCE_REL * float(np.median(codes))))
+    tol = verify_tolerance(codes)
     await host.reset()
     await host.configure(pulse_scheme(xbar.card, cfg.reset_pulse, tol))
     cocotb.start_soon(controller.monitor_one_hot_sel(dut))

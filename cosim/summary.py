@@ -132,16 +132,17 @@ def human(summary: dict[str, Any]) -> str:
     def fmt(value: float | None, unit: str, scale: float = 1.0) -> str:
         return "n/a" if value is None else f"{value * scale:.4g} {unit}"
 
-    devs = [d for d in summary["devices"].values() if d["programmed"]]
-    worst = max(abs(d["error_rel"]) for d in devs)
+    ok = [d for d in summary["devices"].values() if d["programmed"] and d["ok"]]
+    worst = max((abs(d["error_rel"]) for d in ok), default=float("nan"))
     lines = [
         f"card {summary['card']}, reset pulse {'on' if summary['reset_pulse'] else 'off'}, "
         f"backend {summary['backend']}",
         f"  training time   {fmt(summary['training_time_s'], 'ms', 1e3)}",
         f"  energy (total)  {fmt(summary['energy_J'], 'mJ', 1e3)}",
         f"  energy (devices){fmt(summary['energy_device_J'], 'µJ', 1e6):>12}",
-        f"  pulses          {summary['pulses_total']} ({summary['devices_failed']} devices failed)",
-        f"  worst |G/G_target − 1|  {worst:.3%}",
+        f"  pulses          {summary['pulses_total']} on {summary['devices_programmed']} "
+        f"devices ({summary['devices_failed']} flagged failed)",
+        f"  worst |G/G_target − 1| of the devices flagged ok: {worst:.2%}",
         f"  accuracy        {summary['accuracy']:.1%} on {summary['test_images']} test images",
     ]
     if "wall_time_s" in summary:

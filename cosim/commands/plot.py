@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,8 +146,26 @@ def plot_device(
     return out
 
 
-def plot_programming(vcd_path: str | Path, out: str | Path, *, scope: str = "analog") -> Path:
+def _targets_beside(vcd_path: str | Path) -> dict[str, float]:
+    """Target conductances from the ``summary.json`` of a ``cosim sim`` run, if beside the VCD."""
+    summary = Path(vcd_path).with_name("summary.json")
+    if not summary.is_file():
+        return {}
+    devices = json.loads(summary.read_text()).get("devices", {})
+    return {n: d["g_target_S"] for n, d in devices.items() if d.get("programmed", True)}
+
+
+def plot_programming(
+    vcd_path: str | Path,
+    out: str | Path,
+    *,
+    scope: str = "analog",
+    targets: Mapping[str, float] | None = None,
+) -> Path:
     """PNG of every device's conductance (``g``, or state ``x`` if no ``g``) over time.
+
+    With target conductances (default: from a ``summary.json`` beside the VCD) a second panel
+    shows each device's relative error ``|G/G_target − 1|``, converging into the verify window.
 
     Raises:
         UsageError: the VCD has no devices under ``scope``.
@@ -159,14 +178,28 @@ def plot_programming(vcd_path: str | Path, out: str | Path, *, scope: str = "ana
     if not wanted:
         raise UsageError(f"{vcd_path}: no device with 'g' or 'x' under scope {scope!r}")
     traces, t_end_s = read_traces(vcd_path, wanted)
-    fig, (ax,) = _figure(1)
+    targets = dict(_targets_beside(vcd_path) if targets is None else targets)
+    if q != "g":
+        targets = {}
+    fig, axes = _figure(2 if targets else 1)
     for name in wanted:
         t, vals = traces[name]
         layer = "tab:blue" if ".w1_" in name else "tab:red"
-        _steps(ax, t, vals, t_end_s, color=layer, lw=0.7, alpha=0.8)
-    ax.set_ylabel("G (S)" if q == "g" else "state x")
-    ax.set_xlabel("time (s)")
-    ax.set_title(f"programming of {len(wanted)} devices (blue: layer 1, red: layer 2)")
+        _steps(axes[0], t, vals, t_end_s, color=layer, lw=0.7, alpha=0.8)
+        device = name.split(".")[-2]
+        if device in targets and t:
+            g_t = targets[device]
+            axes[0].axhline(g_t, color=layer, lw=0.4, ls=":", alpha=0.5)
+            err = [abs(float(v) / g_t - 1.0) * 100 + 1e-3 for v in vals]
+            _steps(axes[1], t, err, t_end_s, color=layer, lw=0.7, alpha=0.8)
+    axes[0].set_ylabel("G (S)" if q == "g" else "state x")
+    title = f"programming of {len(wanted)} devices (blue: layer 1, red: layer 2)"
+    if targets:
+        title += "; dotted: targets"
+        axes[1].set_yscale("log")
+        axes[1].set_ylabel("|G/G_target − 1| (%)")
+    axes[0].set_title(title)
+    axes[-1].set_xlabel("time (s)")
     out = Path(out)
     fig.savefig(out, dpi=110)
     return out
