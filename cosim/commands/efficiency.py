@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cosim.commands import add_run_options
+
 __all__ = ["add_parser", "run"]
 
 
@@ -15,17 +17,9 @@ def _cards(text: str) -> tuple[str, ...]:
     return cards
 
 
-def _devices(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected indices like 0,1,27") from None
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``cosim efficiency``."""
     from cosim.efficiency import RESET_CHOICES, StudyConfig
-    from cosim.sim import BACKENDS
 
     d = StudyConfig()
     p = subparsers.add_parser(
@@ -49,21 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=d.reset,
         help="runs with the initial reset pulse on, off, or both (default both)",
     )
-    p.add_argument(
-        "--backend", choices=BACKENDS, default=d.backend, help="analog backend (default ngspice)"
-    )
     p.add_argument("--jobs", type=int, default=d.jobs, help=f"parallel runs (default {d.jobs})")
     p.add_argument("--out", type=Path, default=d.out_dir, help=f"study directory ({d.out_dir})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of every run ({d.seed})")
-    p.add_argument(
-        "--devices",
-        type=_devices,
-        default=None,
-        help="program only these device indices, e.g. 0,27 (default all 30)",
-    )
-    p.add_argument(
-        "--test-images", type=int, default=None, help="infer only the first N test images"
-    )
+    add_run_options(p, backend=d.backend, seed=d.seed)
     p.add_argument(
         "--t-verify-s",
         type=float,

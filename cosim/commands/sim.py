@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cosim.commands import add_run_options
+
 __all__ = ["add_parser", "run"]
 
 
@@ -14,16 +16,9 @@ def _on_off(text: str) -> bool:
     return text == "on"
 
 
-def _devices(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected indices like 0,1,27") from None
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``cosim sim``."""
-    from cosim.sim import BACKENDS, SimConfig
+    from cosim.sim import SimConfig
 
     d = SimConfig()
     p = subparsers.add_parser(
@@ -46,10 +41,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         metavar="{on,off}",
         help="initial reset pulse before programming each device (default on)",
     )
-    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of all draws (default {d.seed})")
-    p.add_argument(
-        "--backend", choices=BACKENDS, default=d.backend, help="analog backend (default ngspice)"
-    )
     p.add_argument("--out", type=Path, default=Path("build/sim"), help="output directory")
     p.add_argument(
         "--input-noise",
@@ -57,15 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=d.input_noise,
         help=f"input noise σ relative to the input swing (default {d.input_noise})",
     )
-    p.add_argument(
-        "--devices",
-        type=_devices,
-        default=None,
-        help="program only these device indices, e.g. 0,1,27 (default all 30)",
-    )
-    p.add_argument(
-        "--test-images", type=int, default=None, help="infer only the first N test images"
-    )
+    add_run_options(p, backend=d.backend, seed=d.seed)
 
 
 def run(args: argparse.Namespace) -> int:
