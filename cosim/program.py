@@ -401,7 +401,7 @@ def card_program_setup(
 
     Sense gain (:func:`sense_gain_ohm`), target codes
     (:func:`cosim.controller.conductance_to_sense_code` at the card's read voltage through the
-    read path), tolerance ``max(1, round(TOLERANCE_REL · median code))`` and the pulse scheme of
+    read path), tolerance ``simbench.verify_tolerance(codes)`` and the pulse scheme of
     :func:`cosim.simbench.pulse_scheme` (adaptive widths, ``MAX_PULSES``).
 
     Args:
@@ -432,7 +432,7 @@ def card_program_setup(
         ],
         dtype=np.int64,
     ).reshape(g.shape)
-    tol = max(1, round(simbench.TOLERANCE_REL * float(np.median(codes))))
+    tol = simbench.verify_tolerance(codes)
     scheme = simbench.pulse_scheme(card, reset_pulse, tol)
     setup = ProgramSetup.create(scheme, harness, spec.r_read_path_ohm, r_sense)
     return setup, codes
