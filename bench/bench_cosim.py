@@ -43,7 +43,7 @@ def main() -> None:
     # ngspice alone, same netlist and TMAX, stimulus as PWL.
     xbar = make_crossbar(cfg.card, cfg.seed)
     nl = xbar.netlist(compile_va(model_path("mss.va")), compile_va(model_path("neuron.va")))
-    tmax = xbar.card.operation.t_read_s / 10
+    tmax = cfg.analog_tmax_s()
     text = pwl_netlist(nl, [(t, v) for t, v in record["stimulus"]], tmax_s=tmax)
     with NgSpice() as ng:
         for p in nl.osdi:

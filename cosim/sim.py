@@ -45,6 +45,8 @@ class SimConfig:
         input_noise: Gaussian input noise during inference, σ relative to the input swing.
         devices: indices of the devices to program (default: all 30).
         test_images: how many test images to infer (default: the whole test set).
+        tmax_s: ngspice's largest time step (default: the card's longest pulse, see
+            ``docs/timing.md``; the bridge stops ngspice exactly at every edge anyway).
     """
 
     card: str = "Cr"
@@ -55,6 +57,16 @@ class SimConfig:
     input_noise: float = 0.05
     devices: tuple[int, ...] | None = None
     test_images: int | None = None
+    tmax_s: float | None = None
+
+    def analog_tmax_s(self) -> float:
+        """TMAX of the analog run: ``tmax_s`` or the card's longest pulse."""
+        if self.tmax_s is not None:
+            return self.tmax_s
+        from cosim.devices import load_card
+
+        op = load_card(self.card).operation
+        return max(op.t_write_s, op.t_erase_s, op.t_reset_s, op.t_read_s)
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for any bad field, before anything is simulated."""
@@ -72,6 +84,8 @@ class SimConfig:
                 raise UsageError(f"devices {list(self.devices)!r}: indices 0..{N_DEVICES - 1}")
         if self.test_images is not None and self.test_images < 0:
             raise UsageError(f"test_images {self.test_images!r}: must be >= 0")
+        if self.tmax_s is not None and not self.tmax_s > 0:
+            raise UsageError(f"tmax_s {self.tmax_s!r}: must be > 0 s")
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form (paths as strings)."""

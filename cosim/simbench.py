@@ -247,8 +247,9 @@ async def training_run(dut: Any) -> None:
     cfg = _config()
     xbar = make_crossbar(cfg.card, cfg.seed)
     xbar = _with_sense_gain(xbar, controller.HarnessParams.from_dut(dut))
-    op = xbar.card.operation
-    backend = make_backend(xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=op.t_read_s / 10)
+    backend = make_backend(
+        xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=cfg.analog_tmax_s()
+    )
     bridge = Bridge(dut, backend)
     cocotb.start_soon(bridge.run())
     try:
