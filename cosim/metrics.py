@@ -70,6 +70,8 @@ class DeviceReport:
     reads: int = 0
     x: float | None = None
     g_S: float | None = None
+    i2_A2s: float = 0.0
+    """∫ i² dt of the device current: a series path of resistance R dissipates R·i2_A2s."""
 
 
 @dataclass
@@ -198,6 +200,14 @@ def measure(
             var = names.get(f"{base}.{q}")
             if var is not None:
                 roles.setdefault(var.id, []).append((kind, e))
+    # Pseudo-elements n_real + d integrate i² of device d (its current as both "v" and "i"):
+    # the energy of a linear series path R is R·∫i² dt.
+    n_real = n_el
+    for d, dev in enumerate(devices):
+        var = names.get(f"{scope}.{dev}.i")
+        if var is not None:
+            roles.setdefault(var.id, []).extend(((0, n_real + d), (1, n_real + d)))
+    n_el = n_real + len(devices)
     for kind, var in ((4, v_start), (5, v_done), (6, v_phase), (7, v_sel)):
         if var is not None:
             roles.setdefault(var.id, []).append((kind, -1))
@@ -372,13 +382,17 @@ def measure(
             reads=reads[d],
             x=xg[0][d],
             g_S=xg[1][d],
+            i2_A2s=sum(b[n_real + d] for b in buckets.values()) * tick_s,
         )
     report.energy_by_phase_J = {k: sum(b[:n_dev]) * tick_s for k, b in buckets.items()}
     report.energy_device_J = sum(report.energy_by_phase_J.values()) if n_dev else None
     for s, name in enumerate(supplies):
         report.supplies[name] = sum(b[n_dev + s] for b in buckets.values()) * tick_s
+    n_sup = len(supplies)
     if supplies:
-        report.energy_supply_by_phase_J = {k: sum(b[n_dev:]) * tick_s for k, b in buckets.items()}
+        report.energy_supply_by_phase_J = {
+            k: sum(b[n_dev : n_dev + n_sup]) * tick_s for k, b in buckets.items()
+        }
         report.energy_J = sum(report.supplies.values())
     else:
         notes.append(f"no {scope}.supply.* signals: whole-circuit energy not measured")

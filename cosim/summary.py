@@ -104,6 +104,10 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
             "programmed": k in programmed,
             "ok": bool(host["flags_ok"][k]),
         }
+    # Energy split (docs/energy.md): devices; their series paths (resistor + switches, linear,
+    # so R·∫i²); the rest — neurons, supplies, drivers — is peripheral.
+    device_J = report.energy_device_J or 0.0
+    series_J = xbar.spec.r_read_path_ohm * sum(report.devices[n].i2_A2s for n in names)
     summary: dict[str, Any] = {
         "card": host["card"],
         "reset_pulse": bool(host["reset_pulse"]),
@@ -112,6 +116,10 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
         "training_time_s": report.training_time_s,
         "energy_J": report.energy_J,
         "energy_device_J": report.energy_device_J,
+        "energy_series_J": series_J,
+        "energy_peripheral_J": (
+            None if report.energy_J is None else report.energy_J - device_J - series_J
+        ),
         "energy_by_phase_J": report.energy_by_phase_J,
         "pulses_total": int(sum(d["pulses"] for d in devices.values())),
         "devices_programmed": len(programmed),
@@ -134,18 +142,25 @@ def human(summary: dict[str, Any]) -> str:
 
     ok = [d for d in summary["devices"].values() if d["programmed"] and d["ok"]]
     worst = max((abs(d["error_rel"]) for d in ok), default=float("nan"))
-    lines = [
-        f"card {summary['card']}, reset pulse {'on' if summary['reset_pulse'] else 'off'}, "
-        f"backend {summary['backend']}",
-        f"  training time   {fmt(summary['training_time_s'], 'ms', 1e3)}",
-        f"  energy (total)  {fmt(summary['energy_J'], 'mJ', 1e3)}",
-        f"  energy (devices){fmt(summary['energy_device_J'], 'µJ', 1e6):>12}",
-        f"  pulses          {summary['pulses_total']} on {summary['devices_programmed']} "
-        f"devices ({summary['devices_failed']} flagged failed)",
-        f"  worst |G/G_target − 1| of the devices flagged ok: {worst:.2%}",
-        f"  accuracy        {summary['accuracy']:.1%} on {summary['test_images']} test images",
+    rows = [
+        ("training time", fmt(summary["training_time_s"], "ms", 1e3)),
+        ("energy, whole circuit", fmt(summary["energy_J"], "mJ", 1e3)),
+        ("  memristors", fmt(summary["energy_device_J"], "µJ", 1e6)),
+        ("  series R + switches", fmt(summary["energy_series_J"], "µJ", 1e6)),
+        ("  peripherals", fmt(summary["energy_peripheral_J"], "mJ", 1e3)),
+        (
+            "pulses",
+            f"{summary['pulses_total']} on {summary['devices_programmed']} devices "
+            f"({summary['devices_failed']} flagged failed)",
+        ),
+        ("worst |G/G_target − 1|", f"{worst:.2%} (devices flagged ok)"),
+        ("accuracy", f"{summary['accuracy']:.1%} on {summary['test_images']} test images"),
     ]
     if "wall_time_s" in summary:
-        lines.append(f"  wall time       {summary['wall_time_s']:.1f} s")
-    lines.append(f"  waveforms       {summary['vcd']}")
-    return "\n".join(lines)
+        rows.append(("wall time", f"{summary['wall_time_s']:.1f} s"))
+    rows.append(("waveforms", summary["vcd"]))
+    head = (
+        f"card {summary['card']}, reset pulse {'on' if summary['reset_pulse'] else 'off'}, "
+        f"backend {summary['backend']}"
+    )
+    return "\n".join([head, *(f"  {label:<24}{value}" for label, value in rows)])

@@ -273,3 +273,14 @@ def test_training_window(vcd: Path) -> None:
     assert r.window == "training" and r.devices["w1_0_0"].pulses == 2
     with pytest.raises(UsageError, match="allowed: all, training"):
         measure(vcd, window="train")
+
+
+@pytest.mark.parametrize("dev", ["w1_0_0", "w2_1"])
+def test_integral_of_current_squared(vcd: Path, dev: str) -> None:
+    """∫i² dt per device (series-path energy = R·∫i²) against a dense reference."""
+    i = value_at(WAVES[f"{dev}.i"], GRID_NS)
+    expected = float((i * i).sum() * 0.01 * NS)
+    got = measure(vcd).devices[dev].i2_A2s
+    assert got == pytest.approx(expected, rel=1e-3)
+    # Inside the training window only part of it counts.
+    assert measure(vcd, window="training").devices[dev].i2_A2s < got
