@@ -116,7 +116,7 @@ class CircuitSpec:
 
 
 def spec_for_window(
-    g_min_S: float, g_max_S: float, *, v_read_V: float, r_series_ohm: float, w_max: float = 2.0
+    g_min_S: float, g_max_S: float, *, v_read_V: float, r_series_ohm: float, w_max: float = 4.0
 ) -> CircuitSpec:
     """A circuit whose reference sits mid-window and whose gains give ``|w| ≤ w_max``.
 
