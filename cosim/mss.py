@@ -436,27 +436,24 @@ def read_current(
 
 
 def _interp_rows(table: FloatArray, xq: FloatArray) -> FloatArray:
-    """Row-wise Catmull-Rom cubic interpolation of the map ``x → x + table(x)``.
+    """Row-wise 4-point Lagrange (cubic) interpolation of the map ``x → x + table(x)``.
 
     ``table`` holds the increment ``M(x) − x`` of a map ``M`` sampled on a uniform grid of
-    [0, 1] (one row per device); ``xq`` the query states (same number of rows).  Returns
-    ``M(xq)``.  Interpolating the increment keeps weak maps (M ≈ identity) accurate.
+    [0, 1] (one row per device, at least 4 points); ``xq`` the query states (same number of
+    rows).  Returns ``M(xq)``.  The stencil is the 4 nodes around the query (shifted inwards at
+    the ends), so the error is O(h⁴) everywhere.  Interpolating the increment keeps weak maps
+    (M ≈ identity) accurate.
     """
     n = table.shape[1]
     xc = np.clip(xq, 0.0, 1.0)
     pos = xc * (n - 1)
-    i1 = np.minimum(pos.astype(np.intp), n - 2)
-    s = pos - i1
-    y0 = np.take_along_axis(table, np.maximum(i1 - 1, 0), axis=1)
-    y1 = np.take_along_axis(table, i1, axis=1)
-    y2 = np.take_along_axis(table, i1 + 1, axis=1)
-    y3 = np.take_along_axis(table, np.minimum(i1 + 2, n - 1), axis=1)
-    # one-sided ends: extrapolate the missing neighbour linearly
-    y0 = np.where(i1 == 0, 2.0 * y1 - y2, y0)
-    y3 = np.where(i1 == n - 2, 2.0 * y2 - y1, y3)
-    inc = y1 + 0.5 * s * (
-        y2 - y0 + s * (2.0 * y0 - 5.0 * y1 + 4.0 * y2 - y3 + s * (3.0 * (y1 - y2) + y3 - y0))
-    )
+    k0 = np.clip(pos.astype(np.intp) - 1, 0, n - 4)
+    s = pos - k0
+    flat = table.ravel()
+    base = k0 + (n * np.arange(table.shape[0]))[:, None]
+    y0, y1, y2, y3 = flat[base], flat[base + 1], flat[base + 2], flat[base + 3]
+    s1, s2, s3 = s - 1.0, s - 2.0, s - 3.0
+    inc = s * s3 * (0.5 * s2 * y1 - 0.5 * s1 * y2) + s1 * s2 * (s * y3 - s3 * y0) / 6.0
     return np.asarray(np.clip(xc + inc, 0.0, 1.0), dtype=float)
 
 
@@ -492,18 +489,35 @@ def pulse_train(
     if t_pulse_s < 0 or t_gap_s < 0:
         raise TwinError(f"pulse width and gap must be >= 0 s, got {t_pulse_s}, {t_gap_s}")
     shape, pf, x, rf = _flatten_inputs(p, x0, r_series_ohm)
+    from cosim import _mss_maps  # noqa: PLC0415 (private helper importing this module)
 
-    def period(xs: FloatArray, prm: MSSArrays, rs: FloatArray) -> FloatArray:
-        ones = np.ones_like(xs)
-        vp, vg = v_pulse_V * ones, v_gap_V * ones
-        xs = _integrate_segment(prm, xs, vp, vp, t_pulse_s * ones, rs, x_tol)
-        return _integrate_segment(prm, xs, vg, vg, t_gap_s * ones, rs, x_tol)
+    ones = np.ones_like(x)
+    flow_p = _mss_maps.build_flow(pf, v_pulse_V * ones, rf)
+    flow_g = _mss_maps.build_flow(pf, v_gap_V * ones, rf) if t_gap_s > 0 else None
+    tabulated = flow_p is not None and (t_gap_s == 0 or flow_g is not None)
+
+    def integrated(xs: FloatArray) -> FloatArray:
+        d, m = xs.shape
+        prm = MSSArrays(**{f.name: np.repeat(getattr(pf, f.name), m) for f in fields(pf)})
+        flat, rs = xs.ravel(), np.repeat(rf, m)
+        vp, vg = np.full_like(flat, v_pulse_V), np.full_like(flat, v_gap_V)
+        flat = _integrate_segment(prm, flat, vp, vp, np.full_like(flat, t_pulse_s), rs, x_tol)
+        flat = _integrate_segment(prm, flat, vg, vg, np.full_like(flat, t_gap_s), rs, x_tol)
+        return flat.reshape(d, m)
+
+    def period(xs: FloatArray) -> FloatArray:
+        """One period applied to states ``(devices, m)``."""
+        if not tabulated:
+            return integrated(xs)
+        assert flow_p is not None
+        xs = flow_p.advance(xs, t_pulse_s)
+        return xs if flow_g is None else flow_g.advance(xs, t_gap_s)
 
     def stepped() -> FloatArray:
-        rows = [x]
+        rows = [x[:, None]]
         for _ in range(n_pulses):
-            rows.append(period(rows[-1], pf, rf))
-        return np.stack(rows[1:]).reshape((n_pulses, *shape))
+            rows.append(period(rows[-1]))
+        return np.stack([r[:, 0] for r in rows[1:]]).reshape((n_pulses, *shape))
 
     if n_pulses <= 16:
         return stepped()
@@ -515,9 +529,7 @@ def pulse_train(
         n_fine = 2 * n_coarse - 1
         grid = np.tile(np.linspace(0.0, 1.0, n_fine), (d, 1))
         todo = grid if known is None else grid[:, 1::2]
-        m = todo.shape[1]
-        p_grid = MSSArrays(**{f.name: np.repeat(getattr(pf, f.name), m) for f in fields(pf)})
-        new = period(todo.ravel(), p_grid, np.repeat(rf, m)).reshape(d, m) - todo
+        new = period(todo) - todo
         if known is None:
             fine = new
         else:
