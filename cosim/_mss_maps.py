@@ -231,30 +231,27 @@ def build_flow(
     ds = (s_top - s_min) / n
     # σ of nodes and of the two interior Lobatto points of each interval
     frac = np.concatenate([np.arange(n + 1.0), np.arange(n) + _LOB_T[0], np.arange(n) + _LOB_T[1]])
-    sig = s_min[:, None] + frac[None, :] * ds[:, None]
-    dist = _dist(sig, d_sw[:, None])
-    dd_dsig = dist * d_sw[:, None] / (dist + d_sw[:, None])
-    sign = np.concatenate([-np.ones(d), np.ones(d)])[:, None]
-    xs = np.clip(np.tile(x_eq, 2)[:, None] + sign * dist, 0.0, 1.0)
-    m = frac.size
     rows = np.flatnonzero(usable & ~np.tile(const_v, 2))  # only sides that need a table
-    dev = rows % d
-    f = np.full((2 * d, m), -sign)
+    dev, m = rows % d, frac.size
+    sig = s_min[rows, None] + frac[None, :] * ds[rows, None]
+    c = d_sw[rows, None]
+    dist = _dist(sig, c)
+    sign = np.where(rows < d, -1.0, 1.0)[:, None]
+    xs = np.clip(x_eq[dev, None] + sign * dist, 0.0, 1.0)
     if np.all((1.0 - p.phi) * (np.abs(p.alpha_f) + np.abs(p.alpha_r)) == 0):
         pr = mss.MSSArrays(**{k: v[dev][:, None] for k, v in vars(p).items()})
-        f[rows], _ = _rate(pr, vs[dev][:, None], rs[dev][:, None], xs[rows])
+        f, _ = _rate(pr, vs[dev][:, None], rs[dev][:, None], xs)
     else:
         pr = _rep(mss.MSSArrays(**{k: v[dev] for k, v in vars(p).items()}), m)
-        fr, _ = _rate(pr, np.repeat(vs[dev], m), np.repeat(rs[dev], m), xs[rows].ravel())
-        f[rows] = fr.reshape(rows.size, m)
-    h = dd_dsig / np.abs(f)
-    ok = (np.sign(f) == -sign) & np.isfinite(h)
-    ok |= ~usable[:, None] | np.tile(const_v, 2)[:, None]
-    if not np.all(ok):
+        fr, _ = _rate(pr, np.repeat(vs[dev], m), np.repeat(rs[dev], m), xs.ravel())
+        f = fr.reshape(rows.size, m)
+    with np.errstate(divide="ignore"):
+        h = dist * c / ((dist + c) * np.abs(f))  # (dd/dσ)/|f|
+    if not np.all((np.sign(f) == -sign) & np.isfinite(h)):
         return None
-    h = np.where(np.isfinite(h), h, 0.0)
     hn, h1, h2 = h[:, : n + 1], h[:, n + 1 : 2 * n + 1], h[:, 2 * n + 1 :]
-    seg = ds[:, None] * (_LOB_W_END * (hn[:, :-1] + hn[:, 1:]) + _LOB_W_IN * (h1 + h2))
-    r_tab = np.zeros((2 * d, n + 1))
-    r_tab[:, :-1] = np.cumsum(seg[:, ::-1], axis=1)[:, ::-1]
-    return Flow(x_eq, lam, const_v, d_top, d_sw, s_min, ds, r_tab, hn, usable)
+    seg = ds[rows, None] * (_LOB_W_END * (hn[:, :-1] + hn[:, 1:]) + _LOB_W_IN * (h1 + h2))
+    r_tab, h_tab = np.zeros((2 * d, n + 1)), np.ones((2 * d, n + 1))
+    r_tab[rows, :-1] = np.cumsum(seg[:, ::-1], axis=1)[:, ::-1]
+    h_tab[rows] = hn
+    return Flow(x_eq, lam, const_v, d_top, d_sw, s_min, ds, r_tab, h_tab, usable)
