@@ -1,4 +1,4 @@
-"""Tests of cosim.sweep and ``cosim reproduce``: determinism, resume, outputs."""
+"""Tests of cosim.sweep and ``cosim reproduce``: determinism, resume, programming, outputs."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from cosim import sweep
+from cosim import program, sweep
 from cosim.commands import reproduce
+from cosim.errors import UsageError
 
 TINY = sweep.SweepConfig(
     cards=("Cr",),
@@ -20,6 +22,8 @@ TINY = sweep.SweepConfig(
     chunk_trials=10,
     n_repeats=3,
     train_steps=300,
+    g_error_kinds=("uniform",),
+    device_pool=32,
 )
 
 
@@ -40,7 +44,7 @@ def test_interrupted_sweep_resumes_to_identical_results(tmp_path: Path) -> None:
     resumed = _run(tmp_path / "cut")
     assert resumed["points"] == ref["points"]
     # the saved file of a chunk equals the reference run's
-    name = "c0_t1_e1_n0_k2.json"
+    name = "c0_t1_g0_e1_n0_k2.json"
     assert (tmp_path / "cut" / "chunks" / name).read_text() == (
         tmp_path / "ref" / "chunks" / name
     ).read_text()
@@ -77,9 +81,59 @@ def test_reproduce_quick_writes_results(tmp_path: Path, capsys: pytest.CaptureFi
     for key in ("acc_clean", "acc_noisy_trained", "acc_noisy_untrained"):
         assert 0.0 <= summary[key] <= 1.0
     acc = json.loads((out / "accuracy.json").read_text())
-    assert acc["complete"] and len(acc["points"]) == 3 * 27
+    assert acc["complete"] and len(acc["points"]) == 3 * 27 * 2
+    assert {p["g_error_kind"] for p in acc["points"]} == {"uniform", "gaussian"}
+    assert set(acc["programming"]) == {
+        f"{c}@{t:g}" for c in ("W", "Cr", "C") for t in (0, 0.1, 0.2)
+    }
     for card in ("W", "Cr", "C"):
         for kind in ("heatmap", "curves"):
             png = out / f"{kind}_{card}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| Cr |" in (out / "reproduction.md").read_text()
+
+
+def _targets(card: str) -> np.ndarray:
+    spec, gb_min, gb_max = sweep.card_spec(card)
+    gb = np.linspace(gb_min, gb_max, 30)
+    return 1.0 / (1.0 / gb - spec.r_infer_path_ohm)
+
+
+def test_sweep_programming_uses_the_co_simulation_setup() -> None:
+    """Codes, tolerance and scheme of the sweep's programming are the co-simulation bench's:
+    a sweep with one nominal device, no C2C noise and the crossbar's targets programs exactly
+    like the crossbar twin of nominal devices."""
+    cfg = sweep.SweepConfig(cards=("Cr",), d2d=False, c2c=False, device_pool=1)
+    twin = program.crossbar_twin("Cr", 1)
+    out = sweep.program_trials(cfg, "Cr", twin.xbar.g_target_S, 3, np.random.default_rng(0))
+    assert out.pulses.shape == (3, 30)
+    assert (out.pulses == out.pulses[0]).all()  # no randomness left
+    ok = out.ok[0]
+    _, codes = program.card_program_setup(
+        twin.xbar.card, twin.xbar.spec, twin.xbar.g_target_S, program.default_harness()
+    )
+    np.testing.assert_array_equal(codes, twin.target_codes)
+    tol = twin.setup.scheme.tolerance_codes
+    assert ok.mean() > 0.9
+    assert (np.abs(out.codes[0][ok] - codes[ok]) <= tol).all()
+
+
+@pytest.mark.parametrize("card", ["W", "Cr", "C"], ids=["W", "Cr", "C"])
+def test_d2d_and_c2c_noise_spread_the_programmed_conductances(card: str) -> None:
+    g_t = _targets(card)
+    base = dict(cards=(card,), device_pool=64)
+    spread = {}
+    for d2d, c2c in ((False, False), (True, False), (False, True)):
+        cfg = sweep.SweepConfig(**base, d2d=d2d, c2c=c2c)
+        a = sweep.program_trials(cfg, card, g_t, 40, np.random.default_rng(5))
+        b = sweep.program_trials(cfg, card, g_t, 40, np.random.default_rng(5))
+        np.testing.assert_array_equal(a.g_S, b.g_S)  # same seed, same result
+        spread[(d2d, c2c)] = float(np.std(a.g_S / g_t, axis=0).mean())
+    assert spread[(False, False)] < 1e-12
+    assert spread[(True, False)] > 0.0
+    assert spread[(False, True)] > 0.0
+
+
+def test_bad_error_kind_is_refused() -> None:
+    with pytest.raises(UsageError, match="g_error_kinds"):
+        sweep.SweepConfig(g_error_kinds=("lognormal",)).validate()  # type: ignore[arg-type]
