@@ -191,3 +191,22 @@ def test_stochastic_is_seeded_and_converges_to_the_mean_model() -> None:
         # the ensemble mean follows the mean model (first-order time grid: 1e-2 slack)
         assert np.max(np.abs(runs.mean(axis=1) - mean[:, 0])) < 2e-2
     assert spread[30] > 2.5 * spread[300] > 2.5 * 2.5 * spread[3000]
+
+
+@pytest.mark.parametrize("card", ["W", "Cr", "C"])
+@pytest.mark.parametrize("v_src", [1.0, -1.0, 0.35], ids=["write", "erase", "weak"])
+def test_flow_tables_match_the_integrator(card: str, v_src: float) -> None:
+    """The tabulated series-resistor flow (private, behind pulse_train) vs apply_pulse."""
+    from cosim import _mss_maps
+    from cosim.devices import draw_variation, load_card
+
+    c = load_card(card)
+    n = 12
+    p = mss.MSSArrays.from_params(c.model, draw_variation(c, n, 3)).broadcast_flat((n,))
+    vs, rs = np.full(n, v_src), np.full(n, c.operation.r_series_ohm)
+    flow = _mss_maps.build_flow(p, vs, rs)
+    assert flow is not None
+    x0 = np.linspace(0.02, 0.98, n)
+    for width in (1e-6, 5e-6, 50e-6):
+        want = mss.apply_pulse(p, x0, vs, width, rs, x_tol=1e-10)
+        np.testing.assert_allclose(flow.advance(x0[:, None], width)[:, 0], want, atol=2e-5)
