@@ -1,80 +1,146 @@
-"""Benchmark: trials/s of the write-verify twin (30 devices, program + infer) and of the sweep.
+"""Benchmark: the write-verify twin against the co-simulation, and Monte Carlo trials on Dask.
 
-Run: ``.venv/bin/python bench/bench_sweep.py [--trials N]``.  One trial = draw 30 devices from
-a pool of device-to-device variants, program all 30 by write-verify (reset pulse, C2C noise)
-with the controller's algorithm and timing, then infer the test set with 10 % input noise.
+Run: ``.venv/bin/python bench/bench_sweep.py [--card Cr] [--seed 1] [--trials 10000]``.
+
+One *trial* = program all 30 devices of the 9→3→1 network by write-verify (reset pulse, the
+controller's codes, tolerance and adaptive widths) and infer the whole test set with input
+noise.  Measured side by side in one run:
+
+1. the co-simulation of one trial (``cosim.sim.run_sim``: Icarus + cocotb + ngspice with the
+   Verilog-A model, waveforms and summary included), wall time;
+2. the twin of the same crossbar (:func:`cosim.program.crossbar_twin`, same card, seed,
+   variation, targets): one trial including building its step tables, and one trial with the
+   tables built (what every further trial of a sweep costs);
+3. ``--trials`` trials (device-to-device pool, cycle-to-cycle noise: the sweep's trial,
+   :func:`cosim.sweep.program_trials`) split over 2 Dask worker processes, wall time with and
+   without starting the cluster.
+
+Prints the ratios.  ``--no-cosim`` skips step 1 (ratios then not printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from cosim import data, mss, network, program, train
-from cosim.controller import PulseScheme
+from cosim import data, network, program, sweep, train
 
 
-class _CrLike:
-    """Cr starting card of DEVICES.md (phi = 1, no Schottky branch)."""
+def _infer(spec: network.CircuitSpec, g_dev: np.ndarray, rng: np.random.Generator, noise: float):
+    """Accuracy of trials ``g_dev (n, 30)`` on the test set with Gaussian input noise."""
+    _, test = data.split(data.make_dataset())
+    gb = 1.0 / (spec.r_infer_path_ohm + 1.0 / g_dev)
+    n_w1 = network.N_IN * network.N_HIDDEN
+    g1 = gb[:, :n_w1].reshape(-1, network.N_IN, network.N_HIDDEN)
+    return train.evaluate(
+        spec,
+        g1,
+        gb[:, n_w1:],
+        test,
+        rng,
+        train.NonIdealities(input_noise=noise),
+        n_trials=g_dev.shape[0],
+    )
 
-    r_on, r_off, v_on, v_off, tau, t_eff = 5e3, 800e3, 0.30, 0.155, 20e-6, 85.0
-    phi, alpha_f, alpha_r, beta_f, beta_r = 1.0, 0.0, 0.0, 0.0, 0.0
+
+def _twin_trial(card: str, seed: int, noise: float) -> tuple[float, float, Any]:
+    t0 = time.perf_counter()
+    twin = program.crossbar_twin(card, seed)
+    t1 = time.perf_counter()
+    out = twin.program(rng=np.random.default_rng(seed))
+    _infer(twin.xbar.spec, out.g_S[None, :], np.random.default_rng(seed), noise)
+    t2 = time.perf_counter()
+    # again with the tables built: the cost of every further trial
+    reps = 20
+    for k in range(reps):
+        out = twin.program(rng=np.random.default_rng(k))
+        _infer(twin.xbar.spec, out.g_S[None, :], np.random.default_rng(k), noise)
+    t3 = time.perf_counter()
+    return t2 - t0, (t3 - t2) / reps, t1 - t0
+
+
+def _mc_task(card: str, g_target_S: list[float], seed: int, n: int, noise: float) -> float:
+    """``n`` sweep trials (pool tables built here, once per worker, as in a sweep)."""
+    cfg = sweep.SweepConfig(cards=(card,))
+    spec, _, _ = sweep.card_spec(card)
+    rng = np.random.default_rng([seed, n])
+    out = sweep.program_trials(cfg, card, g_target_S, n, rng)
+    return float(_infer(spec, out.g_S, rng, noise).mean())
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--card", default="Cr")
+    ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--trials", type=int, default=10_000)
-    ap.add_argument("--pool", type=int, default=128, help="device variants in the pool")
+    ap.add_argument("--noise", type=float, default=0.05, help="input noise (cosim sim default)")
+    ap.add_argument("--no-cosim", action="store_true")
     args = ap.parse_args()
-    g_min, g_max = 2.5e-6, 160e-6
-    spec = train.spec_for_card(g_min, g_max, 0.1, 10e3)
-    tr, te = data.split(data.make_dataset())
-    w = train.train(spec, tr, g_min, g_max, train.TrainConfig(noise=0.1, steps=800))
-    tg = train.to_conductances(spec, w, g_min, g_max)
-    g_t = np.concatenate([tg.g1_S.ravel(), tg.g2_S])
-    scheme = PulseScheme(0.5, 1e-6, -0.3, 1e-6, -1.0, 50e-6, 0.1, 5e-6, 3e-6, 2e-6, True, 16, 200)
-    setup = program.ProgramSetup.create(scheme, program.default_harness(), 10.1e3, 10e3)
-    rng = np.random.default_rng(0)
-    k = args.pool
-    params = mss.MSSArrays.from_params(
-        _CrLike(),
-        m_r_on=np.exp(0.3 * rng.standard_normal(k)),
-        m_tau=np.exp(0.3 * rng.standard_normal(k)),
-        m_v_on=1 + 0.1 * rng.standard_normal(k),
-    )
-    t0 = time.perf_counter()
-    tables = program.build_tables(params, setup)
-    t_tab = time.perf_counter() - t0
-    tc = setup.target_codes(g_t)
-    t0 = time.perf_counter()
-    rows = rng.integers(0, k, (args.trials, network.N_DEVICES))
-    out = program.write_verify(
-        tables, rows, rng.uniform(0, 1, rows.shape), tc, rng=rng, n_switches=300
-    )
-    g1 = out.g_S[:, :27].reshape(-1, 9, 3)
-    g2 = out.g_S[:, 27:]
-    ni = train.NonIdealities(input_noise=0.1)
-    acc = np.empty(args.trials)
-    step = 1000
-    for s in range(0, args.trials, step):
-        acc[s : s + step] = train.evaluate(
-            spec,
-            g1[s : s + step],
-            g2[s : s + step],
-            te,
-            rng,
-            ni,
-            n_trials=g1[s : s + step].shape[0],
+
+    t_cosim = None
+    if not args.no_cosim:
+        from cosim.sim import SimConfig, run_sim
+
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = SimConfig(
+                card=args.card,
+                seed=args.seed,
+                backend="ngspice",
+                input_noise=args.noise,
+                out_dir=Path(tmp),
+            )
+            t0 = time.perf_counter()
+            s = run_sim(cfg, log=lambda m: None)
+            t_cosim = time.perf_counter() - t0
+        print(
+            f"co-simulation (Icarus + ngspice), 1 trial ({args.card}, seed {args.seed}, "
+            f"{s['pulses_total']} pulses, {s['test_images']} inferences): {t_cosim:.2f} s"
         )
-    dt = time.perf_counter() - t0
-    print(f"tables: {k} device variants in {t_tab:.2f} s")
+
+    t_first, t_next, t_tab = _twin_trial(args.card, args.seed, args.noise)
+    g_target = program.crossbar_twin(args.card, args.seed).xbar.g_target_S.tolist()
     print(
-        f"twin: {args.trials} program+infer trials in {dt:.2f} s = {args.trials / dt:.0f} trials/s "
-        f"(mean pulses/device {out.pulses.mean():.1f}, ok {out.ok.mean():.1%}, "
-        f"mean accuracy {acc.mean():.3f})"
+        f"twin, same crossbar: 1 trial incl. step tables {t_first * 1e3:.1f} ms "
+        f"(tables {t_tab * 1e3:.1f} ms); each further trial {t_next * 1e3:.2f} ms"
     )
+    if t_cosim is not None:
+        print(
+            f"ratio co-simulation / twin: {t_cosim / t_next:,.0f}x per trial "
+            f"({t_cosim / t_first:,.0f}x for a first trial including its tables)"
+        )
+
+    from distributed import Client, LocalCluster
+
+    t0 = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        t1 = time.perf_counter()
+        half = args.trials // 2
+        futs = [
+            client.submit(_mc_task, args.card, g_target, args.seed + k, n, args.noise, pure=False)
+            for k, n in enumerate((half, args.trials - half))
+        ]
+        acc = client.gather(futs)
+        t2 = time.perf_counter()
+    print(
+        f"twin Monte Carlo on 2 Dask workers: {args.trials} trials in {t2 - t1:.2f} s "
+        f"({t2 - t0:.2f} s with cluster start-up) = {args.trials / (t2 - t1):,.0f} trials/s; "
+        f"mean accuracy {np.mean(acc):.3f}"
+    )
+    if t_cosim is not None:
+        print(
+            f"ratio: {args.trials} twin trials take {(t2 - t1) / t_cosim:.2f}x the time of "
+            f"1 co-simulated trial"
+        )
 
 
 if __name__ == "__main__":

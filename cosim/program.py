@@ -185,14 +185,17 @@ class PulseTables:
     ``inc[kind]`` has shape ``(n_devices, n_grid)``: the increment ``M(x) − x`` on a uniform grid
     of x in [0, 1]; a step is applied by linear interpolation of the increment.  Kinds:
     ``reset``/``write``/``erase`` (select setup at 0 V, the pulse, hold + gap at 0 V),
-    ``read_pre`` (select setup, read pulse up to the ADC sample) and ``read_post`` (rest of the
-    read pulse, hold + gap).  With adaptive widths, ``write@n``/``erase@n`` are the steps
-    after ``n`` ≥ 1 direction reversals (:meth:`ProgramSetup.width_levels`).
+    ``read_pre`` (select setup, read pulse up to the ADC sample), ``read_post`` (rest of the
+    read pulse, hold + gap) and ``read`` (the whole read, integrated in one go).  With adaptive
+    widths, ``write@n``/``erase@n`` are the steps after ``n`` ≥ 1 direction reversals
+    (:meth:`ProgramSetup.width_levels`).  ``i_read_A`` (same shape) is the read current at the
+    ADC sample as a function of the state before the read.
     """
 
     params: mss.MSSArrays
     inc: dict[str, FloatArray]
     setup: ProgramSetup
+    i_read_A: FloatArray
 
     @property
     def n_grid(self) -> int:
@@ -233,6 +236,11 @@ def build_tables(params: mss.MSSArrays, setup: ProgramSetup, n_grid: int = 513) 
         "erase": ((0.0, t["t_setup_s"]), (t["v_erase_V"], t["t_erase_s"]), (0.0, rest_s)),
         "read_pre": ((0.0, t["t_setup_s"]), (t["v_read_V"], t["t_sample_s"])),
         "read_post": ((t["v_read_V"], t_rest_read), (0.0, rest_s)),
+        "read": (
+            (0.0, t["t_setup_s"]),
+            (t["v_read_V"], t["t_read_s"]),
+            (0.0, rest_s),
+        ),
     }
     for n, (t_w, t_e) in enumerate(setup.width_levels()[1:], 1):
         steps[PulseTables.key("write", n)] = (
@@ -246,7 +254,9 @@ def build_tables(params: mss.MSSArrays, setup: ProgramSetup, n_grid: int = 513) 
             (0.0, rest_s),
         )
     inc = {k: run(grid.copy(), *segs) - grid for k, segs in steps.items()}
-    return PulseTables(flat, inc, setup)
+    x_sample = grid + inc["read_pre"]
+    i_read = np.asarray(mss.read_current(col, x_sample, t["v_read_V"], rp), dtype=float)
+    return PulseTables(flat, inc, setup, np.broadcast_to(i_read, grid.shape).copy())
 
 
 @dataclass(frozen=True)
@@ -267,6 +277,20 @@ class ProgramOutcome:
     g_S: FloatArray
 
 
+def _locate(x: FloatArray, n_grid: int) -> tuple[NDArray[np.intp], FloatArray]:
+    """Grid cell and fraction of states ``x`` on the tables' uniform grid."""
+    pos = np.clip(x, 0.0, 1.0) * (n_grid - 1)
+    i = np.minimum(pos.astype(np.intp), n_grid - 2)
+    return i, pos - i
+
+
+def _lerp(
+    table: FloatArray, rows: NDArray[np.intp], i: NDArray[np.intp], f: FloatArray
+) -> FloatArray:
+    lo = table[rows, i]
+    return lo + (table[rows, i + 1] - lo) * f
+
+
 def _step(
     tables: PulseTables,
     kind: str,
@@ -275,11 +299,8 @@ def _step(
     rng: np.random.Generator | None,
     n_sw: FloatArray | None,
 ) -> FloatArray:
-    table = tables.inc[kind]
-    pos = np.clip(x, 0.0, 1.0) * (table.shape[1] - 1)
-    i = np.minimum(pos.astype(np.intp), table.shape[1] - 2)
-    f = pos - i
-    delta = table[rows, i] * (1.0 - f) + table[rows, i + 1] * f
+    i, f = _locate(x, tables.n_grid)
+    delta = _lerp(tables.inc[kind], rows, i, f)
     if rng is not None and n_sw is not None:
         room = np.where(delta > 0, 1.0 - x, x)
         var = np.abs(delta) * np.clip(1.0 - np.abs(delta) / np.maximum(room, 1e-12), 0.0, 1.0)
@@ -323,7 +344,7 @@ def write_verify(
     n_sw = None
     if n_switches is not None:
         n_sw = np.broadcast_to(np.asarray(n_switches, dtype=float), shape).ravel()
-    sch, t = tables.setup.scheme, tables.setup.timing()
+    sch = tables.setup.scheme
     p = tables.params
     pulses = np.zeros(x.size, dtype=np.int64)
     codes = np.zeros(x.size, dtype=np.int64)
@@ -338,12 +359,9 @@ def write_verify(
     while act.size:
         ra, xa = r[act], x[act]
         nsa = None if n_sw is None else n_sw[act]
-        xa = _step(tables, "read_pre", ra, xa, None, None)
-        pa = mss.MSSArrays(**{k: v[ra] for k, v in vars(p).items()})
-        code = tables.setup.sense_codes(
-            mss.read_current(pa, xa, t["v_read_V"], tables.setup.r_path_ohm)
-        )
-        xa = _step(tables, "read_post", ra, xa, None, None)
+        gi, gf = _locate(xa, tables.n_grid)
+        code = tables.setup.sense_codes(_lerp(tables.i_read_A, ra, gi, gf))
+        xa = np.clip(xa + _lerp(tables.inc["read"], ra, gi, gf), 0.0, 1.0)
         codes[act] = code
         low = code + sch.tolerance_codes < tgt[act]
         high = code > tgt[act] + sch.tolerance_codes
@@ -358,12 +376,13 @@ def write_verify(
             level[act] = np.minimum(level[act] + rev, top)
             last[act] = np.where(go, d, last[act])
         la = level[act]
-        for lv in np.unique(la):
-            m = la == lv
-            nsm = None if nsa is None else nsa[m]
-            xw = _step(tables, PulseTables.key("write", lv), ra[m], xa[m], rng, nsm)
-            xe = _step(tables, PulseTables.key("erase", lv), ra[m], xa[m], rng, nsm)
-            xa[m] = np.where(go[m] & low[m], xw, np.where(go[m], xe, xa[m]))
+        for lv in range(top + 1) if top else (0,):
+            at = go & (la == lv) if top else go
+            for kind, sel in (("write", at & low), ("erase", at & high)):
+                if sel.any():
+                    nsm = None if nsa is None else nsa[sel]
+                    key = PulseTables.key(kind, lv)
+                    xa[sel] = _step(tables, key, ra[sel], xa[sel], rng, nsm)
         x[act] = xa
         pulses[act[go]] += 1
         act = act[go]

@@ -37,7 +37,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +341,7 @@ def program_trials(
     setup, codes = program.card_program_setup(
         c, spec, g_dev_S, tables.setup.harness, reset_pulse=cfg.reset_pulse
     )
-    tables = program.PulseTables(tables.params, tables.inc, setup)
+    tables = replace(tables, setup=setup)
     n_rows = tables.params.r_on.size
     rows = rng.integers(0, n_rows, (n_trials, network.N_DEVICES))
     return program.write_verify(
