@@ -198,6 +198,14 @@ class PulseTables:
     i_read_A: FloatArray
 
     @property
+    def pulse_stack(self) -> FloatArray:
+        """Write then erase increments of every width level, shape ``(2·n_levels, n_dev,
+        n_grid)``: index ``level`` for a write, ``n_levels + level`` for an erase."""
+        keys = [self.key("write", lv) for lv in range(self.n_levels)]
+        keys += [self.key("erase", lv) for lv in range(self.n_levels)]
+        return np.stack([self.inc[k] for k in keys])
+
+    @property
     def n_grid(self) -> int:
         """Grid points per table row."""
         return int(self.inc["write"].shape[1])
@@ -277,30 +285,20 @@ class ProgramOutcome:
     g_S: FloatArray
 
 
-def _locate(x: FloatArray, n_grid: int) -> tuple[NDArray[np.intp], FloatArray]:
-    """Grid cell and fraction of states ``x`` on the tables' uniform grid."""
-    pos = np.clip(x, 0.0, 1.0) * (n_grid - 1)
-    i = np.minimum(pos.astype(np.intp), n_grid - 2)
-    return i, pos - i
-
-
-def _lerp(
-    table: FloatArray, rows: NDArray[np.intp], i: NDArray[np.intp], f: FloatArray
-) -> FloatArray:
-    lo = table[rows, i]
-    return lo + (table[rows, i + 1] - lo) * f
-
-
 def _step(
-    tables: PulseTables,
-    kind: str,
-    rows: NDArray[np.intp],
+    table: FloatArray,
+    idx: tuple[Any, ...],
     x: FloatArray,
     rng: np.random.Generator | None,
     n_sw: FloatArray | None,
 ) -> FloatArray:
-    i, f = _locate(x, tables.n_grid)
-    delta = _lerp(tables.inc[kind], rows, i, f)
+    """Apply the step ``table[*idx, :]`` (increments on the grid) to states ``x``, with the
+    stochastic MSS's binomial switching noise when ``rng`` and ``n_sw`` are given."""
+    n_grid = table.shape[-1]
+    pos = np.clip(x, 0.0, 1.0) * (n_grid - 1)
+    i = np.minimum(pos.astype(np.intp), n_grid - 2)
+    lo = table[(*idx, i)]
+    delta = lo + (table[(*idx, i + 1)] - lo) * (pos - i)
     if rng is not None and n_sw is not None:
         room = np.where(delta > 0, 1.0 - x, x)
         var = np.abs(delta) * np.clip(1.0 - np.abs(delta) / np.maximum(room, 1e-12), 0.0, 1.0)
@@ -325,7 +323,9 @@ def write_verify(
     direction differs from the device's previous write/erase is a reversal: it and all later
     pulses of the device use the next width level (:meth:`ProgramSetup.width_levels`), as in
     the controller.  Devices are independent (one is selected at a time; the others see no
-    voltage), so all devices and trials advance together.
+    voltage), so all devices and trials advance together; finished devices leave the working
+    set at once, so the cost of a long tail (a device ping-ponging to ``max_pulses``) is a few
+    small array operations per pulse.
 
     Args:
         tables: step maps of the device parameter sets (:func:`build_tables`).
@@ -344,55 +344,71 @@ def write_verify(
     n_sw = None
     if n_switches is not None:
         n_sw = np.broadcast_to(np.asarray(n_switches, dtype=float), shape).ravel()
-    sch = tables.setup.scheme
-    p = tables.params
-    pulses = np.zeros(x.size, dtype=np.int64)
-    codes = np.zeros(x.size, dtype=np.int64)
-    ok = np.zeros(x.size, dtype=bool)
-    failed = np.zeros(x.size, dtype=bool)
-    level = np.zeros(x.size, dtype=np.intp)  # width level = reversals so far (saturating)
-    last = np.zeros(x.size, dtype=np.int8)  # +1 last pulse a write, -1 an erase, 0 none yet
-    top = tables.n_levels - 1
+    setup = tables.setup
+    sch = setup.scheme
+    n_levels = tables.n_levels
+    top = n_levels - 1
+    stack = tables.pulse_stack  # write@0..top, erase@0..top
+    adc = setup.harness.sense_adc
+    offset = 2 ** (adc.bits - 1) if adc.bipolar else 0
+    code_max = 2**adc.bits - 1
+    # read current → "code + 0.5 before flooring", per device row and grid point
+    code_table = tables.i_read_A * (setup.r_sense_ohm / adc.lsb_V) + (offset + 0.5)
+    read_table = tables.inc["read"]
+    n_grid = tables.n_grid
+    n = x.size
+    pulses = np.zeros(n, dtype=np.int64)
+    codes = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    failed = np.zeros(n, dtype=bool)
     if sch.reset_enabled:
-        x = _step(tables, "reset", r, x, rng, n_sw)
-    act = np.arange(x.size)
-    while act.size:
-        ra, xa = r[act], x[act]
-        nsa = None if n_sw is None else n_sw[act]
-        gi, gf = _locate(xa, tables.n_grid)
-        code = tables.setup.sense_codes(_lerp(tables.i_read_A, ra, gi, gf))
-        xa = np.clip(xa + _lerp(tables.inc["read"], ra, gi, gf), 0.0, 1.0)
-        codes[act] = code
-        low = code + sch.tolerance_codes < tgt[act]
-        high = code > tgt[act] + sch.tolerance_codes
-        good = ~low & ~high
-        give_up = ~good & (pulses[act] >= sch.max_pulses)
-        ok[act[good]] = True
-        failed[act[give_up]] = True
-        go = ~good & ~give_up
+        x = _step(tables.inc["reset"], (r,), x, rng, n_sw)
+    x_out = x.copy()
+    # working set (compact): index, row, state, target, pulses, level, last direction, N
+    ia, ra, xa, ta = np.arange(n), r, x, tgt
+    pa = np.zeros(n, dtype=np.int64)
+    la = np.zeros(n, dtype=np.intp)  # width level = reversals so far (saturating)
+    da = np.zeros(n, dtype=np.int8)  # +1 last pulse a write, -1 an erase, 0 none yet
+    na = n_sw
+    tol = sch.tolerance_codes
+    while ia.size:
+        pos = np.clip(xa, 0.0, 1.0) * (n_grid - 1)
+        gi = np.minimum(pos.astype(np.intp), n_grid - 2)
+        gf = pos - gi
+        lo = code_table[ra, gi]
+        code = np.clip(np.floor(lo + (code_table[ra, gi + 1] - lo) * gf), 0, code_max)
+        code = code.astype(np.int64)
+        lo = read_table[ra, gi]
+        xa = np.clip(xa + lo + (read_table[ra, gi + 1] - lo) * gf, 0.0, 1.0)
+        low = code + tol < ta
+        good = ~low & (code <= ta + tol)
+        done = good | (pa >= sch.max_pulses)
+        if done.any():
+            idx = ia[done]
+            codes[idx] = code[done]
+            x_out[idx] = xa[done]
+            pulses[idx] = pa[done]
+            ok[idx] = good[done]
+            failed[idx] = ~good[done]
+            keep = ~done
+            ia, ra, xa, ta, pa, la, da, low = (v[keep] for v in (ia, ra, xa, ta, pa, la, da, low))
+            na = None if na is None else na[keep]
+            if not ia.size:
+                break
         if sch.adaptive:
             d = np.where(low, 1, -1).astype(np.int8)
-            rev = go & (last[act] != 0) & (last[act] != d)
-            level[act] = np.minimum(level[act] + rev, top)
-            last[act] = np.where(go, d, last[act])
-        la = level[act]
-        for lv in range(top + 1) if top else (0,):
-            at = go & (la == lv) if top else go
-            for kind, sel in (("write", at & low), ("erase", at & high)):
-                if sel.any():
-                    nsm = None if nsa is None else nsa[sel]
-                    key = PulseTables.key(kind, lv)
-                    xa[sel] = _step(tables, key, ra[sel], xa[sel], rng, nsm)
-        x[act] = xa
-        pulses[act[go]] += 1
-        act = act[go]
-    g = mss.conductance(mss.MSSArrays(**{k: v[r] for k, v in vars(p).items()}), x)
+            la = np.minimum(la + ((da != 0) & (da != d)), top)
+            da = d
+        kind = np.where(low, la, n_levels + la)
+        xa = _step(stack, (kind, ra), xa, rng, na)
+        pa += 1
+    g = mss.conductance(mss.MSSArrays(**{k: v[r] for k, v in vars(tables.params).items()}), x_out)
     return ProgramOutcome(
         pulses.reshape(shape),
         ok.reshape(shape),
         failed.reshape(shape),
         codes.reshape(shape),
-        x.reshape(shape),
+        x_out.reshape(shape),
         np.asarray(g, dtype=float).reshape(shape),
     )
 
