@@ -10,10 +10,12 @@ compare.
 Measured (cards W/Cr/C, 5 devices each, seeds 3/1/3, verify tolerance 34/19/12 codes): pulse
 counts equal on all 15 devices, including a W device that ping-pongs to the 200-pulse limit on
 both; conductances within 0.08 %; the co-simulation's last verify codes 0–2 codes above the
-twin's.  The ngspice sense path carries tiny extra currents the twin ignores (leakage of the 29
-off select switches: 0.1–0.4 code; finite op-amp gain), and its adaptive time steps integrate the
-fast C device (τ = 5 µs) slightly differently, which is where the largest conductance
-differences are (0.05–0.08 %).  The test bounds the code difference at 4 codes.
+twin's.  Two sources, bounded but not fully apportioned: the ngspice sense path carries tiny
+extra currents the twin ignores (leakage of the 29 off select switches: 0.1–0.4 code; finite
+op-amp gain), and the device states themselves differ slightly, most for the fast C device
+(τ = 5 µs: conductances 0.05–0.08 % apart, W and Cr ≤ 0.02 %).  Not the twin's table grid (2049
+instead of 513 states gives identical results); pulse edges of the harness DAC and the solver's
+time steps are the remaining suspects.  The test bounds the code difference at 4 codes.
 """
 
 from __future__ import annotations
