@@ -123,6 +123,8 @@ class SweepConfig:
             raise UsageError("sweep grid is empty: give at least one card and one level per axis")
         if self.n_trials < 1 or self.chunk_trials < 1 or self.n_repeats < 1:
             raise UsageError("n_trials, chunk_trials and n_repeats must be >= 1")
+        if not 0.0 <= self.read_noise <= 1.0:
+            raise UsageError(f"read_noise {self.read_noise!r}: allowed range is 0..1")
         if self.device_pool < 1:
             raise UsageError(f"device_pool must be >= 1, got {self.device_pool}")
         bad = [k for k in self.g_error_kinds if k not in ("uniform", "gaussian")]

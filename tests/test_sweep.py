@@ -137,3 +137,19 @@ def test_d2d_and_c2c_noise_spread_the_programmed_conductances(card: str) -> None
 def test_bad_error_kind_is_refused() -> None:
     with pytest.raises(UsageError, match="g_error_kinds"):
         sweep.SweepConfig(g_error_kinds=("lognormal",)).validate()  # type: ignore[arg-type]
+
+
+def test_read_noise_option_reaches_the_sweep_and_lowers_accuracy(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    reproduce.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["reproduce", "--read-noise", "0.3", "--out", str(tmp_path)])
+    assert args.read_noise == 0.3
+    with pytest.raises(SystemExit):
+        parser.parse_args(["reproduce", "--read-noise", "1.5"])
+    cfg = sweep.SweepConfig(**{**TINY.__dict__, "train_levels": (0.0,), "g_error_levels": (0.0,)})
+    quiet = sweep.run_chunk(sweep.plan(cfg, tmp_path / "a")[0])
+    noisy_cfg = sweep.SweepConfig(**{**cfg.__dict__, "read_noise": 0.3})
+    noisy = sweep.run_chunk(sweep.plan(noisy_cfg, tmp_path / "b")[0])
+    assert np.mean(noisy["acc"]) < np.mean(quiet["acc"])
+    with pytest.raises(UsageError, match="read_noise"):
+        sweep.SweepConfig(read_noise=-0.1).validate()

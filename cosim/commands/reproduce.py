@@ -30,6 +30,16 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return v
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``cosim reproduce`` on an argparse sub-parser collection."""
     p = subparsers.add_parser(
@@ -39,6 +49,13 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--quick", action="store_true", help="small grid (levels 0/10/20 %%)")
     p.add_argument("--trials", type=_positive_int, default=None, help="trials per grid point")
+    p.add_argument(
+        "--read-noise",
+        type=_fraction,
+        default=None,
+        metavar="LEVEL",
+        help="relative read noise (sigma) of every conductance at every presentation (default 0)",
+    )
     p.add_argument("--jobs", type=_positive_int, default=2, help="local Dask workers")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None, help="existing Dask scheduler")
     p.add_argument("--out", type=Path, default=Path("build/reproduce"), help="output directory")
@@ -202,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
     if args.trials is not None:
         overrides["n_trials"] = args.trials
         overrides["chunk_trials"] = min(args.trials, 50)
+    if args.read_noise is not None:
+        overrides["read_noise"] = args.read_noise
     cfg = sweep.quick_config(**overrides) if args.quick else sweep.SweepConfig(**overrides)
     out: Path = args.out
     if out.exists() and not out.is_dir():
