@@ -416,8 +416,8 @@ def write_verify(
 def sense_gain_ohm(card: DeviceCard, spec: CircuitSpec, harness: HarnessParams) -> float:
     """Transimpedance of the sense amplifier that the co-simulation bench uses (Ω).
 
-    The highest read current of the card's window lands at 90 % of the sense-ADC range, as in
-    ``cosim.simbench`` (the bench sets it on the crossbar before programming).
+    The highest read current of the card's window lands at 90 % of the sense-ADC range (the
+    bench sets it on the crossbar before programming, ``cosim.simbench``).
     """
     op = card.operation
     i_max = op.v_read_V / (spec.r_read_path_ohm + 1.0 / op.g_max_S)

@@ -115,13 +115,14 @@ def _cocotb_test(func: Any) -> Any:
 
 
 def _with_sense_gain(xbar: Any, hp: Any) -> Any:
-    """The crossbar with the sense-amplifier gain set for the DUT's sense ADC: the highest
-    read current of the card's window lands at 90 % of the ADC range."""
+    """The crossbar with the sense-amplifier gain set for the DUT's sense ADC
+    (:func:`cosim.program.sense_gain_ohm`)."""
     from dataclasses import replace
 
-    op = xbar.card.operation
-    i_max = op.v_read_V / (xbar.spec.r_read_path_ohm + 1.0 / op.g_max_S)
-    return replace(xbar, spec=replace(xbar.spec, r_sense_ohm=0.9 * hp.sense_adc.fs_V / i_max))
+    from cosim.program import sense_gain_ohm
+
+    r_sense = sense_gain_ohm(xbar.card, xbar.spec, hp)
+    return replace(xbar, spec=replace(xbar.spec, r_sense_ohm=r_sense))
 
 
 async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str, Any]:

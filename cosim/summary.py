@@ -154,7 +154,12 @@ def human(summary: dict[str, Any]) -> str:
             f"({summary['devices_failed']} flagged failed)",
         ),
         ("worst |G/G_target − 1|", f"{worst:.2%} (devices flagged ok)"),
-        ("accuracy", f"{summary['accuracy']:.1%} on {summary['test_images']} test images"),
+        (
+            "accuracy",
+            "no test images"
+            if summary["accuracy"] is None
+            else f"{summary['accuracy']:.1%} on {summary['test_images']} test images",
+        ),
     ]
     if "wall_time_s" in summary:
         rows.append(("wall time", f"{summary['wall_time_s']:.1f} s"))
