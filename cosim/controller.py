@@ -273,16 +273,23 @@ class HarnessParams:
             ),
         )
 
-    def cycles(self, t_s: float, what: str, minimum: int = 1) -> int:
-        """``t_s`` as a whole number of clock cycles; raises if it is not one."""
+    def cycles(self, t_s: float, what: str, minimum: int = 1, maximum: int = 0xFFFF) -> int:
+        """``t_s`` as a whole number of clock cycles; raises if it is not one.
+
+        Args:
+            t_s: duration (s).
+            what: field name for the error message.
+            minimum: smallest allowed cycle count.
+            maximum: largest allowed cycle count (65535 for a 16-bit register).
+        """
         n = round(t_s / self.clk_period_s)
         if abs(n * self.clk_period_s - t_s) > 1e-6 * self.clk_period_s or n < minimum:
             raise UsageError(
                 f"{what}={t_s!r} s must be a whole number >= {minimum} of clock periods "
                 f"({self.clk_period_s!r} s)"
             )
-        if n > 0xFFFF:
-            raise UsageError(f"{what}={t_s!r} s is more than 65535 clock cycles")
+        if n > maximum:
+            raise UsageError(f"{what}={t_s!r} s is more than {maximum} clock cycles")
         return n
 
 
@@ -304,6 +311,10 @@ class PulseScheme:
             reversal (``REG_ADAPT``); see :func:`halve_width_cycles`.
         t_min_pulse_s: smallest width adaptation may reach (``REG_MIN_CYC``); 0 means one
             clock period.  Ignored unless ``adaptive``.
+        t_step_wait_s: host/microcontroller latency per verify step (s): after every verify
+            read's ADC result the controller idles this long (phase idle, nothing selected)
+            before it decides.  A whole number of clock periods, < 2**32 cycles
+            (``REG_STEP_WAIT``/``REG_STEP_WAIT_HI``); 0 = no wait.
     """
 
     v_write_V: float
@@ -321,6 +332,7 @@ class PulseScheme:
     max_pulses: int
     adaptive: bool = False
     t_min_pulse_s: float = 0.0
+    t_step_wait_s: float = 0.0
 
     def registers(self, params: HarnessParams) -> dict[str, int]:
         """Register values (name → bus value) of this scheme for a harness."""
@@ -332,6 +344,7 @@ class PulseScheme:
         for name in ("tolerance_codes", "max_pulses"):
             if not 0 <= getattr(self, name) <= 0xFFFF:
                 raise UsageError(f"{name}={getattr(self, name)} must be in 0..65535")
+        wait = params.cycles(self.t_step_wait_s, "t_step_wait_s", minimum=0, maximum=2**32 - 1)
         return {
             "REG_WRITE_CODE": dac.bus_value(dac.volts_to_code(self.v_write_V)),
             "REG_WRITE_CYC": params.cycles(self.t_write_s, "t_write_s"),
@@ -348,6 +361,8 @@ class PulseScheme:
             "REG_MAX_PULSES": self.max_pulses,
             "REG_ADAPT": int(self.adaptive) << load_register_map()["ADAPT_EN"],
             "REG_MIN_CYC": params.cycles(self.t_min_pulse_s, "t_min_pulse_s", minimum=0),
+            "REG_STEP_WAIT": wait & 0xFFFF,
+            "REG_STEP_WAIT_HI": wait >> 16,
         }
 
 

@@ -49,7 +49,7 @@ module xbar_ctrl #(
   localparam [3:0] S_IDLE = 4'd0, S_SCAN = 4'd1, S_DEV = 4'd2, S_SETUP = 4'd3,
                    S_PULSE = 4'd4, S_HOLD = 4'd5, S_GAP = 4'd6, S_WAIT_ADC = 4'd7,
                    S_EVAL = 4'd8, S_INF_ON = 4'd9, S_INF_SETTLE = 4'd10,
-                   S_INF_WAIT = 4'd11, S_FINISH = 4'd12;
+                   S_INF_WAIT = 4'd11, S_FINISH = 4'd12, S_STEP_WAIT = 4'd13;
   localparam [4:0] LAST_DEV = 5'd29;
 
   // ---------------------------------------------------------------- host registers
@@ -61,6 +61,7 @@ module xbar_ctrl #(
   reg [15:0]            gap_cyc_r, inf_settle_r;
   reg                   adapt_en_r;
   reg [15:0]            min_cyc_r;
+  reg [31:0]            step_wait_r; // {REG_STEP_WAIT_HI, REG_STEP_WAIT}: cycles after each read
   reg [29:0]            mask_r;
   reg [NEURON_BITS-1:0] class_thr_r;
   reg [30*SENSE_BITS-1:0] target_r;   // device k at [k*SENSE_BITS +: SENSE_BITS]
@@ -79,6 +80,7 @@ module xbar_ctrl #(
   reg [3:0]             state;
   reg [2:0]             kind;       // PHASE_* of the pulse in flight
   reg [15:0]            cnt;        // cycles elapsed in the current state
+  reg [31:0]            wcnt;       // cycles elapsed in S_STEP_WAIT
   reg [15:0]            npulse;     // write+erase pulses applied to cur_dev
   reg                   adc_got;    // a conversion finished since the last adc_sample rise
   reg [15:0]            wcur;       // write width of cur_dev's next write (cycles, >= 1)
@@ -154,6 +156,7 @@ module xbar_ctrl #(
       inf_settle_r <= 16'd0;
       adapt_en_r <= 1'b0;
       min_cyc_r <= 16'd0;
+      step_wait_r <= 32'd0;
       mask_r <= 30'd0;
       class_thr_r <= {NEURON_BITS{1'b0}};
       target_r <= {(30 * SENSE_BITS) {1'b0}};
@@ -180,6 +183,8 @@ module xbar_ctrl #(
         REG_CLASS_THR: class_thr_r <= host_wdata[NEURON_BITS-1:0];
         REG_ADAPT: adapt_en_r <= host_wdata[ADAPT_EN];
         REG_MIN_CYC: min_cyc_r <= host_wdata;
+        REG_STEP_WAIT: step_wait_r[15:0] <= host_wdata;
+        REG_STEP_WAIT_HI: step_wait_r[31:16] <= host_wdata;
         default: begin
           if (a_hi == REG_TARGET_BASE[7:5] && a_dev_ok)
             target_r[a_ix*SENSE_BITS+:SENSE_BITS] <= host_wdata[SENSE_BITS-1:0];
@@ -225,6 +230,8 @@ module xbar_ctrl #(
       REG_INF_CLASS: host_rdata[0] = class_r;
       REG_ADAPT: host_rdata[ADAPT_EN] = adapt_en_r;
       REG_MIN_CYC: host_rdata = min_cyc_r;
+      REG_STEP_WAIT: host_rdata = step_wait_r[15:0];
+      REG_STEP_WAIT_HI: host_rdata = step_wait_r[31:16];
       default: begin
         if (a_dev_ok) begin
           if (a_hi == REG_TARGET_BASE[7:5]) host_rdata[SENSE_BITS-1:0] = target_r[a_ix*SENSE_BITS+:SENSE_BITS];
@@ -248,6 +255,7 @@ module xbar_ctrl #(
       state <= S_IDLE;
       kind <= PHASE_READ;
       cnt <= 16'd0;
+      wcnt <= 32'd0;
       npulse <= 16'd0;
       start <= 1'b0;
       busy <= 1'b0;
@@ -369,7 +377,23 @@ module xbar_ctrl #(
           end
         end
         S_WAIT_ADC: begin
-          if (adc_got) state <= S_EVAL;
+          if (adc_got) begin
+            if (step_wait_r == 32'd0) begin
+              state <= S_EVAL;
+            end else begin
+              // host/MCU step latency: exactly step_wait_r cycles, shown as phase idle
+              phase <= PHASE_IDLE;
+              wcnt <= 32'd0;
+              state <= S_STEP_WAIT;
+            end
+          end
+        end
+        S_STEP_WAIT: begin
+          wcnt <= wcnt + 32'd1;
+          if (wcnt == step_wait_r - 32'd1) begin
+            phase <= PHASE_READ;  // the decision cycle is read phase, as without a wait
+            state <= S_EVAL;
+          end
         end
 
         // ---- verify decision

@@ -41,6 +41,8 @@ localparam [7:0] REG_INF_OUT = 8'h17;     // R: output neuron
 localparam [7:0] REG_INF_CLASS = 8'h18;   // R: bit0 class of the last inference
 localparam [7:0] REG_ADAPT = 8'h19;       // RW: bit ADAPT_EN = halve write/erase widths on reversal
 localparam [7:0] REG_MIN_CYC = 8'h1A;     // RW: smallest adaptive write/erase width (cycles, 0 -> 1)
+localparam [7:0] REG_STEP_WAIT = 8'h1B;   // RW: host/MCU step latency, cycles [15:0] (0 = off)
+localparam [7:0] REG_STEP_WAIT_HI = 8'h1C; // RW: ... cycles [31:16]; wait after every verify read
 
 // ---- per-device / per-input arrays (base + index; bases are multiples of 0x20) -----------
 localparam [7:0] REG_TARGET_BASE = 8'h20; // RW: target sense-ADC code of device k

@@ -28,6 +28,8 @@ CASES = [
     "test_adaptive_widths_stop_ping_pong/adaptive=True",
     "test_monitor_catches_wrong_adaptive_width/expect=fixed",
     "test_monitor_catches_wrong_adaptive_width/expect=min2",
+    "test_step_wait_after_every_read/wait_cyc=37",
+    "test_step_wait_after_every_read/wait_cyc=65541",
 ]
 
 pytestmark = [

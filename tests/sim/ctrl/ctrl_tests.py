@@ -339,3 +339,91 @@ async def test_monitor_catches_wrong_adaptive_width(dut: Any, expect: str) -> No
     assert caught is not None and f"phase-{REGS['PHASE_ERASE']} pulse lasted" in str(caught)
     want_ps = (W_CYC if expect == "fixed" else 2) * p.clk_period_s * 1e12
     assert f"want {want_ps:.0f} ps" in str(caught), str(caught)
+
+
+# ------------------------------------------------------------------ host/MCU step latency
+class _Recorder:
+    """Phase changes while busy, and ``start``/``done`` rise times, of every run."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[float, int]] = []
+        self.starts: list[float] = []
+        self.dones: list[float] = []
+
+    async def run(self, dut: Any) -> None:
+        from cocotb.triggers import First, ValueChange
+
+        prev = (0, 0)
+        while True:
+            await First(ValueChange(dut.phase), RisingEdge(dut.start), RisingEdge(dut.done))
+            t = float(cocotb.utils.get_sim_time(unit="ps"))
+            now = (int(dut.start.value), int(dut.done.value))
+            if now[0] and not prev[0]:
+                self.starts.append(t)
+            if now[1] and not prev[1]:
+                self.dones.append(t)
+            prev = now
+            if int(dut.busy.value) or now[0]:
+                self.phases.append((t, int(dut.phase.value)))
+
+    def idle_ps(self, run: int, idle: int) -> float:
+        """Time in phase ``idle`` between start and done of run number ``run``."""
+        t0, t1 = self.starts[run], self.dones[run]
+        pts = [(t, ph) for t, ph in self.phases if t0 <= t < t1]
+        ends = [t for t, _ in pts[1:]] + [t1]
+        return sum(b - a for (a, ph), b in zip(pts, ends, strict=True) if ph == idle)
+
+
+@cocotb.test()
+@cocotb.parametrize(wait_cyc=[37, 65536 + 5])
+async def test_step_wait_after_every_read(dut: Any, wait_cyc: int) -> None:
+    """REG_STEP_WAIT(_HI): exactly ``wait_cyc`` idle cycles after every verify read.
+
+    The same devices are programmed twice, without and with the wait: the decisions and
+    pulses are identical, every pulse that follows a read starts exactly ``wait_cyc`` clocks
+    later than without the wait, the programming time grows by reads × wait, and all of the
+    added time is phase idle.  ``65536 + 5`` needs the high register.
+    """
+    host = await setup(dut)
+    p = host.params
+    period_ps = round(float(dut.CLK_PERIOD_NS.value) * 1e3)  # whole ps: exact comparisons
+    rng = np.random.default_rng(3)
+    g0 = rng.uniform(G_MIN_S, G_MAX_S, N_DEV)
+    if wait_cyc < 1000:
+        g_t = rng.uniform(20e-6, 80e-6, N_DEV)
+    else:  # ~66 ms per read: two devices a few steps from their targets
+        g_t = g0[:2] + np.array([3.4, -2.6]) * DG_S
+    targets = {k: code_of(g, p) for k, g in enumerate(g_t)}
+    base = scheme(p, reset=False, tol=tolerance_for_step(p), max_pulses=200)
+    model, rec = devices(g0), _Recorder()
+    await host.configure(base)
+    cocotb.start_soon(model.run(dut))
+    cocotb.start_soon(rec.run(dut))
+    cocotb.start_soon(monitor_one_hot_sel(dut))
+    cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
+    logs = []
+    for w in (0, wait_cyc):
+        values = await host.configure(dataclasses.replace(base, t_step_wait_s=w * p.clk_period_s))
+        assert values["REG_STEP_WAIT"] | values["REG_STEP_WAIT_HI"] << 16 == w
+        model.g_S, model.log = [float(g) for g in g0], []
+        res = await host.program(targets, timeout_s=2.0)
+        assert res.n_failed == 0 and all(res.ok[k] for k in targets)
+        logs.append(model.log)
+    assert len(rec.starts) == len(rec.dones) == 2
+    log0, log1 = logs
+    assert [e[:3] for e in log0] == [e[:3] for e in log1], "decisions must not change"
+    rd = REGS["PHASE_READ"]
+    reads = sum(1 for e in log1 if e[1] == rd)
+    assert reads > len(targets)
+    # each pulse after a read (next step of the device or the next device) starts wait later
+    shift = 0
+    for i in range(1, len(log1)):
+        shift += wait_cyc * period_ps if log1[i - 1][1] == rd else 0
+        got = (log1[i][3] - rec.starts[1]) - (log0[i][3] - rec.starts[0])
+        assert got == shift, (i, got, shift)
+    t_prog = [d - s for s, d in zip(rec.starts, rec.dones, strict=True)]
+    assert t_prog[1] - t_prog[0] == reads * wait_cyc * period_ps
+    idle = REGS["PHASE_IDLE"]
+    assert rec.idle_ps(1, idle) - rec.idle_ps(0, idle) == reads * wait_cyc * period_ps
+    assert await host.read("REG_STEP_WAIT") == wait_cyc & 0xFFFF
+    assert await host.read("REG_STEP_WAIT_HI") == wait_cyc >> 16
