@@ -114,6 +114,8 @@ class ProgramSetup:
             "t_sample_s": sample * t_clk,
             "t_setup_s": self.sel_setup_cyc * t_clk,
             "t_after_s": (self.sel_hold_cyc + max(regs["REG_GAP_CYC"], 1)) * t_clk,
+            # host/MCU latency after every verify read (REG_STEP_WAIT/_HI, 0 = none)
+            "t_step_wait_s": (regs["REG_STEP_WAIT"] + (regs["REG_STEP_WAIT_HI"] << 16)) * t_clk,
         }
 
     def width_levels(self) -> tuple[tuple[float, float], ...]:
@@ -243,11 +245,11 @@ def build_tables(params: mss.MSSArrays, setup: ProgramSetup, n_grid: int = 513) 
         "write": ((0.0, t["t_setup_s"]), (t["v_write_V"], t["t_write_s"]), (0.0, rest_s)),
         "erase": ((0.0, t["t_setup_s"]), (t["v_erase_V"], t["t_erase_s"]), (0.0, rest_s)),
         "read_pre": ((0.0, t["t_setup_s"]), (t["v_read_V"], t["t_sample_s"])),
-        "read_post": ((t["v_read_V"], t_rest_read), (0.0, rest_s)),
+        "read_post": ((t["v_read_V"], t_rest_read), (0.0, rest_s + t["t_step_wait_s"])),
         "read": (
             (0.0, t["t_setup_s"]),
             (t["v_read_V"], t["t_read_s"]),
-            (0.0, rest_s),
+            (0.0, rest_s + t["t_step_wait_s"]),  # deselected through the step wait too
         ),
     }
     for n, (t_w, t_e) in enumerate(setup.width_levels()[1:], 1):

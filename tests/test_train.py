@@ -148,6 +148,29 @@ def test_timing_follows_controller_register_rules() -> None:
     assert t["v_write_V"] == pytest.approx(0.45, abs=2.5 / 2048)
 
 
+def test_step_wait_enters_timing_and_read_step() -> None:
+    """REG_STEP_WAIT: the twin's timing has the wait and the read step spends it at 0 V."""
+    assert _setup().timing()["t_step_wait_s"] == 0.0
+    setup = _setup(t_step_wait_s=70e-3)  # > 65535 cycles: both wait registers
+    t = setup.timing()
+    assert t["t_step_wait_s"] == pytest.approx(70e-3, rel=1e-12)
+    # a leaky card (low v_off) so that 70 ms at 0 V visibly relaxes the state
+    leaky = type("Leaky", (_Card,), {"v_off": 0.06})
+    p = mss.MSSArrays.from_params(leaky(), m_tau=np.ones(2))
+    tab = program.build_tables(p, setup)
+    x = np.array([0.4, 0.9])
+    direct = mss.apply_pulse(p, x, 0.0, t["t_setup_s"], setup.r_path_ohm)
+    direct = mss.apply_pulse(p, direct, t["v_read_V"], t["t_read_s"], setup.r_path_ohm)
+    no_wait = mss.apply_pulse(p, direct, 0.0, t["t_after_s"], setup.r_path_ohm)
+    direct = mss.apply_pulse(p, no_wait, 0.0, t["t_step_wait_s"], setup.r_path_ohm)
+    i = np.minimum((x * (tab.n_grid - 1)).astype(int), tab.n_grid - 2)
+    f = x * (tab.n_grid - 1) - i
+    rows = np.arange(2)
+    via = x + tab.inc["read"][rows, i] * (1 - f) + tab.inc["read"][rows, i + 1] * f
+    assert np.max(np.abs(via - direct)) < 1e-4
+    assert np.max(np.abs(direct - no_wait)) > 1e-3  # the wait really is in the read step
+
+
 def _reference_program(p_one: mss.MSSArrays, setup, x0: float, target: int) -> tuple[int, float]:
     """Independent per-device loop with direct integration (test oracle).
 
