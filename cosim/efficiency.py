@@ -12,11 +12,13 @@ Outputs in the study directory: ``efficiency.json`` (every row), ``efficiency.md
 
 Microcontroller latency (optional, ``t_verify_s``): our controller is a 1 MHz state machine, so
 one write-verify step takes microseconds; a host microcontroller with an ADC (as in the paper)
-adds its own latency per step.  :func:`latency_model` predicts time and energy with a fixed
-extra delay per verify read: ``t = t_meas + n_reads · t_verify`` and
-``E = E_meas + P_idle · n_reads · t_verify``, where ``n_reads`` and the idle (static) power
-``P_idle`` are measured from the VCD.  It is a model applied to measured counts, not a
-simulation.
+adds its own latency per step.  With ``t_verify_s > 0`` every run is **simulated** with that
+latency: ``cosim sim --t-step-wait-s`` makes the controller idle ``t_verify_s`` after every
+verify read (``REG_STEP_WAIT``, docs/controller.md), so the waits are in the waveforms and the
+time and energy over them are measured from the VCD like everything else.  Each row also
+carries ``wait_s = reads × t_step_wait_s`` (the wait the run must contain) and the measured
+idle-phase time, as a cross-check: the idle phase holds the waits plus the few cycles between
+devices.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ __all__ = [
     "RunSpec",
     "RunResult",
     "StudyConfig",
-    "latency_model",
     "measure_run",
     "plan_runs",
     "run_study",
@@ -83,7 +84,8 @@ class StudyConfig:
         seed: seed of every run (same device draws for reset on and off).
         devices: device indices to program (default all 30).
         test_images: test images to infer after training (default the whole test set).
-        t_verify_s: extra latency per verify read for :func:`latency_model` (0: none).
+        t_verify_s: host/microcontroller latency simulated after every verify read (s, whole
+            clock periods; ``SimConfig.t_step_wait_s``); 0: none.
     """
 
     cards: tuple[str, ...] = DEFAULT_CARDS
@@ -124,12 +126,18 @@ class StudyConfig:
             out_dir=self.out_dir / spec.name,
             devices=self.devices,
             test_images=self.test_images,
+            t_step_wait_s=self.t_verify_s,
         )
 
 
 @dataclass
 class RunResult:
-    """Measured figures of one run (SI units); ``error`` is set when the run failed."""
+    """Measured figures of one run (SI units); ``error`` is set when the run failed.
+
+    ``t_step_wait_s`` is the run's simulated latency per verify read (from its
+    ``config.json``), ``wait_s = reads × t_step_wait_s`` the total wait the run must contain,
+    ``time_idle_s`` the idle-phase time measured from the VCD (waits + between devices).
+    """
 
     card: str
     reset_pulse: bool
@@ -144,8 +152,9 @@ class RunResult:
     p_idle_W: float | None = None
     devices_failed: int | None = None
     accuracy: float | None = None
-    predicted_time_s: float | None = None
-    predicted_energy_J: float | None = None
+    t_step_wait_s: float | None = None
+    wait_s: float | None = None
+    time_idle_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -167,6 +176,8 @@ def _command(config: StudyConfig, spec: RunSpec) -> list[str]:
         cmd += ["--devices", ",".join(str(k) for k in config.devices)]
     if config.test_images is not None:
         cmd += ["--test-images", str(config.test_images)]
+    if config.t_verify_s > 0.0:
+        cmd += ["--t-step-wait-s", repr(config.t_verify_s)]
     return cmd
 
 
@@ -180,25 +191,10 @@ def _error_text(log_path: Path, returncode: int) -> str:
     return f"exit status {returncode}: {tail} (log: {log_path})"
 
 
-def latency_model(result: RunResult, t_verify_s: float) -> tuple[float, float] | None:
-    """Predicted (time, whole-circuit energy) with ``t_verify_s`` extra per verify read.
-
-    ``t = t_meas + n_reads · t_verify`` and ``E = E_meas + P_idle · n_reads · t_verify``; the
-    read count and the idle power come from the run's VCD.  ``None`` if the run lacks them.
-    """
-    if (
-        result.training_time_s is None
-        or result.energy_J is None
-        or result.reads is None
-        or result.p_idle_W is None
-    ):
-        return None
-    extra_s = result.reads * t_verify_s
-    return result.training_time_s + extra_s, result.energy_J + result.p_idle_W * extra_s
-
-
-def measure_run(run_dir: Path, spec: RunSpec, t_verify_s: float = 0.0) -> RunResult:
+def measure_run(run_dir: Path, spec: RunSpec) -> RunResult:
     """Measure one finished run from its ``training.vcd`` (and ``summary.json`` for accuracy).
+
+    The run's step wait comes from its ``config.json`` (0 if absent).
 
     Raises:
         VcdNotFoundError, VcdFormatError: the run left no readable VCD.
@@ -208,6 +204,9 @@ def measure_run(run_dir: Path, spec: RunSpec, t_verify_s: float = 0.0) -> RunRes
     report = metrics.measure(run_dir / "training.vcd", window="training")
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    config_path = run_dir / "config.json"
+    run_config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    t_wait_s = float(run_config.get("t_step_wait_s", 0.0))
     idle_s = report.time_by_phase_s.get("idle", 0.0)
     if idle_s > 0.0:
         p_idle_W: float | None = report.energy_supply_by_phase_J.get("idle", 0.0) / idle_s
@@ -215,7 +214,8 @@ def measure_run(run_dir: Path, spec: RunSpec, t_verify_s: float = 0.0) -> RunRes
         p_idle_W = report.energy_J / report.training_time_s
     else:
         p_idle_W = None
-    result = RunResult(
+    reads = sum(d.reads for d in report.devices.values())
+    return RunResult(
         card=spec.card,
         reset_pulse=spec.reset_pulse,
         run_dir=str(run_dir),
@@ -224,16 +224,14 @@ def measure_run(run_dir: Path, spec: RunSpec, t_verify_s: float = 0.0) -> RunRes
         energy_J=report.energy_J,
         energy_device_J=report.energy_device_J,
         pulses=sum(d.pulses for d in report.devices.values()),
-        reads=sum(d.reads for d in report.devices.values()),
+        reads=reads,
         p_idle_W=p_idle_W,
         devices_failed=summary.get("devices_failed"),
         accuracy=summary.get("accuracy"),
+        t_step_wait_s=t_wait_s,
+        wait_s=reads * t_wait_s,
+        time_idle_s=idle_s,
     )
-    if t_verify_s > 0.0:
-        predicted = latency_model(result, t_verify_s)
-        if predicted is not None:
-            result.predicted_time_s, result.predicted_energy_J = predicted
-    return result
 
 
 def _run_one(config: StudyConfig, spec: RunSpec, simulate: bool) -> RunResult:
@@ -255,7 +253,7 @@ def _run_one(config: StudyConfig, spec: RunSpec, simulate: bool) -> RunResult:
                 error=_error_text(log_path, proc.returncode),
             )
     try:
-        result = measure_run(run_dir, spec, config.t_verify_s)
+        result = measure_run(run_dir, spec)
     except Exception as exc:  # a run that left no readable VCD is reported, not fatal
         return RunResult(spec.card, spec.reset_pulse, str(run_dir), error=f"measuring: {exc}")
     if simulate:
@@ -309,11 +307,17 @@ def _fmt(value: float | None, scale: float, digits: int = 4) -> str:
     return "—" if value is None else f"{value * scale:.{digits}g}"
 
 
-def table_markdown(results: Sequence[RunResult], t_verify_s: float = 0.0) -> str:
-    """The study as a Markdown table (one row per card × reset)."""
-    head = [
-        "card",
-        "reset",
+def table_markdown(results: Sequence[RunResult]) -> str:
+    """The study as a Markdown table (one row per card × reset).
+
+    With any run simulated with a step wait, three columns show it: the wait per verify read,
+    ``reads × wait`` and the measured idle-phase time (which must hold the waits).
+    """
+    waits = any(r.ok and r.t_step_wait_s for r in results)
+    head = ["card", "reset"]
+    if waits:
+        head += ["MCU wait per read (ms)"]
+    head += [
         "training time (ms)",
         "device energy (µJ)",
         "whole-circuit energy (mJ)",
@@ -322,8 +326,8 @@ def table_markdown(results: Sequence[RunResult], t_verify_s: float = 0.0) -> str
         "failed devices",
         "accuracy",
     ]
-    if t_verify_s > 0.0:
-        head += [f"time with {t_verify_s:g} s/read (s)", "energy with it (mJ)"]
+    if waits:
+        head += ["reads × wait (ms)", "idle phase (ms)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         if not r.ok:
@@ -331,9 +335,10 @@ def table_markdown(results: Sequence[RunResult], t_verify_s: float = 0.0) -> str
             cells += [""] * (len(head) - len(cells))
         else:
             acc = "—" if r.accuracy is None else f"{r.accuracy:.1%}"
-            cells = [
-                r.card,
-                "on" if r.reset_pulse else "off",
+            cells = [r.card, "on" if r.reset_pulse else "off"]
+            if waits:
+                cells += [_fmt(r.t_step_wait_s, 1e3)]
+            cells += [
                 _fmt(r.training_time_s, 1e3),
                 _fmt(r.energy_device_J, 1e6),
                 _fmt(r.energy_J, 1e3),
@@ -342,8 +347,8 @@ def table_markdown(results: Sequence[RunResult], t_verify_s: float = 0.0) -> str
                 str(r.devices_failed),
                 acc,
             ]
-            if t_verify_s > 0.0:
-                cells += [_fmt(r.predicted_time_s, 1.0), _fmt(r.predicted_energy_J, 1e3)]
+            if waits:
+                cells += [_fmt(r.wait_s, 1e3), _fmt(r.time_idle_s, 1e3)]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -401,6 +406,6 @@ def write_outputs(config: StudyConfig, results: Sequence[RunResult]) -> dict[str
         f"# Efficiency study ({config.backend}, seed {config.seed})\n\n"
         "Measured from each run's training.vcd with cosim.metrics (window: start → done).\n\n"
     )
-    paths["md"].write_text(title + table_markdown(results, config.t_verify_s))
+    paths["md"].write_text(title + table_markdown(results))
     _plot(paths["png"], results)
     return paths

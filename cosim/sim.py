@@ -47,6 +47,8 @@ class SimConfig:
         test_images: how many test images to infer (default: the whole test set).
         tmax_s: ngspice's largest time step (default: the card's longest pulse, see
             ``docs/timing.md``; the bridge stops ngspice exactly at every edge anyway).
+        t_step_wait_s: host/microcontroller latency simulated after every verify read (s),
+            a whole number of clock periods (``REG_STEP_WAIT``, docs/controller.md); 0 = none.
     """
 
     card: str = "Cr"
@@ -58,6 +60,7 @@ class SimConfig:
     devices: tuple[int, ...] | None = None
     test_images: int | None = None
     tmax_s: float | None = None
+    t_step_wait_s: float = 0.0
 
     def analog_tmax_s(self) -> float:
         """TMAX of the analog run: ``tmax_s`` or the card's longest pulse."""
@@ -86,6 +89,12 @@ class SimConfig:
             raise UsageError(f"test_images {self.test_images!r}: must be >= 0")
         if self.tmax_s is not None and not self.tmax_s > 0:
             raise UsageError(f"tmax_s {self.tmax_s!r}: must be > 0 s")
+        if not self.t_step_wait_s >= 0.0:  # also rejects NaN
+            raise UsageError(f"t_step_wait_s {self.t_step_wait_s!r}: must be >= 0 s")
+        from cosim.program import default_harness
+
+        # whole clock periods, < 2**32 cycles: the bench's register conversion, checked now
+        default_harness().cycles(self.t_step_wait_s, "t_step_wait_s", 0, 2**32 - 1)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form (paths as strings)."""

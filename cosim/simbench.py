@@ -44,11 +44,14 @@ def verify_tolerance(target_codes: Any) -> int:
     return max(1, round(TOLERANCE_REL * min(target_codes)))
 
 
-def pulse_scheme(card: Any, reset_enabled: bool, tolerance_codes: int) -> Any:
+def pulse_scheme(
+    card: Any, reset_enabled: bool, tolerance_codes: int, t_step_wait_s: float = 0.0
+) -> Any:
     """The controller's pulse scheme for a card (from its ``[operation]`` table).
 
     Adaptive write-verify is on: at every direction reversal of a device the write and erase
     widths halve, down to one clock period of the harness (1 µs), see docs/controller.md.
+    ``t_step_wait_s`` is the host/MCU latency after every verify read (``REG_STEP_WAIT``).
     """
     from cosim.controller import PulseScheme
 
@@ -69,6 +72,7 @@ def pulse_scheme(card: Any, reset_enabled: bool, tolerance_codes: int) -> Any:
         max_pulses=MAX_PULSES,
         adaptive=True,
         t_min_pulse_s=1e-6,
+        t_step_wait_s=t_step_wait_s,
     )
 
 
@@ -155,7 +159,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     ]
     tol = verify_tolerance(codes)
     await host.reset()
-    await host.configure(pulse_scheme(xbar.card, cfg.reset_pulse, tol))
+    await host.configure(pulse_scheme(xbar.card, cfg.reset_pulse, tol, cfg.t_step_wait_s))
     cocotb.start_soon(controller.monitor_one_hot_sel(dut))
     cocotb.start_soon(controller.monitor_pulses(dut, host.widths_cycles, host.regs))
     devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)

@@ -19,7 +19,7 @@ import pytest
 from cosim import metrics
 from cosim.commands import efficiency as cmd
 from cosim.devices import CardError
-from cosim.efficiency import RunResult, RunSpec, StudyConfig, latency_model, plan_runs
+from cosim.efficiency import RunSpec, StudyConfig, plan_runs, run_study
 from cosim.errors import UsageError
 
 
@@ -47,8 +47,19 @@ def test_plan_runs_card_major_reset_on_first() -> None:
         ({"backend": "hspice"}, UsageError, "ngspice, numpy"),
         ({"devices": (0, 30)}, UsageError, "0..29"),
         ({"t_verify_s": -1e-3}, UsageError, "t_verify_s"),
+        ({"t_verify_s": 1.5e-7}, UsageError, "whole number .* clock periods"),
     ],
-    ids=["unknown-card", "duplicate-card", "no-card", "reset", "jobs", "backend", "devices", "t"],
+    ids=[
+        "unknown-card",
+        "duplicate-card",
+        "no-card",
+        "reset",
+        "jobs",
+        "backend",
+        "devices",
+        "t",
+        "t-cycles",
+    ],
 )
 def test_bad_options_fail_before_anything_runs(
     tmp_path: Path, changes: dict[str, Any], error: type[Exception], match: str
@@ -68,15 +79,6 @@ def test_bad_options_fail_before_anything_runs(
 def test_command_line_rejects_bad_reset_choice() -> None:
     with pytest.raises(SystemExit):
         _parse(["--reset", "sometimes"])
-
-
-def test_latency_model_adds_reads_times_delay_at_idle_power() -> None:
-    r = RunResult("Cr", True, "x", training_time_s=0.09, energy_J=1.8e-3, reads=300)
-    assert latency_model(r, 1e-3) is None  # no idle power measured
-    r.p_idle_W = 0.02
-    t_s, e_J = latency_model(r, 1e-3) or (0.0, 0.0)
-    assert t_s == pytest.approx(0.09 + 300 * 1e-3)
-    assert e_J == pytest.approx(1.8e-3 + 0.02 * 300 * 1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +121,11 @@ def test_study_measures_every_run_from_its_vcd(study: dict[str, Any]) -> None:
         assert row["accuracy"] == summary["accuracy"]
         # the reset option reached the controller: a reset phase only when it is on
         assert (report.time_by_phase_s.get("reset", 0.0) > 0.0) == name.endswith("-on")
-        expected = latency_model(RunResult(**row), 1e-3)
-        assert expected is not None
-        assert row["predicted_time_s"] == pytest.approx(expected[0])
-        assert row["predicted_energy_J"] > row["energy_J"]
+        # the MCU wait was simulated: in the run's config, in the controller's idle phase
+        assert config["t_step_wait_s"] == row["t_step_wait_s"] == 1e-3
+        assert row["wait_s"] == pytest.approx(row["reads"] * 1e-3, rel=1e-12)
+        assert row["time_idle_s"] == pytest.approx(report.time_by_phase_s["idle"])
+        assert row["wait_s"] <= row["time_idle_s"] < row["wait_s"] + 1e-4
     failed = runs["Cr-reset-off"]
     assert "File exists" in failed["error"] or "Cr-reset-off" in failed["error"], failed
     text = study["log"]
@@ -159,4 +162,24 @@ def test_no_run_remeasures_existing_runs(study: dict[str, Any]) -> None:
     assert (out / "W-reset-on" / "training.vcd").stat().st_mtime_ns == mtime  # not re-run
     after = json.loads((out / "efficiency.json").read_text())["runs"]
     assert [r["training_time_s"] for r in after] == [r["training_time_s"] for r in before[:2]]
-    assert all(r["predicted_time_s"] is None for r in after)  # no --t-verify-s this time
+    # the runs' own wait (from their config.json), not this invocation's (none)
+    assert all(r["t_step_wait_s"] == 1e-3 for r in after)
+
+
+@pytest.mark.sim
+def test_wait_adds_exactly_reads_times_wait(study: dict[str, Any], tmp_path: Path) -> None:
+    """The same run without the wait: same pulses, time shorter by exactly reads × wait, and
+    whole-circuit energy shorter by the idle power over that time (all measured from VCDs)."""
+    with_wait = json.loads((study["out"] / "efficiency.json").read_text())["runs"][1]
+    assert with_wait["card"] == "W" and not with_wait["reset_pulse"]
+    config = StudyConfig(
+        cards=("W",), reset="off", backend="numpy", jobs=1, out_dir=tmp_path, seed=3,
+        devices=(0,), test_images=1,
+    )  # fmt: skip
+    (plain,) = run_study(config, log=lambda _: None)
+    assert plain.ok and plain.t_step_wait_s == 0.0 and plain.wait_s == 0.0, plain.error
+    assert (plain.pulses, plain.reads) == (with_wait["pulses"], with_wait["reads"])
+    added_s = with_wait["training_time_s"] - (plain.training_time_s or 0.0)
+    assert added_s == pytest.approx(with_wait["reads"] * 1e-3, abs=1e-9)
+    added_J = with_wait["energy_J"] - (plain.energy_J or 0.0)
+    assert added_J == pytest.approx(with_wait["p_idle_W"] * added_s, rel=1e-3)

@@ -51,8 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         type=float,
         default=d.t_verify_s,
         help=(
-            "also predict time and energy with this microcontroller latency (s) added per "
-            "verify read (a model on measured counts; default 0: no prediction)"
+            "simulate this host/microcontroller latency (s, whole clock periods) after every "
+            "verify read in every run (cosim sim --t-step-wait-s; default 0: none)"
         ),
     )
     p.add_argument(

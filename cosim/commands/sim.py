@@ -48,6 +48,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=d.input_noise,
         help=f"input noise σ relative to the input swing (default {d.input_noise})",
     )
+    p.add_argument(
+        "--t-step-wait-s",
+        type=float,
+        default=d.t_step_wait_s,
+        help=(
+            "host/microcontroller latency simulated after every verify read (s, whole clock "
+            f"periods; default {d.t_step_wait_s:g}: none)"
+        ),
+    )
     add_run_options(p, backend=d.backend, seed=d.seed)
 
 
@@ -64,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         input_noise=args.input_noise,
         devices=args.devices,
         test_images=args.test_images,
+        t_step_wait_s=args.t_step_wait_s,
     )
     run_sim(config)
     return 0
