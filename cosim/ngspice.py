@@ -49,7 +49,28 @@ from types import TracebackType
 
 import numpy as np
 
-from cosim.errors import CosimError, UsageError
+from cosim.errors import UsageError
+from cosim.ngspice_errors import (
+    ANALYSES,
+    FORBIDDEN,
+    NETLIST_SIGNS,
+    CommandError,
+    ConvergenceError,
+    LibraryError,
+    NetlistError,
+    NgspiceBusyError,
+    NgspiceError,
+    NoCircuitError,
+    OsdiLoadError,
+    SimulationError,
+    SingularMatrixError,
+    TimestepTooSmallError,
+    UnknownCommandError,
+    UnknownDeviceError,
+    UnknownSourceError,
+    UnknownVectorError,
+    command_error,
+)
 
 __all__ = [
     "MIN_VERSION",
@@ -86,84 +107,6 @@ SourceFunction = Callable[[float], float]
 
 DataHook = Callable[[float, Mapping[str, float]], None]
 """Called once per accepted time point with ``(t_s, {vector name: value})``."""
-
-
-# --- exceptions ---------------------------------------------------------------------------
-
-
-class NgspiceError(CosimError):
-    """A failure reported by ngspice.
-
-    Attributes:
-        command: The ngspice command (or ``"<circuit>"`` for a netlist) that failed.
-        messages: ngspice's own output lines about the failure.
-    """
-
-    def __init__(self, summary: str, command: str = "", messages: Sequence[str] = ()) -> None:
-        self.command = command
-        self.messages = list(messages)
-        text = summary
-        if command:
-            text += f" (command: {command!r})"
-        if self.messages:
-            text += "\nngspice said:\n  " + "\n  ".join(self.messages[-20:])
-        super().__init__(text)
-
-
-class LibraryError(NgspiceError):
-    """libngspice is missing, too old, or built without OSDI support."""
-
-
-class NgspiceBusyError(NgspiceError):
-    """The library is already driven by another live :class:`NgSpice`."""
-
-
-class NetlistError(NgspiceError):
-    """ngspice rejected a netlist (syntax error, unknown model/subcircuit, ignored line)."""
-
-
-class CommandError(NgspiceError):
-    """An ngspice command failed."""
-
-
-class UnknownCommandError(CommandError):
-    """ngspice has no such command."""
-
-
-class NoCircuitError(CommandError):
-    """The command needs a loaded circuit and there is none."""
-
-
-class UnknownDeviceError(CommandError):
-    """``alter`` or a similar command named a device, model or parameter that does not exist."""
-
-
-class OsdiLoadError(CommandError):
-    """An ``.osdi`` file could not be loaded."""
-
-
-class UnknownVectorError(NgspiceError, UsageError):
-    """A vector (node voltage, branch current) of that name does not exist."""
-
-
-class UnknownSourceError(NgspiceError, UsageError):
-    """An ``external`` source asked for a value that Python was never given."""
-
-
-class SimulationError(NgspiceError):
-    """An analysis (op, tran, ...) did not complete."""
-
-
-class ConvergenceError(SimulationError):
-    """Newton iterations did not converge (operating point or time step)."""
-
-
-class TimestepTooSmallError(ConvergenceError):
-    """The transient time step fell below its minimum ("Timestep too small")."""
-
-
-class SingularMatrixError(ConvergenceError):
-    """The circuit matrix is singular: a floating node or a loop of voltage sources."""
 
 
 # --- C interface (sharedspice.h) -----------------------------------------------------------
@@ -409,85 +352,6 @@ def _check_library(state: _Library) -> None:
     state.version = version
 
 
-# --- message classification ----------------------------------------------------------------
-
-_ANALYSES = frozenset({"run", "resume", "op", "tran", "dc", "ac", "noise", "tf", "sens", "pz"})
-_FORBIDDEN = {
-    "quit": "it makes libngspice unusable; close() the NgSpice object instead",
-    "exit": "it makes libngspice unusable; close() the NgSpice object instead",
-    "bg_run": "cosim runs ngspice in the foreground only; use run() or advance_to()",
-    "bg_resume": "cosim runs ngspice in the foreground only; use advance_to()",
-    "bg_halt": "cosim runs ngspice in the foreground only",
-}
-_NETLIST_SIGNS = ("error", "can't find model", "is not a valid", "ignored", "cannot recover")
-
-
-def _first(lines: Sequence[str], *needles: str) -> str | None:
-    """First line containing one of ``needles`` (case-insensitive), else None."""
-    for line in lines:
-        low = line.lower()
-        if any(needle in low for needle in needles):
-            return line
-    return None
-
-
-def _command_error(command: str, errs: list[str]) -> NgspiceError | None:
-    """The error that ngspice's stderr lines ``errs`` report for ``command``, if any."""
-    verb = command.split(maxsplit=1)[0].lower() if command.strip() else ""
-    rules: tuple[tuple[type[NgspiceError], tuple[str, ...]], ...] = (
-        (UnknownCommandError, ("no such command available",)),
-        (NoCircuitError, ("there aren't any circuits", "no circuit loaded", "circuit not parsed")),
-        (UnknownDeviceError, ("no such device", "no such parameter", "no such model")),
-        (UnknownVectorError, ("not or not yet available", "is not available or has zero")),
-    )
-    for cls, needles in rules:
-        line = _first(errs, *needles)
-        if line is not None:
-            return cls(line.strip(), command, errs)
-    if verb == "osdi":
-        line = _first(errs, "error", "couldn't", "failed", "invalid")
-        if line is not None:
-            return OsdiLoadError(f"cannot load OSDI model: {line.strip()}", command, errs)
-    if verb in _ANALYSES:
-        error = _analysis_error(command, errs)
-        if error is not None:
-            return error
-    line = _first([e for e in errs if e.lower().startswith("error")], "error")
-    return CommandError(line.strip(), command, errs) if line is not None else None
-
-
-def _analysis_error(command: str, errs: list[str]) -> NgspiceError | None:
-    """Classify the failure of an analysis, or None if it completed (or paused)."""
-    failed = _first(
-        errs,
-        "simulation(s) aborted",
-        "simulation aborted",
-        "simulation not started",
-        "could not be",
-    )
-    failed = failed or _first([e for e in errs if e.lower().startswith("error")], "error")
-    if failed is None:
-        return None
-    tran_step = _first(errs, "tran:  timestep too small", "tran: timestep too small")
-    singular = _first(errs, "singular matrix")
-    if singular is not None and tran_step is None:
-        return SingularMatrixError(
-            f"singular matrix ({singular.strip()}): a floating node or a loop of voltage "
-            "sources/inductors",
-            command,
-            errs,
-        )
-    step = tran_step or _first(errs, "timestep too small")
-    if step is not None:
-        return TimestepTooSmallError(step.strip(), command, errs)
-    conv = _first(errs, "stepping failed", "convergence", "could not be simulated")
-    if conv is not None:
-        return ConvergenceError(conv.strip(), command, errs)
-    if _first(errs, "no job") is not None:
-        return SimulationError("the netlist defines no analysis (.tran/.op)", command, errs)
-    return SimulationError(failed.strip(), command, errs)
-
-
 # --- the simulator ------------------------------------------------------------------------
 
 
@@ -603,15 +467,15 @@ class NgSpice:
             NgspiceError: The matching subclass, if ngspice reported a failure.
         """
         verb = command.split(maxsplit=1)[0].lower() if command.strip() else ""
-        if verb in _FORBIDDEN:
-            raise UsageError(f"ngspice command {verb!r} is not allowed: {_FORBIDDEN[verb]}")
-        if verb in _ANALYSES and self._tran == "paused" and verb != "resume":
+        if verb in FORBIDDEN:
+            raise UsageError(f"ngspice command {verb!r} is not allowed: {FORBIDDEN[verb]}")
+        if verb in ANALYSES and self._tran == "paused" and verb != "resume":
             raise UsageError(
                 f"cannot start {verb!r} while a transient is paused at t = {self.time_s!r} s: "
                 "call run() to finish it or remove_circuit()"
             )
         lines = self._execute(command)
-        if verb in _ANALYSES:
+        if verb in ANALYSES:
             self._after_analysis(lines)
         return [text for _, text in lines]
 
@@ -627,9 +491,9 @@ class NgSpice:
             lines, self._capture = self._capture, None
         self._raise_callback_error()
         if check:
-            error = _command_error(command, [text for is_err, text in lines if is_err])
+            error = command_error(command, [text for is_err, text in lines if is_err])
             if error is not None:
-                if command.split()[0].lower() in _ANALYSES:
+                if command.split()[0].lower() in ANALYSES:
                     self._end_transient()
                 raise error
         return lines
@@ -711,7 +575,7 @@ class NgSpice:
         finally:
             captured, self._capture = self._capture, None
         errs = [text for is_err, text in captured if is_err]
-        bad = [e for e in errs if any(sign in e.lower() for sign in _NETLIST_SIGNS)]
+        bad = [e for e in errs if any(sign in e.lower() for sign in NETLIST_SIGNS)]
         if status != 0 or self._state.exit_request is not None or bad:
             self._execute("remcirc", check=False)
             self._execute("destroy all", check=False)
