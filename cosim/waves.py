@@ -9,19 +9,14 @@ Conventions (shared with :mod:`cosim.bridge` and :mod:`cosim.metrics`):
 * The digital VCD is Icarus Verilog's dump of ``xbar_top``.
 * The merged file has one timescale (1 ps) and both hierarchies.
 
-Everything is written through pyvcd; reading is a hand-rolled line parser over bytes (several
-times faster than ``vcd.reader.tokenize``, see ``bench/bench_metrics.py``) that never holds
-more than one line of the body in memory.  Its contract: one value change, timestamp or
-keyword per body line (as Icarus Verilog, pyvcd and GTKWave write them).
+Everything is written through pyvcd; reading is :mod:`cosim.vcdread` (re-exported here).
 """
 
 from __future__ import annotations
 
 import heapq
-import re
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +27,22 @@ from numpy.typing import NDArray
 from vcd.gtkw import GTKWFlag, GTKWSave
 from vcd.writer import VCDWriter
 
-from cosim.errors import CosimError, UsageError
+from cosim.errors import UsageError
+from cosim.vcdread import (
+    END_ID,
+    Change,
+    UnknownSignalError,
+    VcdFormatError,
+    VcdHeader,
+    VcdNotFoundError,
+    VcdTimeOrderError,
+    VcdVar,
+    closest_names,
+    iter_vcd,
+    read_header,
+    read_traces,
+    timescale_s,
+)
 
 __all__ = [
     "DEADBAND",
@@ -53,60 +63,6 @@ __all__ = [
     "timescale_s",
     "write_gtkw",
 ]
-
-#: A value change as yielded by :func:`iter_vcd`: ``(time in timescale ticks, id, value)``;
-#: the value is a ``float`` for real vars, else the VCD string (``"1"``, ``"x"``, ``"0101"``).
-Change = tuple[int, str, float | str]
-
-#: Identifier of the last item :func:`iter_vcd` yields: ``(t_end, END_ID, "")`` where ``t_end``
-#: is the file's last timestamp (the end of the recording; values hold until then).
-END_ID = ""
-
-_UNITS_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15}
-_REAL_TYPES = frozenset({"real", "realtime", "shortreal", "real_parameter"})
-_RANGE_RE = re.compile(r"^(?P<ref>[^\[]+)(?P<range>\[[0-9:\-]+\])$")
-
-
-class VcdFormatError(CosimError):
-    """A VCD file is truncated or malformed (the message names the file and line)."""
-
-
-class VcdNotFoundError(UsageError):
-    """A VCD file named by the user does not exist."""
-
-
-class VcdTimeOrderError(CosimError):
-    """A writer was asked to go back in time."""
-
-
-class UnknownSignalError(UsageError):
-    """A signal name that the VCD (or writer) does not have; the message lists known ones."""
-
-
-def closest_names(name: str, known: Iterable[str], n: int = 8) -> list[str]:
-    """Known names ordered by similarity to ``name`` (best first), at most ``n``."""
-    import difflib
-
-    known = list(known)
-    best = difflib.get_close_matches(name, known, n=n, cutoff=0.0)
-    tail = name.rsplit(".", 1)[-1]
-    same_leaf = [k for k in known if k.rsplit(".", 1)[-1] == tail and k not in best]
-    return (same_leaf + best)[:n]
-
-
-def timescale_s(text: str) -> float:
-    """Seconds per tick of a VCD timescale such as ``"1ps"``, ``"1 ps"`` or ``"10 ns"``.
-
-    Raises:
-        ValueError: not a timescale (magnitude 1, 10 or 100 and a unit s … fs).
-    """
-    t = text.replace(" ", "").strip()
-    digits = t.rstrip("afpnums")
-    unit = t[len(digits) :]
-    if digits not in ("1", "10", "100") or unit not in _UNITS_S:
-        raise ValueError(f"bad timescale {text!r} (expected e.g. '1 ps', '10 ns')")
-    return int(digits) * _UNITS_S[unit]
-
 
 # --------------------------------------------------------------------------- writing
 
@@ -347,279 +303,6 @@ class _LineBuffer:
             self.flush()
         finally:
             self._raw.close()
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class VcdVar:
-    """One declared variable: ``name`` is the full dotted name (scopes + reference)."""
-
-    name: str
-    id: str
-    type: str
-    size: int
-    range: str = ""
-    scope_types: tuple[str, ...] = ()
-
-    @property
-    def is_real(self) -> bool:
-        """True for real-valued vars (values are floats)."""
-        return self.type in _REAL_TYPES
-
-
-@dataclass(frozen=True)
-class VcdHeader:
-    """Header of a VCD: timescale and declared vars (in declaration order)."""
-
-    path: Path
-    timescale: str
-    tick_s: float
-    vars: tuple[VcdVar, ...]
-    header_lines: int
-
-    def by_name(self) -> dict[str, VcdVar]:
-        """Vars keyed by full dotted name."""
-        return {v.name: v for v in self.vars}
-
-    def find(self, name: str) -> VcdVar:
-        """The var called ``name``; :class:`UnknownSignalError` lists close matches."""
-        found = self.by_name().get(name)
-        if found is None:
-            names = [v.name for v in self.vars]
-            raise UnknownSignalError(
-                f"{self.path}: no signal {name!r}; closest existing: "
-                f"{closest_names(name, names)} ({len(names)} signals in all)"
-            )
-        return found
-
-
-def _open_vcd(path: str | Path) -> IO[bytes]:
-    p = Path(path)
-    try:
-        return open(p, "rb", buffering=1 << 20)  # noqa: SIM115
-    except FileNotFoundError:
-        raise VcdNotFoundError(f"VCD file not found: {p}") from None
-    except IsADirectoryError:
-        raise VcdNotFoundError(f"{p} is a directory, not a VCD file") from None
-
-
-def _parse_header(fh: IO[bytes], path: Path) -> VcdHeader:
-    """Read the header up to ``$enddefinitions`` (file positioned after it)."""
-    scopes: list[str] = []
-    scope_types: list[str] = []
-    out: list[VcdVar] = []
-    timescale = ""
-    line_no = 0
-    tokens: list[tuple[str, int]] = []
-
-    def fail(msg: str, at: int) -> VcdFormatError:
-        return VcdFormatError(f"{path}:{at}: {msg}")
-
-    def take_until_end(start: int) -> list[str]:
-        nonlocal line_no
-        words: list[str] = []
-        while True:
-            while not tokens:
-                raw = fh.readline()
-                if not raw:
-                    raise fail("truncated VCD header (missing $end)", start)
-                line_no += 1
-                tokens.extend((w, line_no) for w in raw.decode("utf-8", "replace").split())
-            word, _ = tokens.pop(0)
-            if word == "$end":
-                return words
-            words.append(word)
-
-    while True:
-        if not tokens:
-            raw = fh.readline()
-            if not raw:
-                if line_no == 0:
-                    raise fail("empty file (not a VCD)", 1)
-                raise fail("truncated VCD header (no $enddefinitions)", line_no)
-            line_no += 1
-            tokens.extend((w, line_no) for w in raw.decode("utf-8", "replace").split())
-            continue
-        word, at = tokens.pop(0)
-        if word == "$enddefinitions":
-            take_until_end(at)
-            if tokens:
-                raise fail("unexpected text after $enddefinitions $end", at)
-            break
-        if word == "$scope":
-            args = take_until_end(at)
-            if len(args) != 2:
-                raise fail(f"$scope needs a type and a name, got {args}", at)
-            scope_types.append(args[0])
-            scopes.append(args[1])
-        elif word == "$upscope":
-            take_until_end(at)
-            if not scopes:
-                raise fail("$upscope without $scope", at)
-            scopes.pop()
-            scope_types.pop()
-        elif word == "$var":
-            args = take_until_end(at)
-            if len(args) not in (4, 5):
-                raise fail(f"$var needs: type size id reference [range], got {args}", at)
-            vtype, size, ident, ref = args[:4]
-            rng = args[4] if len(args) == 5 else ""
-            m = _RANGE_RE.match(ref)
-            if m and not rng:
-                ref, rng = m["ref"], m["range"]
-            try:
-                n_bits = int(size)
-            except ValueError:
-                raise fail(f"$var size must be an integer, got {size!r}", at) from None
-            name = ".".join((*scopes, ref))
-            out.append(VcdVar(name, ident, vtype, n_bits, rng, tuple(scope_types)))
-        elif word == "$timescale":
-            timescale = " ".join(take_until_end(at))
-        elif word.startswith("$"):
-            take_until_end(at)
-        else:
-            raise fail(f"unexpected {word!r} in VCD header", at)
-    if not timescale:
-        timescale = "1 s"
-    try:
-        tick = timescale_s(timescale)
-    except ValueError as exc:
-        raise fail(str(exc), 1) from None
-    return VcdHeader(path, timescale, tick, tuple(out), line_no)
-
-
-def read_header(path: str | Path) -> VcdHeader:
-    """The header of a VCD file (reads only up to ``$enddefinitions``)."""
-    with _open_vcd(path) as fh:
-        return _parse_header(fh, Path(path))
-
-
-def iter_vcd(
-    path: str | Path, ids: Collection[str] | None = None, *, partial: bool = False
-) -> Iterator[VcdHeader | Change]:
-    """Stream a VCD: first a :class:`VcdHeader`, then one :data:`Change` per value change.
-
-    The last item is ``(t_end, END_ID, "")``: the file's last timestamp, which may lie after
-    the last change (a writer's final ``#t`` marks how long values were held).
-
-    Args:
-        path: the VCD file.
-        ids: if given, only changes of these identifiers are yielded (others are checked
-            and skipped); timestamps are checked either way.
-        partial: accept a file cut in the middle of its last line (a crashed writer): that
-            line is dropped and the stream ends there.  Otherwise it is an error.
-
-    Raises:
-        VcdNotFoundError: the file does not exist.
-        VcdFormatError: truncated or malformed file (message: ``file:line: what``).
-    """
-    p = Path(path)
-    fh = _open_vcd(p)
-    with fh:
-        header = _parse_header(fh, p)
-        yield header
-        yield from _iter_body(fh, p, header, ids, partial)
-
-
-def _iter_body(
-    fh: IO[bytes], path: Path, header: VcdHeader, ids: Collection[str] | None, partial: bool
-) -> Iterator[Change]:
-    known: dict[bytes, str] = {v.id.encode(): v.id for v in header.vars}
-    keep = None if ids is None else frozenset(ids)
-    wanted = known if keep is None else {k: s for k, s in known.items() if s in keep}
-    line_no = header.header_lines
-    t = 0
-    in_comment = False
-    line = b""
-    try:
-        for line_no, line in enumerate(fh, header.header_lines + 1):  # noqa: B007
-            c = line[0] if line else 10
-            if c == 114 or c == 82:  # r R
-                val, ident = line[1:].split()
-                sid = wanted.get(ident)
-                if sid is not None:
-                    yield t, sid, float(val)
-                elif ident not in known:
-                    raise KeyError(ident)
-            elif c == 98 or c == 66:  # b B
-                val, ident = line[1:].split()
-                sid = wanted.get(ident)
-                if sid is not None:
-                    yield t, sid, val.decode()
-                elif ident not in known:
-                    raise KeyError(ident)
-            elif c in b"01xzXZ":
-                ident = line[1:].strip()
-                sid = wanted.get(ident)
-                if sid is not None:
-                    yield t, sid, chr(c)
-                elif ident not in known:
-                    raise KeyError(ident)
-            elif c == 35:  # '#'
-                t_new = int(line[1:])
-                if t_new < t:
-                    raise ValueError(f"time goes backwards ({t_new} after {t})")
-                t = t_new
-            elif c == 36:  # '$'
-                word = line.split(None, 1)[0]
-                if word == b"$comment":
-                    in_comment = b"$end" not in line
-                elif word not in (b"$dumpvars", b"$dumpall", b"$dumpon", b"$dumpoff", b"$end"):
-                    raise ValueError(f"unexpected keyword {word.decode()!r}")
-            elif c == 115 or c == 83:  # s S (string)
-                val, ident = line[1:].split()
-                sid = wanted.get(ident)
-                if sid is not None:
-                    yield t, sid, val.decode()
-                elif ident not in known:
-                    raise KeyError(ident)
-            elif in_comment:
-                in_comment = b"$end" not in line
-            elif line.strip():
-                raise ValueError("not a value change, timestamp or keyword")
-    except (ValueError, KeyError, IndexError) as exc:
-        if partial and not line.endswith(b"\n"):
-            yield t, END_ID, ""
-            return
-        what = f"undeclared identifier {exc.args[0]!r}" if isinstance(exc, KeyError) else exc
-        tail = "" if line.endswith(b"\n") else " (file ends in the middle of a line: truncated)"
-        text = line[:60].decode("utf-8", "replace").rstrip()
-        raise VcdFormatError(
-            f"{path}:{line_no}: malformed VCD line {text!r}: {what}{tail}"
-        ) from None
-    yield t, END_ID, ""
-
-
-def read_traces(
-    path: str | Path, names: Sequence[str]
-) -> tuple[dict[str, tuple[list[float], list[float | str]]], float]:
-    """Value changes of a few signals, as ``{name: (t_s, values)}``, and the end time (s).
-
-    Meant for plotting a handful of traces; memory grows with the number of their changes.
-
-    Raises:
-        UnknownSignalError: a name is not in the VCD (message lists close matches).
-    """
-    header = read_header(path)
-    by_id: dict[str, list[str]] = {}
-    for name in names:
-        by_id.setdefault(header.find(name).id, []).append(name)
-    out: dict[str, tuple[list[float], list[float | str]]] = {n: ([], []) for n in names}
-    tick = header.tick_s
-    t_end = 0
-    stream = iter_vcd(path, ids=by_id)
-    next(stream)
-    for t, ident, value in stream:  # type: ignore[misc]
-        if ident == END_ID:
-            t_end = t
-            break
-        for name in by_id[ident]:
-            ts, vs = out[name]
-            ts.append(t * tick)
-            vs.append(value)
-    return out, t_end * tick
 
 
 # --------------------------------------------------------------------------- merging
