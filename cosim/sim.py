@@ -49,6 +49,8 @@ class SimConfig:
             ``docs/timing.md``; the bridge stops ngspice exactly at every edge anyway).
         t_step_wait_s: host/microcontroller latency simulated after every verify read (s),
             a whole number of clock periods (``REG_STEP_WAIT``, docs/controller.md); 0 = none.
+        dump_all: dump the whole HDL hierarchy (clock and controller internals) into the
+            digital VCD, not only the harness ports (much larger on long runs).
     """
 
     card: str = "Cr"
@@ -61,6 +63,7 @@ class SimConfig:
     test_images: int | None = None
     tmax_s: float | None = None
     t_step_wait_s: float = 0.0
+    dump_all: bool = False
 
     def analog_tmax_s(self) -> float:
         """TMAX of the analog run: ``tmax_s`` or the card's longest pulse."""
@@ -142,6 +145,7 @@ def run_bench(
     extra_env: dict[str, str],
     vcd_path: Path,
     testcase: str | None = None,
+    dump_all: bool = False,
 ) -> Path:
     """Build the HDL and run a cocotb test module in ``vvp``; returns the results XML path.
 
@@ -167,7 +171,7 @@ def run_bench(
             testcase=testcase,
             build_dir=build_dir,
             test_dir=build_dir,
-            plusargs=[f"+vcd={vcd_path}"],
+            plusargs=[f"+vcd={vcd_path}", *(["+dump_all"] if dump_all else [])],
             extra_env=extra_env,
             waves=False,
             results_xml=str(results),
@@ -226,6 +230,7 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
         extra_env={"COSIM_SIM_CONFIG": str(cfg_path)},
         vcd_path=digital,
         testcase="training_run",
+        dump_all=config.dump_all,
     )
     wall_s = time.perf_counter() - t0
     failures = _failures(results)

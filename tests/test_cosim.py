@@ -145,3 +145,23 @@ def test_ngspice_failure_keeps_readable_vcd(
         _run(tmp_path / "out", backend="ngspice")
     report = measure(tmp_path / "out" / "training.vcd")
     assert report.t_end_s > 0 and report.energy_J is not None and report.energy_J > 0
+
+
+def _digital_vars(out: Path) -> set[str]:
+    from cosim.waves import read_header
+
+    return {v.name for v in read_header(out / "digital.vcd").vars}
+
+
+def test_digital_dump_ports_only_by_default(numpy_run: tuple[Path, dict], tmp_path: Path) -> None:
+    out, _ = numpy_run
+    names = _digital_vars(out)
+    assert {"xbar_top.phase", "xbar_top.sel", "xbar_top.v_prog", "xbar_top.v_sense"} <= names
+    assert "xbar_top.clk" not in names
+    full = _digital_vars(_run_dump_all(tmp_path))
+    assert "xbar_top.clk" in full and len(full) > 2 * len(names)
+
+
+def _run_dump_all(out: Path) -> Path:
+    _run(out, backend="numpy", devices=(0,), test_images=1, dump_all=True)
+    return out

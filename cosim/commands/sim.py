@@ -58,6 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         ),
     )
     add_run_options(p, backend=d.backend, seed=d.seed)
+    p.add_argument(
+        "--dump-all",
+        action="store_true",
+        help="dump the whole HDL hierarchy (clock, controller internals) into the VCD",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         input_noise=args.input_noise,
         devices=args.devices,
         test_images=args.test_images,
+        dump_all=args.dump_all,
         t_step_wait_s=args.t_step_wait_s,
     )
     run_sim(config)

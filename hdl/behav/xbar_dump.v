@@ -2,6 +2,11 @@
 // File name from the plusarg +vcd=<path>, else the parameter VCD_FILE.
 // With vvp, the dumper must be VCD: give the extended argument -vcd LAST on the vvp command
 // line (cocotb passes -none / -fst otherwise; see docs/controller.md).
+//
+// By default only the harness's ports are dumped (control markers, select lines, host bus,
+// DAC outputs and ADC inputs), not the free-running clock or the controller's per-cycle
+// counters: a paper-scale run (seconds at 1 MHz) otherwise spends most of its VCD on clock
+// edges.  +dump_all dumps the whole hierarchy, clock and internals included.
 `timescale 1ns / 1ps
 
 module xbar_dump;
@@ -10,6 +15,18 @@ module xbar_dump;
   initial begin
     if (!$value$plusargs("vcd=%s", path)) path = VCD_FILE;
     $dumpfile(path);
-    $dumpvars(0, xbar_top);
+    if ($test$plusargs("dump_all")) begin
+      $dumpvars(0, xbar_top);
+    end else begin
+      $dumpvars(0, xbar_top.rst_n, xbar_top.host_we, xbar_top.host_addr, xbar_top.host_wdata,
+                xbar_top.host_rdata, xbar_top.busy, xbar_top.done, xbar_top.start,
+                xbar_top.phase, xbar_top.sel, xbar_top.infer_en, xbar_top.cur_dev,
+                xbar_top.adc_sample);
+      $dumpvars(0, xbar_top.v_prog, xbar_top.v_in0, xbar_top.v_in1, xbar_top.v_in2,
+                xbar_top.v_in3, xbar_top.v_in4, xbar_top.v_in5, xbar_top.v_in6,
+                xbar_top.v_in7, xbar_top.v_in8);
+      $dumpvars(0, xbar_top.v_sense, xbar_top.v_h0, xbar_top.v_h1, xbar_top.v_h2,
+                xbar_top.v_out);
+    end
   end
 endmodule
