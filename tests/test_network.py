@@ -1,0 +1,87 @@
+"""The circuit constants, the ideal forward pass and the netlist builder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cosim.bridge import controls
+from cosim.netlist import SUPPLIES, build_crossbar
+from cosim.network import (
+    N_DEVICES,
+    CircuitSpec,
+    classify,
+    conductances_to_weights,
+    device_index,
+    device_names,
+    forward,
+    spec_for_window,
+    weights_to_conductances,
+)
+
+
+def test_device_names_follow_the_select_line_convention() -> None:
+    names = device_names()
+    assert len(names) == N_DEVICES == 30
+    assert names[3 * 4 + 2] == "w1_4_2" and names[27] == "w2_0"
+    assert all(device_index(n) == k for k, n in enumerate(names))
+    with pytest.raises(KeyError, match="w1_<0..8>"):
+        device_index("w3_0")
+
+
+def test_weights_round_trip_and_window() -> None:
+    spec = spec_for_window(10e-6, 110e-6, v_read_V=0.1, r_series_ohm=10e3, w_max=4.0)
+    assert spec.g_ref1_S == pytest.approx(60e-6)
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.uniform(-4, 4, (9, 3)), rng.uniform(-4, 4, 3)
+    g1, g2 = weights_to_conductances(spec, w1, w2)
+    assert g1.min() >= 10e-6 - 1e-12 and g1.max() <= 110e-6 + 1e-12
+    back1, back2 = conductances_to_weights(spec, g1, g2)
+    np.testing.assert_allclose(back1, w1)
+    np.testing.assert_allclose(back2, w2)
+
+
+def test_forward_is_the_signed_sum_with_saturating_rectifiers() -> None:
+    spec = CircuitSpec()
+    g1 = np.full((9, 3), spec.g_ref1_S)
+    g1[0, 0] += 1e-5  # only w1[0,0] is non-zero: h0 = r_f * 1e-5 * v0
+    g2 = np.full(3, spec.g_ref2_S)
+    g2[0] += 2e-5
+    v = np.zeros(9)
+    v[0] = 0.01
+    h, y = forward(spec, g1, g2, v)
+    assert h[0] == pytest.approx(min(spec.r_f1_ohm * 1e-5 * 0.01, spec.v_h_max_V))
+    assert h[1] == h[2] == 0.0
+    assert y == pytest.approx(min(spec.r_f2_ohm * 2e-5 * h[0], spec.v_o_max_V))
+    # Large inputs saturate; negative sums rectify to 0.
+    _, y_big = forward(spec, g1, g2, np.full(9, 1.0))
+    assert y_big <= spec.v_o_max_V
+    g1[0, 0] = spec.g_ref1_S - 1e-5
+    h_neg, _ = forward(spec, g1, g2, v)
+    assert h_neg[0] == 0.0
+    assert classify(spec, [0.49, 0.51]).tolist() == [0, 1]
+
+
+def test_netlist_has_every_device_switch_and_source() -> None:
+    inst = [{"x0": 0.1, "m_r_on": 1.0} for _ in range(N_DEVICES)]
+    nl = build_crossbar(
+        CircuitSpec(), {"r_on": 5e3}, inst, mss_osdi=Path("a.osdi"), neuron_osdi=Path("b.osdi")
+    )
+    lines = nl.text.splitlines()
+    assert nl.text.endswith(".end\n")
+    for k, name in enumerate(device_names()):
+        assert sum(line.startswith(f"n{name} ") for line in lines) == 1
+        assert any(line.startswith(f"ssel{k} pbus ") for line in lines)
+    for src, _node in SUPPLIES.values():
+        assert f"i({src})" in nl.save
+    assert set(controls(0.0, [0.0] * 9, 0, False)) == set(nl.external_sources)
+    with pytest.raises(ValueError, match="30 instance"):
+        build_crossbar(CircuitSpec(), {}, inst[:3], mss_osdi=Path("a"), neuron_osdi=Path("b"))
+
+
+def test_controls_one_hot_select_and_inverted_inputs() -> None:
+    c = controls(0.1, [0.05] * 9, 1 << 28, True)
+    assert c["vsel28"] == 1.0 and sum(c[f"vsel{k}"] for k in range(30)) == 1.0
+    assert c["vinn3"] == -0.05 and c["vinf"] == 1.0 and c["vprog"] == 0.1
