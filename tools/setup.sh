@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
-STAMP_DIR="$ROOT/build/.setup"
+STAMP_DIR="$VENV"
 NGSPICE_MIN="${NGSPICE_MIN:-46}"
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -78,7 +78,7 @@ setup_system() {
 }
 
 setup_venv() {
-    local stamp="$STAMP_DIR/venv.stamp"
+    local stamp="$STAMP_DIR/.cosim-setup.stamp"
     # Re-install only when pyproject.toml changed since the last successful install.
     if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then
         return 0
