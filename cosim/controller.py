@@ -36,6 +36,7 @@ __all__ = [
     "conductance_to_sense_code",
     "sense_code_to_conductance",
     "PulseScheme",
+    "verify_window",
     "halve_width_cycles",
     "adaptive_widths_cycles",
     "PulseWidths",
@@ -305,7 +306,8 @@ class PulseScheme:
         t_read_sample_s: from read-pulse start to the ``adc_sample`` rise (0 < it < t_read_s).
         t_gap_s: deselected time after each pulse.
         reset_enabled: apply the reset pulse before programming each device.
-        tolerance_codes: verify window half-width (sense-ADC codes).
+        tolerance_codes: verify window half-width (sense-ADC codes); with
+            ``tolerance_shift`` the floor of the relative window (``REG_TOL``).
         max_pulses: write+erase pulses allowed per device before it is flagged failed.
         adaptive: halve the write and erase widths of the current device at every direction
             reversal (``REG_ADAPT``); see :func:`halve_width_cycles`.
@@ -315,6 +317,9 @@ class PulseScheme:
             read's ADC result the controller idles this long (phase idle, nothing selected)
             before it decides.  A whole number of clock periods, < 2**32 cycles
             (``REG_STEP_WAIT``/``REG_STEP_WAIT_HI``); 0 = no wait.
+        tolerance_shift: relative verify window ``REG_TOL_SHIFT`` (0..15): the half-width is
+            ``max(tolerance_codes, target >> tolerance_shift)``; 0 = off (absolute window).
+            See :func:`verify_window`.
     """
 
     v_write_V: float
@@ -333,6 +338,7 @@ class PulseScheme:
     adaptive: bool = False
     t_min_pulse_s: float = 0.0
     t_step_wait_s: float = 0.0
+    tolerance_shift: int = 0
 
     def registers(self, params: HarnessParams) -> dict[str, int]:
         """Register values (name → bus value) of this scheme for a harness."""
@@ -344,6 +350,11 @@ class PulseScheme:
         for name in ("tolerance_codes", "max_pulses"):
             if not 0 <= getattr(self, name) <= 0xFFFF:
                 raise UsageError(f"{name}={getattr(self, name)} must be in 0..65535")
+        if not 0 <= self.tolerance_shift <= _TOL_SHIFT_MAX:
+            raise UsageError(
+                f"tolerance_shift={self.tolerance_shift} must be in 0..{_TOL_SHIFT_MAX} "
+                "(REG_TOL_SHIFT, 0 = absolute window)"
+            )
         wait = params.cycles(self.t_step_wait_s, "t_step_wait_s", minimum=0, maximum=2**32 - 1)
         return {
             "REG_WRITE_CODE": dac.bus_value(dac.volts_to_code(self.v_write_V)),
@@ -358,12 +369,43 @@ class PulseScheme:
             "REG_GAP_CYC": params.cycles(self.t_gap_s, "t_gap_s"),
             "REG_RESET_EN": int(self.reset_enabled),
             "REG_TOL": self.tolerance_codes,
+            "REG_TOL_SHIFT": self.tolerance_shift,
             "REG_MAX_PULSES": self.max_pulses,
             "REG_ADAPT": int(self.adaptive) << load_register_map()["ADAPT_EN"],
             "REG_MIN_CYC": params.cycles(self.t_min_pulse_s, "t_min_pulse_s", minimum=0),
             "REG_STEP_WAIT": wait & 0xFFFF,
             "REG_STEP_WAIT_HI": wait >> 16,
         }
+
+
+_TOL_SHIFT_MAX = 15  # REG_TOL_SHIFT holds 4 bits (tol_shift_r in hdl/xbar_ctrl.v)
+
+
+def verify_window(target_code: int, tol: int, shift: int) -> int:
+    """Verify window half-width (sense-ADC codes) of one device, as ``win_x`` in the controller.
+
+    ``max(tol, target_code >> shift)`` if ``shift`` > 0, else ``tol``: the ``REG_TOL`` floor
+    and the relative window of ``REG_TOL_SHIFT`` (shift 5 → 1/32 = 3.125 % of the target).
+    A read code ``c`` is in the window (device flagged ok) iff
+    ``abs(c - target_code) <= verify_window(target_code, tol, shift)``; below it the
+    controller writes, above it it erases.  The one Python statement of this rule: monitors,
+    result checks and the NumPy twin (:mod:`cosim.program`) all call it.
+
+    Args:
+        target_code: target sense-ADC code (>= 0).
+        tol: the ``REG_TOL`` value (codes, >= 0).
+        shift: the ``REG_TOL_SHIFT`` value (0..15; 0 = off).
+
+    Raises:
+        UsageError: a negative argument or a shift outside 0..15.
+    """
+    t, k, s = int(target_code), int(tol), int(shift)
+    if t < 0 or k < 0 or not 0 <= s <= _TOL_SHIFT_MAX:
+        raise UsageError(
+            f"verify_window(target_code={t}, tol={k}, shift={s}): need target_code >= 0, "
+            f"tol >= 0, shift in 0..{_TOL_SHIFT_MAX}"
+        )
+    return max(k, t >> s) if s else k
 
 
 def halve_width_cycles(width_cyc: int, min_cyc: int) -> int:

@@ -1,16 +1,16 @@
 """The algorithm-level twin of on-chip programming: write-verify as ``hdl/xbar_ctrl.v`` does it.
 
 :func:`write_verify` replays the controller's algorithm (optional reset pulse, read, compare
-with the target code ± tolerance, write or erase pulse, adaptive width halving at direction
-reversals, give up after ``max_pulses``) on the NumPy MSS model, vectorized over devices and
-Monte Carlo trials.  Every controller step (select setup, pulse, hold and gap, at the voltages
-and widths the pulse DAC and the clock actually produce) is precomputed per device as a map
-"state before → state after" on a state grid (:func:`build_tables`), so that one pulse of many
-devices costs one interpolation.
+with the target code ± verify window (``controller.verify_window``), write or erase pulse,
+adaptive width halving at direction reversals, give up after ``max_pulses``) on the NumPy MSS
+model, vectorized over devices and Monte Carlo trials.  Every controller step (select setup,
+pulse, hold and gap, at the voltages and widths the pulse DAC and the clock actually produce)
+is precomputed per device as a map "state before → state after" on a state grid
+(:func:`build_tables`), so that one pulse of many devices costs one interpolation.
 
 :func:`crossbar_twin` sets the twin up for exactly the crossbar a co-simulation run programs
 (``cosim.sim.run_sim``): the same card, seeded device variation, targets, sense gain, target
-codes, tolerance and pulse scheme as the cocotb host in :mod:`cosim.simbench`.
+codes, verify window and pulse scheme as the cocotb host in :mod:`cosim.simbench`.
 ``tests/test_twin_vs_cosim.py`` compares the two.
 """
 
@@ -31,6 +31,7 @@ from cosim.controller import (
     adaptive_widths_cycles,
     conductance_to_sense_code,
     load_register_map,
+    verify_window,
 )
 from cosim.devices import DeviceCard, load_card
 from cosim.errors import UsageError
@@ -319,7 +320,9 @@ def write_verify(
 ) -> ProgramOutcome:
     """Program devices by write-verify exactly as ``hdl/xbar_ctrl.v`` does, vectorized.
 
-    Per device: optional reset pulse → read → if ``|code − target| ≤ tol`` flag ok; else if
+    Per device: optional reset pulse → read → if ``|code − target| ≤ window`` flag ok (window
+    from :func:`cosim.controller.verify_window` with the scheme's ``tolerance_codes`` and
+    ``tolerance_shift``, as ``REG_TOL``/``REG_TOL_SHIFT`` in the controller); else if
     ``max_pulses`` pulses were applied flag failed; else a write pulse (code too low) or an erase
     pulse (code too high), count it, read again.  With ``scheme.adaptive`` a pulse whose
     direction differs from the device's previous write/erase is a reversal: it and all later
@@ -366,13 +369,12 @@ def write_verify(
     if sch.reset_enabled:
         x = _step(tables.inc["reset"], (r,), x, rng, n_sw)
     x_out = x.copy()
-    # working set (compact): index, row, state, target, pulses, level, last direction, N
-    ia, ra, xa, ta = np.arange(n), r, x, tgt
+    # working set (compact): index, row, state, target, window, pulses, level, last direction, N
+    ia, ra, xa, ta, wa = np.arange(n), r, x, tgt, _windows(tgt, sch)
     pa = np.zeros(n, dtype=np.int64)
     la = np.zeros(n, dtype=np.intp)  # width level = reversals so far (saturating)
     da = np.zeros(n, dtype=np.int8)  # +1 last pulse a write, -1 an erase, 0 none yet
     na = n_sw
-    tol = sch.tolerance_codes
     while ia.size:
         pos = np.clip(xa, 0.0, 1.0) * (n_grid - 1)
         gi = np.minimum(pos.astype(np.intp), n_grid - 2)
@@ -382,8 +384,8 @@ def write_verify(
         code = code.astype(np.int64)
         lo = read_table[ra, gi]
         xa = np.clip(xa + lo + (read_table[ra, gi + 1] - lo) * gf, 0.0, 1.0)
-        low = code + tol < ta
-        good = ~low & (code <= ta + tol)
+        low = code + wa < ta
+        good = ~low & (code <= ta + wa)
         done = good | (pa >= sch.max_pulses)
         if done.any():
             idx = ia[done]
@@ -393,7 +395,9 @@ def write_verify(
             ok[idx] = good[done]
             failed[idx] = ~good[done]
             keep = ~done
-            ia, ra, xa, ta, pa, la, da, low = (v[keep] for v in (ia, ra, xa, ta, pa, la, da, low))
+            ia, ra, xa, ta, wa, pa, la, da, low = (
+                v[keep] for v in (ia, ra, xa, ta, wa, pa, la, da, low)
+            )
             na = None if na is None else na[keep]
             if not ia.size:
                 break
@@ -413,6 +417,16 @@ def write_verify(
         x_out.reshape(shape),
         np.asarray(g, dtype=float).reshape(shape),
     )
+
+
+def _windows(target_codes: NDArray[np.int64], scheme: PulseScheme) -> NDArray[np.int64]:
+    """Verify window half-width of every target code (:func:`controller.verify_window`)."""
+    values, inverse = np.unique(target_codes, return_inverse=True)
+    wins = np.array(
+        [verify_window(int(t), scheme.tolerance_codes, scheme.tolerance_shift) for t in values],
+        dtype=np.int64,
+    )
+    return wins[inverse.reshape(target_codes.shape)]
 
 
 def sense_gain_ohm(card: DeviceCard, spec: CircuitSpec, harness: HarnessParams) -> float:
@@ -438,7 +452,8 @@ def card_program_setup(
 
     Sense gain (:func:`sense_gain_ohm`), target codes
     (:func:`cosim.controller.conductance_to_sense_code` at the card's read voltage through the
-    read path), tolerance ``simbench.verify_tolerance(codes)`` and the pulse scheme of
+    read path), verify window ``simbench.verify_tolerance(codes)`` (``REG_TOL`` floor) with the
+    relative ``simbench.TOLERANCE_SHIFT`` and the pulse scheme of
     :func:`cosim.simbench.pulse_scheme` (adaptive widths, ``MAX_PULSES``).
 
     Args:

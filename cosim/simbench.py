@@ -33,25 +33,45 @@ __all__ = [
 
 #: Reference outputs closer than this to the decision level are not required to match (V).
 DECISION_MARGIN_V = 0.05
-#: Verify window half-width relative to the target's sense code.
-TOLERANCE_REL = 0.03
+#: Relative verify window ``REG_TOL_SHIFT``: half-width ``target >> 5`` = 3.125 % of the target.
+TOLERANCE_SHIFT = 5
+#: Floor of the verify window (``REG_TOL``, sense-ADC codes) for small target codes.
+TOLERANCE_FLOOR_CODES = 1
 MAX_PULSES = 200
 
 
 def verify_tolerance(target_codes: Any) -> int:
-    """Verify window half-width (codes): ``TOLERANCE_REL`` of the smallest target code, so that
-    every device ends within that relative error of its read current (one TOL register)."""
-    return max(1, round(TOLERANCE_REL * min(target_codes)))
+    """The ``REG_TOL`` value (codes) for these target codes: the floor of the relative window.
+
+    The window of device k is ``controller.verify_window(code_k, tol, TOLERANCE_SHIFT)``, i.e.
+    ``max(TOLERANCE_FLOOR_CODES, code_k >> TOLERANCE_SHIFT)``: every device ends within
+    3.125 % of its target read code, whatever the spread of the targets (one absolute window
+    sized on the smallest target left the largest ones a window too narrow to hit).
+
+    Raises:
+        UsageError: no target codes.
+    """
+    from cosim.errors import UsageError
+
+    if len(target_codes) == 0:
+        raise UsageError("verify_tolerance: no target codes given")
+    return TOLERANCE_FLOOR_CODES
 
 
 def pulse_scheme(
-    card: Any, reset_enabled: bool, tolerance_codes: int, t_step_wait_s: float = 0.0
+    card: Any,
+    reset_enabled: bool,
+    tolerance_codes: int,
+    t_step_wait_s: float = 0.0,
+    tolerance_shift: int = TOLERANCE_SHIFT,
 ) -> Any:
     """The controller's pulse scheme for a card (from its ``[operation]`` table).
 
     Adaptive write-verify is on: at every direction reversal of a device the write and erase
     widths halve, down to one clock period of the harness (1 µs), see docs/controller.md.
     ``t_step_wait_s`` is the host/MCU latency after every verify read (``REG_STEP_WAIT``).
+    The verify window is relative (``REG_TOL_SHIFT = tolerance_shift``) with ``REG_TOL =
+    tolerance_codes`` as its floor (:func:`cosim.controller.verify_window`).
     """
     from cosim.controller import PulseScheme
 
@@ -73,6 +93,7 @@ def pulse_scheme(
         adaptive=True,
         t_min_pulse_s=1e-6,
         t_step_wait_s=t_step_wait_s,
+        tolerance_shift=tolerance_shift,
     )
 
 
@@ -158,19 +179,21 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         for g in xbar.g_target_S
     ]
     tol = verify_tolerance(codes)
+    scheme = pulse_scheme(xbar.card, cfg.reset_pulse, tol, cfg.t_step_wait_s)
     await host.reset()
-    await host.configure(pulse_scheme(xbar.card, cfg.reset_pulse, tol, cfg.t_step_wait_s))
+    await host.configure(scheme)
     cocotb.start_soon(controller.monitor_one_hot_sel(dut))
     cocotb.start_soon(controller.monitor_pulses(dut, host.widths_cycles, host.regs))
     devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
     programming = [True]
     cocotb.start_soon(_progress(dut, len(codes), log, programming))
     log.info(
-        "programming %d devices (card %s, reset pulse %s, tolerance %d codes)",
+        "programming %d devices (card %s, reset pulse %s, window max(%d, target >> %d) codes)",
         len(devices),
         xbar.card.name,
         "on" if cfg.reset_pulse else "off",
         tol,
+        scheme.tolerance_shift,
     )
     result = await host.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
     programming[0] = False
@@ -181,10 +204,11 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         sum(result.pulses),
     )
     for k in devices:
-        ok_window = abs(result.codes[k] - codes[k]) <= tol
+        win = controller.verify_window(codes[k], tol, scheme.tolerance_shift)
+        ok_window = abs(result.codes[k] - codes[k]) <= win
         assert result.ok[k] == ok_window or result.failed[k], (
             f"device {k}: flag ok={result.ok[k]} failed={result.failed[k]} but code "
-            f"{result.codes[k]} vs target {codes[k]} ± {tol}"
+            f"{result.codes[k]} vs target {codes[k]} ± {win}"
         )
         assert result.ok[k] or result.failed[k], f"device {k} neither ok nor failed"
 
@@ -230,6 +254,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         "devices": devices,
         "target_codes": codes,
         "tolerance": tol,
+        "tolerance_shift": scheme.tolerance_shift,
         "g_target_S": xbar.g_target_S.tolist(),
         "r_sense_ohm": xbar.spec.r_sense_ohm,
         "flags_ok": list(result.ok),

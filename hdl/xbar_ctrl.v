@@ -55,6 +55,7 @@ module xbar_ctrl #(
   // ---------------------------------------------------------------- host registers
   reg                   mode_r;
   reg [15:0]            tol_r, max_pulses_r;
+  reg [3:0]             tol_shift_r; // REG_TOL_SHIFT: relative window target >> s (0 = off)
   reg                   reset_en_r;
   reg [PULSE_BITS-1:0]  write_code_r, erase_code_r, reset_code_r, read_code_r;
   reg [15:0]            write_cyc_r, erase_cyc_r, reset_cyc_r, read_cyc_r, read_sample_r;
@@ -129,18 +130,22 @@ module xbar_ctrl #(
   wire [15:0] wcur_next = (w_half >= min_eff) ? w_half : ((wcur < min_eff) ? wcur : min_eff);
   wire [15:0] ecur_next = (e_half >= min_eff) ? e_half : ((ecur < min_eff) ? ecur : min_eff);
 
-  // verify window (one extra bit so that target +/- tol cannot wrap)
+  // verify window (one extra bit so that target +/- window cannot wrap)
+  // half-width = max(REG_TOL, target >> REG_TOL_SHIFT) with shift 0 = off (absolute REG_TOL)
   wire [16:0] tgt_x = {{(17 - SENSE_BITS) {1'b0}}, target_r[cur_dev*SENSE_BITS+:SENSE_BITS]};
   wire [16:0] code_x = {{(17 - SENSE_BITS) {1'b0}}, sense_lat};
   wire [16:0] tol_x = {1'b0, tol_r};
-  wire too_low = (code_x + tol_x) < tgt_x;    // conductance too low -> write
-  wire too_high = code_x > (tgt_x + tol_x);   // conductance too high -> erase
+  wire [16:0] rel_x = (tol_shift_r == 4'd0) ? 17'd0 : (tgt_x >> tol_shift_r);
+  wire [16:0] win_x = (rel_x > tol_x) ? rel_x : tol_x;
+  wire too_low = (code_x + win_x) < tgt_x;    // conductance too low -> write
+  wire too_high = code_x > (tgt_x + win_x);   // conductance too high -> erase
 
   // ---------------------------------------------------------------- host writes
   always @(posedge clk or negedge rst_n) begin
     if (!rst_n) begin
       mode_r <= 1'b0;
       tol_r <= 16'd0;
+      tol_shift_r <= 4'd0;
       max_pulses_r <= 16'd0;
       reset_en_r <= 1'b0;
       write_code_r <= {PULSE_BITS{1'b0}};
@@ -165,6 +170,7 @@ module xbar_ctrl #(
       case (host_addr)
         REG_CTRL: mode_r <= host_wdata[CTRL_MODE];
         REG_TOL: tol_r <= host_wdata;
+        REG_TOL_SHIFT: tol_shift_r <= host_wdata[3:0];
         REG_MAX_PULSES: max_pulses_r <= host_wdata;
         REG_RESET_EN: reset_en_r <= host_wdata[0];
         REG_WRITE_CODE: write_code_r <= host_wdata[PULSE_BITS-1:0];
@@ -207,6 +213,7 @@ module xbar_ctrl #(
       end
       REG_NFAIL: host_rdata[7:0] = nfail_r;
       REG_TOL: host_rdata = tol_r;
+      REG_TOL_SHIFT: host_rdata[3:0] = tol_shift_r;
       REG_MAX_PULSES: host_rdata = max_pulses_r;
       REG_RESET_EN: host_rdata[0] = reset_en_r;
       REG_WRITE_CODE: host_rdata[PULSE_BITS-1:0] = write_code_r;

@@ -17,7 +17,7 @@ localparam integer N_NEURON = 4;          // h0, h1, h2, out
 localparam [7:0] REG_CTRL = 8'h00;        // W: bit START (strobe), bit MODE; R: MODE
 localparam [7:0] REG_STATUS = 8'h01;      // R: bit BUSY, bit DONE, bit MODE of the last run
 localparam [7:0] REG_NFAIL = 8'h02;       // R: devices flagged failed in the last program run
-localparam [7:0] REG_TOL = 8'h03;         // RW: verify window half-width (sense ADC codes)
+localparam [7:0] REG_TOL = 8'h03;         // RW: verify window half-width floor (sense ADC codes)
 localparam [7:0] REG_MAX_PULSES = 8'h04;  // RW: max write+erase pulses per device
 localparam [7:0] REG_RESET_EN = 8'h05;    // RW: bit0 = reset pulse before each device
 localparam [7:0] REG_WRITE_CODE = 8'h06;  // RW: pulse-DAC code of a write (signed)
@@ -43,6 +43,7 @@ localparam [7:0] REG_ADAPT = 8'h19;       // RW: bit ADAPT_EN = halve write/eras
 localparam [7:0] REG_MIN_CYC = 8'h1A;     // RW: smallest adaptive write/erase width (cycles, 0 -> 1)
 localparam [7:0] REG_STEP_WAIT = 8'h1B;   // RW: host/MCU step latency, cycles [15:0] (0 = off)
 localparam [7:0] REG_STEP_WAIT_HI = 8'h1C; // RW: ... cycles [31:16]; wait after every verify read
+localparam [7:0] REG_TOL_SHIFT = 8'h1D;   // RW: bits [3:0] s; window = max(TOL, target >> s) (0 = off)
 
 // ---- per-device / per-input arrays (base + index; bases are multiples of 0x20) -----------
 localparam [7:0] REG_TARGET_BASE = 8'h20; // RW: target sense-ADC code of device k
