@@ -30,6 +30,8 @@ CASES = [
     "test_monitor_catches_wrong_adaptive_width/expect=min2",
     "test_step_wait_after_every_read/wait_cyc=37",
     "test_step_wait_after_every_read/wait_cyc=65541",
+    "test_relative_window_edges/shift=3",
+    "test_relative_window_edges/shift=5",
 ]
 
 pytestmark = [

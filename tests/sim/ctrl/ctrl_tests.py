@@ -26,6 +26,8 @@ from cosim.controller import (
     load_register_map,
     monitor_one_hot_sel,
     monitor_pulses,
+    sense_code_to_conductance,
+    verify_window,
 )
 
 REGS = load_register_map()
@@ -103,7 +105,9 @@ async def test_register_roundtrip(dut: Any) -> None:
     await host.write("REG_MASK_HI", 0x3FFF)
     await host.write("REG_ADAPT", 0xFFFF)
     await host.write("REG_MIN_CYC", 0x0203)
+    await host.write("REG_TOL_SHIFT", 0xFFF5)  # 4-bit register: upper bits dropped
     assert await host.read("REG_TOL") == 0x1234
+    assert await host.read("REG_TOL_SHIFT") == 0x5
     assert await host.read(REG_TARGET) == 0x0ABC
     assert await host.read(REGS["REG_INPUT_BASE"] + 8) == 0x0123
     assert await host.read("REG_MASK_HI") == 0x3FFF
@@ -427,3 +431,63 @@ async def test_step_wait_after_every_read(dut: Any, wait_cyc: int) -> None:
     assert rec.idle_ps(1, idle) - rec.idle_ps(0, idle) == reads * wait_cyc * period_ps
     assert await host.read("REG_STEP_WAIT") == wait_cyc & 0xFFFF
     assert await host.read("REG_STEP_WAIT_HI") == wait_cyc >> 16
+
+
+# ------------------------------------------------------------------ relative verify window
+def g_for_code(code: int, p: HarnessParams) -> float:
+    """A conductance whose read lands exactly on ``code`` (checked with :func:`code_of`)."""
+    v_read_V = p.pulse_dac.code_to_volts(p.pulse_dac.volts_to_code(V_READ_V))
+    g = sense_code_to_conductance(
+        code, v_read_V=v_read_V, r_sense_ohm=R_SENSE_OHM, adc=p.sense_adc, r_path_ohm=R_PATH_OHM
+    )
+    assert code_of(g, p) == code, (code, g, code_of(g, p))
+    return g
+
+
+@cocotb.test()
+@cocotb.parametrize(shift=[3, 5])
+async def test_relative_window_edges(dut: Any, shift: int) -> None:
+    """REG_TOL_SHIFT: window max(REG_TOL, target >> shift), exact at both edges.
+
+    With ``max_pulses = 0`` every device is read once and flagged ok (in the window) or failed
+    (outside) without a pulse, so each device's code is chosen exactly: target ± window is ok,
+    one code further out fails.  Targets span the floor-dominated (small target) and the
+    relative (large target) regime; the window comes from ``controller.verify_window``.
+    """
+    host = await setup(dut)
+    p = host.params
+    tol = 4
+    await host.configure(
+        dataclasses.replace(scheme(p, reset=False, tol=tol, max_pulses=0), tolerance_shift=shift)
+    )
+    assert await host.read("REG_TOL_SHIFT") == shift
+    bases = [tol << shift, 300, 517, 800, 1111]  # (tol << shift) - 1: floor; the rest relative
+    plan: dict[int, tuple[int, int]] = {}  # device -> (target, read code)
+    for b, t in enumerate(bases):
+        tgt = t - 1 if b == 0 else t
+        w = verify_window(tgt, tol, shift)
+        assert w == (tol if b == 0 else tgt >> shift) and w > tol - (b == 0), (tgt, w)
+        for j, off in enumerate((-w, w, -w - 1, w + 1, 0, w - 1)):
+            plan[6 * b + j] = (tgt, tgt + off)
+    g0 = [g_for_code(c, p) for _, c in (plan[k] for k in range(N_DEV))]
+    model = devices(g0)  # (reads clip g to [G_MIN_S, G_MAX_S] after sampling: reload below)
+    cocotb.start_soon(model.run(dut))
+    cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
+    res = await host.program({k: t for k, (t, _) in plan.items()}, timeout_s=0.1)
+
+    wr, er = REGS["PHASE_WRITE"], REGS["PHASE_ERASE"]
+    assert not any(model.pulses_of(k, ph) for k in range(N_DEV) for ph in (wr, er))
+    for k, (tgt, c) in plan.items():
+        want_ok = abs(c - tgt) <= verify_window(tgt, tol, shift)
+        assert res.codes[k] == c, (k, res.codes[k], c)
+        assert res.ok[k] == want_ok and res.failed[k] == (not want_ok), (k, tgt, c, res.ok[k])
+        assert res.pulses[k] == 0
+    assert res.n_failed == 2 * len(bases)
+    # shift 0 turns the relative window off: the same reads against REG_TOL alone
+    await host.configure(scheme(p, reset=False, tol=tol, max_pulses=0))
+    assert await host.read("REG_TOL_SHIFT") == 0
+    model.g_S = list(g0)
+    res = await host.program({k: t for k, (t, _) in plan.items()}, timeout_s=0.1)
+    for k, (tgt, c) in plan.items():
+        assert res.codes[k] == c and res.ok[k] == (abs(c - tgt) <= tol), (k, tgt, c)
+    assert res.n_failed > 2 * len(bases)
