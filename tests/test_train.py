@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cosim import data, mss, network, program, train
-from cosim.controller import PulseScheme
+from cosim.controller import PulseScheme, verify_window
 
 G_MIN, G_MAX = 2.5e-6, 160e-6  # a Cr-like window (S)
 
@@ -176,8 +176,10 @@ def _reference_program(p_one: mss.MSSArrays, setup, x0: float, target: int) -> t
 
     Adaptive schemes: a write/erase whose direction differs from the previous one halves both
     widths (whole clock cycles, rounded down, at least ``t_min_pulse_s`` = 1 clock here).
+    The verify window is ``controller.verify_window`` (relative if ``tolerance_shift``).
     """
     t, s, rp = setup.timing(), setup.scheme, setup.r_path_ohm
+    win = verify_window(target, s.tolerance_codes, s.tolerance_shift)
     t_clk = setup.harness.clk_period_s
     w_cyc = round(t["t_write_s"] / t_clk)
     e_cyc = round(t["t_erase_s"] / t_clk)
@@ -196,9 +198,9 @@ def _reference_program(p_one: mss.MSSArrays, setup, x0: float, target: int) -> t
         code = int(setup.sense_codes(mss.read_current(p_one, x, t["v_read_V"], rp)))
         x = float(mss.apply_pulse(p_one, x, t["v_read_V"], t["t_read_s"] - t["t_sample_s"], rp))
         x = float(mss.apply_pulse(p_one, x, 0.0, t["t_after_s"], rp))
-        if abs(code - target) <= s.tolerance_codes or n >= s.max_pulses:
+        if abs(code - target) <= win or n >= s.max_pulses:
             return n, float(mss.conductance(p_one, x))
-        low = code + s.tolerance_codes < target
+        low = code + win < target
         if s.adaptive and last is not None and low != last:
             n_rev += 1
         last = low
@@ -211,9 +213,10 @@ def _reference_program(p_one: mss.MSSArrays, setup, x0: float, target: int) -> t
         n += 1
 
 
+@pytest.mark.parametrize("shift", [0, 4], ids=["abs", "rel4"])
 @pytest.mark.parametrize("reset", [True, False], ids=["reset", "noreset"])
-def test_write_verify_matches_direct_loop(reset: bool) -> None:
-    setup = _setup(reset_enabled=reset)
+def test_write_verify_matches_direct_loop(reset: bool, shift: int) -> None:
+    setup = _setup(reset_enabled=reset, tolerance_shift=shift)
     n = 6
     p = _params(n).broadcast_flat((n,))
     tab = program.build_tables(p, setup)
@@ -228,7 +231,11 @@ def test_write_verify_matches_direct_loop(reset: bool) -> None:
         assert out.g_S[k] == pytest.approx(g_ref, rel=0.01)
     assert np.all(out.ok | out.failed) and not np.any(out.ok & out.failed)
     ok = out.ok
-    assert np.all(np.abs(out.codes[ok] - tc[ok]) <= setup.scheme.tolerance_codes)
+    sch = setup.scheme
+    win = np.array([verify_window(int(c), sch.tolerance_codes, sch.tolerance_shift) for c in tc])
+    assert np.all(np.abs(out.codes[ok] - tc[ok]) <= win[ok])
+    if shift:  # the relative window is wider than the floor at these targets
+        assert np.all(win > sch.tolerance_codes)
 
 
 def test_write_verify_flags_failure_after_exactly_max_pulses() -> None:
