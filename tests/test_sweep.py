@@ -11,6 +11,7 @@ import pytest
 
 from cosim import program, sweep
 from cosim.commands import reproduce
+from cosim.controller import verify_window
 from cosim.errors import UsageError
 
 TINY = sweep.SweepConfig(
@@ -113,9 +114,12 @@ def test_sweep_programming_uses_the_co_simulation_setup() -> None:
         twin.xbar.card, twin.xbar.spec, twin.xbar.g_target_S, program.default_harness()
     )
     np.testing.assert_array_equal(codes, twin.target_codes)
-    tol = twin.setup.scheme.tolerance_codes
+    sch = twin.setup.scheme
+    window = np.array(
+        [verify_window(int(c), sch.tolerance_codes, sch.tolerance_shift) for c in codes]
+    )
     assert ok.mean() > 0.9
-    assert (np.abs(out.codes[0][ok] - codes[ok]) <= tol).all()
+    assert (np.abs(out.codes[0][ok] - codes[ok]) <= window[ok]).all()
 
 
 @pytest.mark.parametrize("card", ["W", "Cr", "C"], ids=["W", "Cr", "C"])
