@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +18,9 @@ from cosim import mss
 from cosim.devices import DeviceCard, Variation, draw_variation, load_card
 from cosim.netlist import NEURONS, SUPPLIES, CrossbarNetlist, build_crossbar
 from cosim.network import N_DEVICES, N_HIDDEN, N_IN, CircuitSpec, device_names
+
+if TYPE_CHECKING:
+    from cosim.bridge import AnalogBackend
 
 __all__ = ["Crossbar", "make_crossbar", "make_backend", "TRAINING_NOISE"]
 
@@ -116,7 +120,7 @@ def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
     return Crossbar(card, seed, spec, variation, params, x0, w.w1, w.w2, g_target)
 
 
-def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float):  # type: ignore[no-untyped-def]
+def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float) -> AnalogBackend:
     """The analog backend (``ngspice`` or ``numpy``) writing its waveforms to ``analog_vcd``."""
     from cosim.bridge import NgspiceBackend, NumpyBackend
     from cosim.va import compile_va, model_path
