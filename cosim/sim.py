@@ -234,7 +234,12 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
     )
     wall_s = time.perf_counter() - t0
     failures = _failures(results)
-    merged = summary_mod.merge_outputs(out)
+    try:
+        merged: Path | str | None = summary_mod.merge_outputs(out)
+    except CosimError as exc:  # a crashed run may leave an unreadable dump: report both
+        if not failures:
+            raise
+        merged = f"not merged ({exc}); digital.vcd and analog.vcd are kept in {out}"
     if failures:
         raise SimFailed(
             "co-simulation failed: " + "; ".join(failures) + f" (waveforms so far: {merged})"
