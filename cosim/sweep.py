@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -463,8 +464,14 @@ def run_sweep(
         if scheduler:
             client = Client(scheduler)
         else:
+            # Task errors reach us through fut.result(); the workers' own logs would only add
+            # heartbeat tracebacks when the cluster shuts down.
             cluster = LocalCluster(
-                n_workers=jobs, threads_per_worker=1, processes=processes, dashboard_address=":0"
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",
+                silence_logs=logging.CRITICAL,
             )
             client = Client(cluster)
         try:
