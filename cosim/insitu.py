@@ -219,8 +219,8 @@ def _gradient(
     """Gradient of the offline loss w.r.t. all 30 weights (select-line order)."""
     thr = 0.5 * spec.v_o_max_V
     s1, s2 = cfg.smooth * spec.v_h_max_V, cfg.smooth * spec.v_o_max_V
-    h, dh = train._sclip(v @ w1, spec.v_h_max_V, s1)
-    y, dy = train._sclip(h @ w2, spec.v_o_max_V, s2)
+    h, dh = train.smooth_clip(v @ w1, spec.v_h_max_V, s1)
+    y, dy = train.smooth_clip(h @ w2, spec.v_o_max_V, s2)
     z = (y - thr) / cfg.t_loss_V
     g_u2 = (expit(z) - t) / (cfg.t_loss_V * z.size) * dy
     g_w2 = g_u2 @ h

@@ -41,6 +41,7 @@ from cosim.network import CircuitSpec
 
 __all__ = [
     "DEFAULT_W_MAX",
+    "smooth_clip",
     "Weights",
     "TrainConfig",
     "Targets",
@@ -161,7 +162,7 @@ def _softplus(u: FloatArray) -> FloatArray:
     return np.logaddexp(0.0, u)
 
 
-def _sclip(u: FloatArray, top: float, s: float) -> tuple[FloatArray, FloatArray]:
+def smooth_clip(u: FloatArray, top: float, s: float) -> tuple[FloatArray, FloatArray]:
     """Smooth ``clip(u, 0, top)`` and its derivative (width ``s``)."""
     val = s * (_softplus(u / s) - _softplus((u - top) / s))
     der = expit(u / s) - expit((u - top) / s)
@@ -228,9 +229,9 @@ def train(
         if noisy and cfg.noise_inputs:
             v = add_input_noise(v, cfg.noise, v_read_V=spec.v_read_V, rng=rng)
         u1 = np.einsum("kpi,kij->kpj", v, w1n)
-        h, dh = _sclip(u1, spec.v_h_max_V, s1)
+        h, dh = smooth_clip(u1, spec.v_h_max_V, s1)
         u2 = np.einsum("kpj,kj->kp", h, w2n)
-        y, dy = _sclip(u2, spec.v_o_max_V, s2)
+        y, dy = smooth_clip(u2, spec.v_o_max_V, s2)
         z = (y - thr) / cfg.t_loss_V
         g_z = (expit(z) - t) / (cfg.t_loss_V * z.size)
         g_u2 = g_z * dy

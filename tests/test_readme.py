@@ -39,7 +39,9 @@ def test_readme_device_command_runs(tmp_path: Path) -> None:
     assert (tmp_path / "iv.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("command", ["sim", "device", "report", "plot", "efficiency", "reproduce"])
+@pytest.mark.parametrize(
+    "command", ["sim", "device", "report", "plot", "efficiency", "reproduce", "insitu"]
+)
 def test_every_documented_command_has_help(command: str) -> None:
     done = subprocess.run([*COSIM, command, "--help"], text=True, capture_output=True)
     assert done.returncode == 0, done.stderr
