@@ -162,7 +162,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     """
     import cocotb
 
-    from cosim import controller, data
+    from cosim import controller, data, monitors
 
     log = dut._log
     host = controller.XbarHost(dut)
@@ -182,8 +182,8 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     scheme = pulse_scheme(xbar.card, cfg.reset_pulse, tol, cfg.t_step_wait_s)
     await host.reset()
     await host.configure(scheme)
-    cocotb.start_soon(controller.monitor_one_hot_sel(dut))
-    cocotb.start_soon(controller.monitor_pulses(dut, host.widths_cycles, host.regs))
+    cocotb.start_soon(monitors.monitor_one_hot_sel(dut))
+    cocotb.start_soon(monitors.monitor_pulses(dut, host.widths_cycles, host.regs))
     devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
     programming = [True]
     cocotb.start_soon(_progress(dut, len(codes), log, programming))

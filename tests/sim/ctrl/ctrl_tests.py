@@ -1,6 +1,6 @@
 """cocotb unit bench of the crossbar controller (toplevel ``xbar_top``).
 
-The analog side is :class:`cosim.controller.StepDevices` (conductance moves a fixed step per
+The analog side is :class:`cosim.monitors.StepDevices` (conductance moves a fixed step per
 pulse), so these tests check the control logic only.  Every converter parameter is read from
 the DUT; every register number from ``hdl/xbar_regs.vh``.
 """
@@ -20,15 +20,13 @@ from cosim.controller import (
     ProtocolViolation,
     PulseScheme,
     PulseWidths,
-    StepDevices,
     XbarHost,
     conductance_to_sense_code,
     load_register_map,
-    monitor_one_hot_sel,
-    monitor_pulses,
     sense_code_to_conductance,
     verify_window,
 )
+from cosim.monitors import StepDevices, monitor_one_hot_sel, monitor_pulses
 
 REGS = load_register_map()
 N_DEV = REGS["N_DEV"]
