@@ -157,3 +157,15 @@ def test_read_noise_option_reaches_the_sweep_and_lowers_accuracy(tmp_path: Path)
     assert np.mean(noisy["acc"]) < np.mean(quiet["acc"])
     with pytest.raises(UsageError, match="read_noise"):
         sweep.SweepConfig(read_noise=-0.1).validate()
+
+
+def test_existing_scheduler_gives_the_same_results(tmp_path: Path) -> None:
+    """`--scheduler ADDRESS`: chunks run on a cluster we did not start, same numbers."""
+    from distributed import LocalCluster
+
+    ref = _run(tmp_path / "local")
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        remote = sweep.run_sweep(
+            TINY, tmp_path / "remote", scheduler=cluster.scheduler_address, log=lambda _m: None
+        )
+    assert remote["points"] == ref["points"]
