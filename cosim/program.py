@@ -447,6 +447,7 @@ def card_program_setup(
     harness: HarnessParams,
     *,
     reset_pulse: bool = True,
+    t_step_wait_s: float = 0.0,
 ) -> tuple[ProgramSetup, NDArray[np.int64]]:
     """The controller set-up and target codes the cocotb host would use for these targets.
 
@@ -462,6 +463,7 @@ def card_program_setup(
         g_target_S: target device conductances (S), any shape.
         harness: clock and converters of the harness (:func:`default_harness`).
         reset_pulse: apply the reset pulse before programming each device.
+        t_step_wait_s: host/microcontroller wait after every verify read (s).
 
     Returns:
         ``(setup, target_codes)``, codes of the shape of ``g_target_S``.
@@ -485,7 +487,7 @@ def card_program_setup(
         dtype=np.int64,
     ).reshape(g.shape)
     tol = simbench.verify_tolerance(codes)
-    scheme = simbench.pulse_scheme(card, reset_pulse, tol)
+    scheme = simbench.pulse_scheme(card, reset_pulse, tol, t_step_wait_s)
     setup = ProgramSetup.create(scheme, harness, spec.r_read_path_ohm, r_sense)
     return setup, codes
 

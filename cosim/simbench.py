@@ -163,23 +163,24 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     import cocotb
 
     from cosim import controller, data, monitors
+    from cosim.program import card_program_setup
 
     log = dut._log
     host = controller.XbarHost(dut)
     hp = host.params
     op = xbar.card.operation
-    codes = [
-        controller.conductance_to_sense_code(
-            float(g),
-            v_read_V=op.v_read_V,
-            r_sense_ohm=xbar.spec.r_sense_ohm,
-            adc=hp.sense_adc,
-            r_path_ohm=xbar.spec.r_read_path_ohm,
-        )
-        for g in xbar.g_target_S
-    ]
-    tol = verify_tolerance(codes)
-    scheme = pulse_scheme(xbar.card, cfg.reset_pulse, tol, cfg.t_step_wait_s)
+    # Codes, window and scheme exactly as the algorithm-level twin derives them.
+    setup, code_array = card_program_setup(
+        xbar.card,
+        xbar.spec,
+        xbar.g_target_S,
+        hp,
+        reset_pulse=cfg.reset_pulse,
+        t_step_wait_s=cfg.t_step_wait_s,
+    )
+    codes = [int(c) for c in code_array]
+    scheme = setup.scheme
+    tol = scheme.tolerance_codes
     await host.reset()
     await host.configure(scheme)
     cocotb.start_soon(monitors.monitor_one_hot_sel(dut))
