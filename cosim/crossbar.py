@@ -22,7 +22,7 @@ from cosim.network import N_DEVICES, N_HIDDEN, N_IN, CircuitSpec, device_names
 if TYPE_CHECKING:
     from cosim.bridge import AnalogBackend
 
-__all__ = ["Crossbar", "make_crossbar", "make_backend", "TRAINING_NOISE"]
+__all__ = ["Crossbar", "card_circuit", "make_crossbar", "make_backend", "TRAINING_NOISE"]
 
 #: Training-noise level of the target weights programmed by ``cosim sim`` (relative).
 TRAINING_NOISE = 0.1
@@ -94,6 +94,21 @@ class Crossbar:
         )
 
 
+def card_circuit(card: DeviceCard, w_max: float = 0.0) -> tuple[CircuitSpec, float, float]:
+    """``(spec, gb_min_S, gb_max_S)``: the circuit for a card and its window of *branch*
+    conductances (device + switch + series resistor, what a column sums during inference).
+
+    ``w_max`` 0 means :data:`cosim.train.DEFAULT_W_MAX`.
+    """
+    from cosim import train
+
+    op = card.operation
+    r_inf = replace(CircuitSpec(), r_series_ohm=op.r_series_ohm).r_infer_path_ohm
+    gb_min, gb_max = 1.0 / (r_inf + 1.0 / op.g_min_S), 1.0 / (r_inf + 1.0 / op.g_max_S)
+    spec = train.spec_for_card(gb_min, gb_max, op.v_read_V, op.r_series_ohm, w_max)
+    return spec, gb_min, gb_max
+
+
 def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
     """Draw the devices, size the circuit for the card and train the target weights.
 
@@ -104,10 +119,8 @@ def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
     from cosim import data, train
 
     card = load_card(card) if not isinstance(card, DeviceCard) else card
-    op = card.operation
-    r_inf = replace(CircuitSpec(), r_series_ohm=op.r_series_ohm).r_infer_path_ohm
-    gb_min, gb_max = 1.0 / (r_inf + 1.0 / op.g_min_S), 1.0 / (r_inf + 1.0 / op.g_max_S)
-    spec = train.spec_for_card(gb_min, gb_max, op.v_read_V, op.r_series_ohm)
+    spec, gb_min, gb_max = card_circuit(card)
+    r_inf = spec.r_infer_path_ohm
     variation = draw_variation(card, N_DEVICES, seed)
     params = mss.MSSArrays.from_params(card.model, variation)
     x0 = np.full(N_DEVICES, float(card.x0))

@@ -186,17 +186,15 @@ def card_spec(name: str, w_max: float = 0.0) -> tuple[network.CircuitSpec, float
     """``(spec, gb_min_S, gb_max_S)``: the circuit for a card and its window of *branch*
     conductances (device + switch + series resistor, what a column sums during inference).
 
-    The same construction as :func:`cosim.crossbar.make_crossbar`, so that the sweep's networks
-    are the co-simulation's.
+    The co-simulation's own construction (:func:`cosim.crossbar.card_circuit`), so that the
+    sweep's networks are the co-simulation's.
 
     Raises:
         UsageError: unknown card name (the error lists the known cards).
     """
-    op = load_card(name).operation
-    r_inf = network.CircuitSpec(r_series_ohm=op.r_series_ohm).r_infer_path_ohm
-    gb_min, gb_max = 1.0 / (r_inf + 1.0 / op.g_min_S), 1.0 / (r_inf + 1.0 / op.g_max_S)
-    spec = train.spec_for_card(gb_min, gb_max, op.v_read_V, op.r_series_ohm, w_max)
-    return spec, gb_min, gb_max
+    from cosim.crossbar import card_circuit
+
+    return card_circuit(load_card(name), w_max)
 
 
 @dataclass(frozen=True)
