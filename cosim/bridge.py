@@ -253,20 +253,21 @@ class NumpyBackend:
         self._r_path = spec.r_read_path_ohm
         self._record(0.0)
 
-    def _device_sources(self) -> tuple[np.ndarray, float]:
-        """Source voltage seen by each device's path and the programming-bus voltage."""
+    def _device_sources(self) -> tuple[np.ndarray, float, np.ndarray]:
+        """Source voltage seen by each device's path, the programming-bus voltage and the
+        neuron outputs (hidden and output; all 0 V outside inference)."""
         n = len(self._names)
         v_src = np.zeros(n)
         ctl = self._ctl
         v_prog = ctl.get("vprog", 0.0)
         sel = np.array([ctl.get(f"vsel{k}", 0.0) > 0.5 for k in range(n)])
         v_src[sel] = v_prog
+        neurons = self._neurons()
         if ctl.get("vinf", 0.0) > 0.5:
             v_in = np.array([ctl.get(f"vin{i}", 0.0) for i in range(N_IN)])
             v_src[: N_IN * N_HIDDEN] += np.repeat(v_in, N_HIDDEN)
-            h = self._neurons()[:N_HIDDEN]
-            v_src[N_IN * N_HIDDEN :] += h
-        return v_src, v_prog
+            v_src[N_IN * N_HIDDEN :] += neurons[:N_HIDDEN]
+        return v_src, v_prog, neurons
 
     def _currents(self, v_src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         v_dev = mss.device_voltage(self._p, v_src, self._x, self._r_path)
@@ -293,7 +294,7 @@ class NumpyBackend:
         return v_dev, mss.current(p, v_dev, self._x[idx])
 
     def _record(self, t_s: float) -> None:
-        v_src, v_prog = self._device_sources()
+        v_src, v_prog, neurons = self._device_sources()
         v_dev, i_dev = self._currents(v_src)
         values: dict[str, float] = {}
         g = mss.conductance(self._p, self._x)
@@ -309,7 +310,6 @@ class NumpyBackend:
         values["supply.vdd.v"], values["supply.vdd.i"] = spec.vdd_V, n_amps * spec.opamp_iq_A
         values["supply.vss.v"], values["supply.vss.i"] = spec.vss_V, -n_amps * spec.opamp_iq_A
         values["supply.prog.v"], values["supply.prog.i"] = v_prog, i_prog
-        neurons = self._neurons()
         infer = self._ctl.get("vinf", 0.0) > 0.5
         for i in range(N_IN):
             v_i = self._ctl.get(f"vin{i}", 0.0)
@@ -331,7 +331,7 @@ class NumpyBackend:
         if t_s <= t0:
             return
         self.stats.syncs += 1
-        v_src, _ = self._device_sources()
+        v_src, _, _ = self._device_sources()
         active = v_src != 0
         if np.any(active):
             edges = np.linspace(t0, t_s, self._n_pts + 1)
@@ -345,10 +345,9 @@ class NumpyBackend:
 
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1
-        v_src, v_prog = self._device_sources()
+        v_src, v_prog, neurons = self._device_sources()
         _, i_dev = self._currents(v_src)
         i_prog = float(i_dev[v_src != 0].sum()) if v_prog != 0.0 else 0.0
-        neurons = self._neurons()
         out = {"sense": self._spec.r_sense_ohm * i_prog}
         out.update({name: float(neurons[n]) for n, name in enumerate(NEURONS)})
         return out
