@@ -22,7 +22,14 @@ from cosim.network import N_DEVICES, N_HIDDEN, N_IN, CircuitSpec, device_names
 if TYPE_CHECKING:
     from cosim.bridge import AnalogBackend
 
-__all__ = ["Crossbar", "card_circuit", "make_crossbar", "make_backend", "TRAINING_NOISE"]
+__all__ = [
+    "Crossbar",
+    "card_circuit",
+    "device_params",
+    "make_crossbar",
+    "make_backend",
+    "TRAINING_NOISE",
+]
 
 #: Training-noise level of the target weights programmed by ``cosim sim`` (relative).
 TRAINING_NOISE = 0.1
@@ -109,6 +116,12 @@ def card_circuit(card: DeviceCard, w_max: float = 0.0) -> tuple[CircuitSpec, flo
     return spec, gb_min, gb_max
 
 
+def device_params(card: DeviceCard, seed: int) -> tuple[Variation, mss.MSSArrays]:
+    """The 30 devices drawn for ``seed``: their variation and effective MSS parameters."""
+    variation = draw_variation(card, N_DEVICES, seed)
+    return variation, mss.MSSArrays.from_params(card.model, variation)
+
+
 def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
     """Draw the devices, size the circuit for the card and train the target weights.
 
@@ -121,8 +134,7 @@ def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
     card = load_card(card) if not isinstance(card, DeviceCard) else card
     spec, gb_min, gb_max = card_circuit(card)
     r_inf = spec.r_infer_path_ohm
-    variation = draw_variation(card, N_DEVICES, seed)
-    params = mss.MSSArrays.from_params(card.model, variation)
+    variation, params = device_params(card, seed)
     x0 = np.full(N_DEVICES, float(card.x0))
     train_set, _ = data.split(data.make_dataset())
     cfg = train.TrainConfig(noise=TRAINING_NOISE, seed=seed)

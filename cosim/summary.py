@@ -73,18 +73,24 @@ def inference_classes(vcd: Path, threshold_V: float) -> list[int]:
 
 def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     """The run's summary from ``training.vcd`` (and the host's choices in ``host.json``)."""
-    from cosim import metrics
-    from cosim.crossbar import make_crossbar
+    from cosim import metrics, mss
+    from cosim.crossbar import card_circuit, device_params
+    from cosim.devices import load_card
+    from cosim.sim import SimConfig
 
     vcd = out / "training.vcd"
     host = json.loads((out / "host.json").read_text())
     report = metrics.measure(vcd, window="training")
-    xbar = make_crossbar(host["card"], host["seed"])
+    # The card as configured (a TOML path may carry a built-in card's name).
+    config = SimConfig.from_json(json.loads((out / "config.json").read_text()))
+    card = load_card(config.card)
+    spec, _, _ = card_circuit(card)
+    _, params = device_params(card, host["seed"])
     names = device_names()
     x_final = np.array([report.devices[n].x for n in names], dtype=float)
-    g_final = xbar.conductance(x_final)
+    g_final = mss.conductance(params, x_final)
     labels = [inf["label"] for inf in host["inferences"]]
-    classes = inference_classes(vcd, 0.5 * xbar.spec.v_o_max_V)
+    classes = inference_classes(vcd, 0.5 * spec.v_o_max_V)
     if len(classes) != len(labels):
         raise ValueError(f"{vcd}: {len(classes)} inference samples, host ran {len(labels)}")
     correct = sum(int(c == y) for c, y in zip(classes, labels, strict=True))
@@ -107,7 +113,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     # Energy split (docs/energy.md): devices; their series paths (resistor + switches, linear,
     # so R·∫i²); the rest — neurons, supplies, drivers — is peripheral.
     device_J = report.energy_device_J or 0.0
-    series_J = xbar.spec.r_read_path_ohm * sum(report.devices[n].i2_A2s for n in names)
+    series_J = spec.r_read_path_ohm * sum(report.devices[n].i2_A2s for n in names)
     summary: dict[str, Any] = {
         "card": host["card"],
         "reset_pulse": bool(host["reset_pulse"]),

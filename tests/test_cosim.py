@@ -165,3 +165,20 @@ def test_digital_dump_ports_only_by_default(numpy_run: tuple[Path, dict], tmp_pa
 def _run_dump_all(out: Path) -> Path:
     _run(out, backend="numpy", devices=(0,), test_images=1, dump_all=True)
     return out
+
+
+def test_custom_card_file_is_used_in_the_summary(tmp_path: Path) -> None:
+    """A card file named like a built-in card (``Cr.toml`` elsewhere) is the card summarized."""
+    from cosim.devices import load_card
+    from cosim.waves import read_traces
+
+    text = load_card("Cr").path.read_text()
+    assert "\nr_on = 5000.0\n" in text
+    card = tmp_path / "mine" / "Cr.toml"
+    card.parent.mkdir()
+    card.write_text(text.replace("\nr_on = 5000.0\n", "\nr_on = 4000.0\n"))
+    out = tmp_path / "out"
+    summary = _run(out, backend="numpy", card=str(card), devices=(0,), test_images=1)
+    traces, _ = read_traces(out / "training.vcd", ["analog.w1_0_0.g"])
+    g_recorded = float(traces["analog.w1_0_0.g"][1][-1])
+    assert summary["devices"]["w1_0_0"]["g_final_S"] == pytest.approx(g_recorded, abs=2e-9)
