@@ -17,17 +17,18 @@ import json
 import time
 from pathlib import Path
 
+from cosim.circuit.va import compile_va, model_path
+from cosim.config import SimConfig
 from cosim.crossbar import make_crossbar
-from cosim.ngspice import NgSpice
-from cosim.replay import load_record, pwl_netlist
-from cosim.sim import ROOT, SimConfig, run_bench, run_sim
-from cosim.va import compile_va, model_path
+from cosim.run.replay import load_record, pwl_netlist
+from cosim.run.sim import run_bench, run_sim
+from cosim.spice.ngspice import NgSpice
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--card", default="Cr")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "cosim")
+    parser.add_argument("--out", type=Path, default=Path("build", "bench", "cosim"))
     args = parser.parse_args()
     out = args.out.resolve()
 
@@ -63,7 +64,7 @@ def main() -> None:
     t2 = time.perf_counter()
     run_bench(
         replay_dir / "hdl",
-        "cosim.simbench",
+        "cosim.bench.training",
         extra_env={"COSIM_SIM_CONFIG": str(cfg_path), "COSIM_REPLAY": str(out / "stimulus.json")},
         vcd_path=replay_dir / "digital.vcd",
         testcase="digital_replay",

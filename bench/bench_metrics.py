@@ -3,7 +3,7 @@
 Generates a synthetic training-like VCD (30 devices × v/i/x, 4 supplies, 4 neurons: ~150
 values per point, written with :class:`cosim.waves.AnalogVcdWriter`), then measures, in one
 run and side by side: pyvcd's ``vcd.reader.tokenize``, :func:`cosim.waves.iter_vcd` and
-:func:`cosim.metrics.measure`, in value changes per second.
+:func:`cosim.analysis.metrics.measure`, in value changes per second.
 
 Usage: ``.venv/bin/python bench/bench_metrics.py [--points 20000] [--keep DIR]``
 """
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cosim.metrics import measure
-from cosim.waves import AnalogVcdWriter, iter_vcd
+from cosim.analysis.metrics import measure
+from cosim.waves.read import iter_vcd
+from cosim.waves.write import AnalogVcdWriter
 
 DEVICES = [f"w1_{i}_{j}" for i in range(9) for j in range(3)] + [f"w2_{j}" for j in range(3)]
 SUPPLIES = ["vdd", "vss", "prog", "in0"]
@@ -84,8 +85,8 @@ def main() -> None:
         r_me, n_me = rate(run_measure, path)
         assert n_py == n_co == n_me, (n_py, n_co, n_me)
         print(f"pyvcd tokenize        : {r_py / 1e6:6.2f} M changes/s ({n_py} changes)")
-        print(f"cosim.waves.iter_vcd  : {r_co / 1e6:6.2f} M changes/s  ({r_co / r_py:.1f}x pyvcd)")
-        print(f"cosim.metrics.measure : {r_me / 1e6:6.2f} M changes/s  ({r_me / r_py:.1f}x pyvcd)")
+        print(f"waves.read.iter_vcd   : {r_co / 1e6:6.2f} M changes/s  ({r_co / r_py:.1f}x pyvcd)")
+        print(f"metrics.measure       : {r_me / 1e6:6.2f} M changes/s  ({r_me / r_py:.1f}x pyvcd)")
 
 
 if __name__ == "__main__":

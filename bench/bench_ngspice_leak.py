@@ -1,4 +1,4 @@
-"""Memory and speed of load-run-remove cycles through cosim.ngspice in one process.
+"""Memory and speed of load-run-remove cycles through cosim.spice.ngspice in one process.
 
 Prints the resident set size before and after N cycles (load an RC netlist, run a
 transient, copy a vector out, remove the circuit and its plots) and the cycles per second.
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from cosim.ngspice import NgSpice
+from cosim.spice.ngspice import NgSpice
 
 NETLIST = """leak bench RC
 V1 in 0 pulse(0 1 0 1n 1n 5u 10u)

@@ -6,13 +6,13 @@ One *trial* = program all 30 devices of the 9→3→1 network by write-verify (r
 controller's codes, tolerance and adaptive widths) and infer the whole test set with input
 noise.  Measured side by side in one run:
 
-1. the co-simulation of one trial (``cosim.sim.run_sim``: Icarus + cocotb + ngspice with the
+1. the co-simulation of one trial (``cosim.run.sim.run_sim``: Icarus + cocotb + ngspice with the
    Verilog-A model, waveforms and summary included), wall time;
-2. the twin of the same crossbar (:func:`cosim.program.crossbar_twin`, same card, seed,
+2. the twin of the same crossbar (:func:`cosim.twin.program.crossbar_twin`, same card, seed,
    variation, targets): one trial including building its step tables, and one trial with the
    tables built (what every further trial of a sweep costs);
 3. ``--trials`` trials (device-to-device pool, cycle-to-cycle noise: the sweep's trial,
-   :func:`cosim.sweep.program_trials`) split over 2 Dask worker processes, wall time with and
+   :func:`cosim.run.sweep.program_trials`) split over 2 Dask worker processes, wall time with and
    without starting the cluster.
 
 Prints the ratios.  ``--no-cosim`` skips step 1 (ratios then not printed).
@@ -28,7 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from cosim import data, network, program, sweep, train
+from cosim.circuit import network
+from cosim.learn import data, train
+from cosim.run import sweep
+from cosim.twin import program
 
 
 def _infer(spec: network.CircuitSpec, g_dev: np.ndarray, rng: np.random.Generator, noise: float):
@@ -84,7 +87,8 @@ def main() -> None:
 
     t_cosim = None
     if not args.no_cosim:
-        from cosim.sim import SimConfig, run_sim
+        from cosim.config import SimConfig
+        from cosim.run.sim import run_sim
 
         with tempfile.TemporaryDirectory() as tmp:
             cfg = SimConfig(

@@ -4,7 +4,7 @@
 pulses (the card's write amplitude and width, period twice the width) — once driven directly,
 once through the card's series resistance.  ngspice solves one netlist with the 30 devices
 (one PULSE source, ``.tran`` with TMAX = width/10, only the 30 state nodes saved); the twin
-uses :func:`cosim.mss.pulse_train`.  Prints wall times, the speed ratio and the largest
+uses :func:`cosim.circuit.mss.pulse_train`.  Prints wall times, the speed ratio and the largest
 difference of the final states.  Run: ``.venv/bin/python bench/bench_twin_vs_ngspice.py``.
 """
 
@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from cosim import devices, mss, va
-from cosim.ngspice import NgSpice
+from cosim.circuit import devices, mss, va
+from cosim.spice.ngspice import NgSpice
 
 MULT = ("m_r_on", "m_r_off", "m_v_on", "m_v_off", "m_tau")
 MODEL = ("r_on", "r_off", "v_on", "v_off", "tau", "t_eff", "phi")

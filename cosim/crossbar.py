@@ -14,13 +14,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from cosim import mss
-from cosim.devices import DeviceCard, Variation, draw_variation, load_card
-from cosim.netlist import NEURONS, SUPPLIES, CrossbarNetlist, build_crossbar
-from cosim.network import N_DEVICES, N_HIDDEN, N_IN, CircuitSpec, device_names
+from cosim.backends.ngspice import NgspiceBackend
+from cosim.backends.numpy import NumpyBackend
+from cosim.circuit import mss
+from cosim.circuit.devices import DeviceCard, Variation, draw_variation, load_card
+from cosim.circuit.netlist import NEURONS, SUPPLIES, CrossbarNetlist, build_crossbar
+from cosim.circuit.network import N_DEVICES, N_HIDDEN, N_IN, CircuitSpec, device_names, forward
+from cosim.circuit.va import compile_va, model_path
+from cosim.learn import data, train
+from cosim.waves.write import AnalogVcdWriter
 
 if TYPE_CHECKING:
-    from cosim.bridge import AnalogBackend
+    from cosim.backends.protocol import AnalogBackend
 
 __all__ = [
     "Crossbar",
@@ -72,7 +77,6 @@ class Crossbar:
         self, g_S: NDArray[np.float64], v_in_V: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """NumPy reference of the network programmed to device conductances ``g_S``."""
-        from cosim.network import forward
 
         g1, g2 = self.split_layers(self.branch_conductance(g_S))
         return forward(self.spec, g1, g2, v_in_V)
@@ -105,9 +109,8 @@ def card_circuit(card: DeviceCard, w_max: float = 0.0) -> tuple[CircuitSpec, flo
     """``(spec, gb_min_S, gb_max_S)``: the circuit for a card and its window of *branch*
     conductances (device + switch + series resistor, what a column sums during inference).
 
-    ``w_max`` 0 means :data:`cosim.train.DEFAULT_W_MAX`.
+    ``w_max`` 0 means :data:`cosim.learn.train.DEFAULT_W_MAX`.
     """
-    from cosim import train
 
     op = card.operation
     r_inf = replace(CircuitSpec(), r_series_ohm=op.r_series_ohm).r_infer_path_ohm
@@ -129,7 +132,6 @@ def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
     actually sums), so the training window is the card's device window seen through the
     inference path; device targets are recovered from the branch targets.
     """
-    from cosim import data, train
 
     card = load_card(card) if not isinstance(card, DeviceCard) else card
     spec, gb_min, gb_max = card_circuit(card)
@@ -147,9 +149,6 @@ def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
 
 def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float) -> AnalogBackend:
     """The analog backend (``ngspice`` or ``numpy``) writing its waveforms to ``analog_vcd``."""
-    from cosim.bridge import NgspiceBackend, NumpyBackend
-    from cosim.va import compile_va, model_path
-    from cosim.waves import AnalogVcdWriter
 
     writer = AnalogVcdWriter(
         analog_vcd,

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cosim import devices, mss
-from cosim.commands import device as cmd
+from cosim.circuit import devices, mss
+from cosim.cli import device as cmd
 
 pytestmark = pytest.mark.spice
 

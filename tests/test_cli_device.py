@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosim import cli, devices
+from cosim import cli
+from cosim.circuit import devices
 
 
 def demo_card_name() -> str:

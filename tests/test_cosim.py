@@ -1,7 +1,8 @@
 """End-to-end co-simulation: Icarus + cocotb + (ngspice with Verilog-A | NumPy twin).
 
 Each run programs a few devices of the real crossbar through the real controller and infers a
-few test images; the checks compare what the waveforms say (through cosim.metrics) with what
+few test images; the checks compare what the waveforms say (through cosim.analysis.metrics) with
+what
 the controller's own registers say.
 """
 
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from cosim.circuit.va import model_path
+from cosim.config import SimConfig
 from cosim.errors import UsageError
-from cosim.sim import SimConfig, SimFailed, run_sim
-from cosim.va import model_path
+from cosim.run.sim import SimFailed, run_sim
 
 pytestmark = pytest.mark.sim
 
@@ -132,7 +134,7 @@ def test_ngspice_failure_keeps_readable_vcd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A purely algebraic high-gain op-amp cannot leave saturation in Newton: a real failure."""
-    from cosim.metrics import measure
+    from cosim.analysis.metrics import measure
 
     bad = tmp_path / "va"
     bad.mkdir()
@@ -148,7 +150,7 @@ def test_ngspice_failure_keeps_readable_vcd(
 
 
 def _digital_vars(out: Path) -> set[str]:
-    from cosim.waves import read_header
+    from cosim.waves.read import read_header
 
     return {v.name for v in read_header(out / "digital.vcd").vars}
 
@@ -169,8 +171,8 @@ def _run_dump_all(out: Path) -> Path:
 
 def test_custom_card_file_is_used_in_the_summary(tmp_path: Path) -> None:
     """A card file named like a built-in card (``Cr.toml`` elsewhere) is the card summarized."""
-    from cosim.devices import load_card
-    from cosim.waves import read_traces
+    from cosim.circuit.devices import load_card
+    from cosim.waves.read import read_traces
 
     text = load_card("Cr").path.read_text()
     assert "\nr_on = 5000.0\n" in text

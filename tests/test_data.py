@@ -1,12 +1,12 @@
-"""Tests of cosim.data: dataset, deterministic split, input-noise statistics."""
+"""Tests of cosim.learn.data: dataset, deterministic split, input-noise statistics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cosim import data
 from cosim.errors import UsageError
+from cosim.learn import data
 
 
 def test_dataset_classes_distinct_and_balanced() -> None:

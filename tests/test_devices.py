@@ -1,4 +1,4 @@
-"""cosim.devices: card loading/validation, D2D variation, and the cards' physical properties.
+"""cosim.circuit.devices: card loading/validation, D2D variation, the cards' physical properties.
 
 The card properties (retention, read disturb, gradual vs abrupt switching) are checked with an
 independent computation here: the closed form of the mean MSS under constant voltage
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from cosim import devices
-from cosim.devices import CardError, DeviceCard, MSSParams
+from cosim.circuit import devices
+from cosim.circuit.devices import CardError, DeviceCard, MSSParams
 from cosim.errors import UsageError
 
 K_B, Q_E = 1.380649e-23, 1.602176634e-19

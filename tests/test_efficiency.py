@@ -1,4 +1,4 @@
-"""Tests of :mod:`cosim.efficiency` and ``cosim efficiency`` (real Icarus + cocotb runs).
+"""Tests of :mod:`cosim.run.efficiency` and ``cosim efficiency`` (real Icarus + cocotb runs).
 
 The study runs use the NumPy analog backend and a reduced workload (one device programmed, one
 test image) so that four full co-simulations take seconds.
@@ -16,11 +16,11 @@ from typing import Any
 import matplotlib.image
 import pytest
 
-from cosim import metrics
-from cosim.commands import efficiency as cmd
-from cosim.devices import CardError
-from cosim.efficiency import RunSpec, StudyConfig, plan_runs, run_study
+from cosim.analysis import metrics
+from cosim.circuit.devices import CardError
+from cosim.cli import efficiency as cmd
 from cosim.errors import UsageError
+from cosim.run.efficiency import RunSpec, StudyConfig, plan_runs, run_study
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

@@ -3,8 +3,9 @@
 One small circuit per card — source → series resistor → ``mss_memristor`` (the compiled
 Verilog-A model), driven by the card's own write, read and erase pulses — is simulated once in
 libngspice.  The run is recorded the way the co-simulation records it (a data hook writing
-:class:`cosim.waves.AnalogVcdWriter`, as :class:`cosim.bridge.NgspiceBackend` does) and
-measured with :func:`cosim.metrics.measure`; ngspice measures the same integrals itself with
+:class:`cosim.waves.AnalogVcdWriter`, as :class:`cosim.bench.lockstep.NgspiceBackend` does) and
+measured with :func:`cosim.analysis.metrics.measure`; ngspice measures the same integrals itself
+with
 ``.meas tran NAME INTEG par('expression')`` (ngspice manual, chapter "Measurements after AC, DC
 and Transient Analysis", general forms for INTEG and ``par('expression')``).  The ``.meas``
 results exist only as ngspice's printed output, so they are read from it.
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from cosim import devices, metrics, va
-from cosim.ngspice import NgSpice
-from cosim.waves import AnalogVcdWriter
+from cosim.analysis import metrics
+from cosim.circuit import devices, va
+from cosim.spice.ngspice import NgSpice
+from cosim.waves.write import AnalogVcdWriter
 
 pytestmark = pytest.mark.spice
 

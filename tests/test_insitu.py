@@ -1,13 +1,14 @@
-"""Tests of cosim.insitu: in-situ Manhattan-rule training and the comparison with write-verify."""
+"""cosim.run.insitu: in-situ Manhattan-rule training and the comparison with write-verify."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cosim import insitu, mss
+from cosim.circuit import mss
 from cosim.crossbar import Crossbar, make_crossbar
 from cosim.errors import UsageError
+from cosim.run import insitu
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of cosim.metrics on VCDs whose time, energy and pulses are known by construction.
+"""Tests of cosim.analysis.metrics on VCDs whose time, energy and pulses are known by construction.
 
 The synthetic VCDs are written with pyvcd from piecewise-constant waveforms defined here;
 expected values come from an independent dense-grid integration of the same waveforms
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from vcd.writer import VCDWriter
 
+from cosim.analysis.metrics import device_index, measure
 from cosim.errors import UsageError
-from cosim.metrics import device_index, measure
-from cosim.waves import UnknownSignalError, VcdFormatError
+from cosim.waves.read import UnknownSignalError, VcdFormatError
 
 NS = 1e-9
 T_END_NS = 200

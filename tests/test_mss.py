@@ -1,4 +1,4 @@
-"""Unit tests of the NumPy twin :mod:`cosim.mss` (no simulator needed).
+"""Unit tests of the NumPy twin :mod:`cosim.circuit.mss` (no simulator needed).
 
 References are independent: closed forms of the model equations and scipy's LSODA/brentq.
 """
@@ -12,7 +12,7 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from cosim import mss
+from cosim.circuit import mss
 
 # W-like starting card of the project's DEVICES.md (φ < 1 so the Schottky branch is exercised).
 W_LIKE = SimpleNamespace(
@@ -197,8 +197,8 @@ def test_stochastic_is_seeded_and_converges_to_the_mean_model() -> None:
 @pytest.mark.parametrize("v_src", [1.0, -1.0, 0.35], ids=["write", "erase", "weak"])
 def test_flow_tables_match_the_integrator(card: str, v_src: float) -> None:
     """The tabulated series-resistor flow (private, behind pulse_train) vs apply_pulse."""
-    from cosim import _mss_maps
-    from cosim.devices import draw_variation, load_card
+    from cosim.circuit import mss_maps as _mss_maps
+    from cosim.circuit.devices import draw_variation, load_card
 
     c = load_card(card)
     n = 12

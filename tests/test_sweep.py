@@ -1,4 +1,4 @@
-"""Tests of cosim.sweep and ``cosim reproduce``: determinism, resume, programming, outputs."""
+"""Tests of cosim.run.sweep and ``cosim reproduce``: determinism, resume, programming, outputs."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosim import program, sweep
-from cosim.commands import reproduce
-from cosim.controller import verify_window
+from cosim.cli import reproduce
 from cosim.errors import UsageError
+from cosim.harness.contract import default_harness
+from cosim.harness.policy import verify_window
+from cosim.run import sweep
+from cosim.twin import program
 
 TINY = sweep.SweepConfig(
     cards=("Cr",),
@@ -111,7 +113,7 @@ def test_sweep_programming_uses_the_co_simulation_setup() -> None:
     assert (out.pulses == out.pulses[0]).all()  # no randomness left
     ok = out.ok[0]
     _, codes = program.card_program_setup(
-        twin.xbar.card, twin.xbar.spec, twin.xbar.g_target_S, program.default_harness()
+        twin.xbar.card, twin.xbar.spec, twin.xbar.g_target_S, default_harness()
     )
     np.testing.assert_array_equal(codes, twin.target_codes)
     sch = twin.setup.scheme

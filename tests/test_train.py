@@ -1,4 +1,4 @@
-"""Tests of cosim.train: training, mapping, non-idealities and the write-verify twin."""
+"""Tests of cosim.learn.train: training, mapping, non-idealities and the write-verify twin."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cosim import data, mss, network, program, train
-from cosim.controller import PulseScheme, verify_window
+from cosim.circuit import mss, network
+from cosim.harness.contract import default_harness
+from cosim.harness.policy import PulseScheme, verify_window
+from cosim.learn import data, train
+from cosim.twin import program
 
 G_MIN, G_MAX = 2.5e-6, 160e-6  # a Cr-like window (S)
 
@@ -110,7 +113,7 @@ def _scheme(**kw) -> PulseScheme:
 
 
 def _setup(**kw) -> program.ProgramSetup:
-    return program.ProgramSetup.create(_scheme(**kw), program.default_harness(), 10.1e3, 10e3)
+    return program.ProgramSetup.create(_scheme(**kw), default_harness(), 10.1e3, 10e3)
 
 
 def _params(n: int) -> mss.MSSArrays:
@@ -176,7 +179,7 @@ def _reference_program(p_one: mss.MSSArrays, setup, x0: float, target: int) -> t
 
     Adaptive schemes: a write/erase whose direction differs from the previous one halves both
     widths (whole clock cycles, rounded down, at least ``t_min_pulse_s`` = 1 clock here).
-    The verify window is ``controller.verify_window`` (relative if ``tolerance_shift``).
+    The verify window is ``policy.verify_window`` (relative if ``tolerance_shift``).
     """
     t, s, rp = setup.timing(), setup.scheme, setup.r_path_ohm
     win = verify_window(target, s.tolerance_codes, s.tolerance_shift)

@@ -1,10 +1,10 @@
-"""The write-verify twin (cosim.program) against the full co-simulation (Icarus + ngspice).
+"""The write-verify twin (cosim.twin.program) against the full co-simulation (Icarus + ngspice).
 
 Issue 5's criterion: on the same seed the twin's pulse counts per device agree within ±1 and its
 final conductances within 1 %.  The co-simulation programs a few devices of each card with the
 real controller (``hdl/xbar_ctrl.v`` in Icarus), the real Verilog-A model (openvaf-r → OSDI in
 ngspice) and the real sense path; the twin is set up from the card and seed alone
-(:func:`cosim.program.crossbar_twin`) and never reads the co-simulation's outputs except to
+(:func:`cosim.twin.program.crossbar_twin`) and never reads the co-simulation's outputs except to
 compare.
 
 Measured (cards W/Cr/C, 5 devices each, seeds 3/1/3, verify tolerance 34/19/12 codes): pulse
@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosim import program
-from cosim.sim import SimConfig, run_sim
+from cosim.config import SimConfig
+from cosim.run.sim import run_sim
+from cosim.twin import program
 
 pytestmark = [pytest.mark.spice, pytest.mark.sim]
 

@@ -1,4 +1,4 @@
-"""cosim.va (openvaf-r compile cache) and the mss_memristor Verilog-A model run in `ngspice -b`."""
+"""cosim.circuit.va (openvaf-r compile cache) and the mss_memristor model run in `ngspice -b`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from cosim import devices, va
+from cosim.circuit import devices, va
 from cosim.errors import UsageError
 
 K_B, Q_E = 1.380649e-23, 1.602176634e-19

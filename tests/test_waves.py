@@ -10,20 +10,20 @@ from pathlib import Path
 import pytest
 from vcd.reader import TokenKind, tokenize
 
-from cosim.waves import (
+from cosim.waves.gtkw import write_gtkw
+from cosim.waves.merge import merge_vcds
+from cosim.waves.read import (
     END_ID,
-    AnalogVcdWriter,
     UnknownSignalError,
     VcdFormatError,
     VcdHeader,
     VcdNotFoundError,
     VcdTimeOrderError,
     iter_vcd,
-    merge_vcds,
     read_header,
     read_traces,
-    write_gtkw,
 )
+from cosim.waves.write import AnalogVcdWriter
 
 DEVICES = ["w1_0_0", "w2_1"]
 
@@ -274,7 +274,8 @@ def test_write_block_matches_point_writes_and_honours_deadband(tmp_path: Path) -
     """Block writes (the ngspice lockstep path) record the same trace as point writes."""
     import numpy as np
 
-    from cosim.waves import AnalogVcdWriter, read_traces
+    from cosim.waves.read import read_traces
+    from cosim.waves.write import AnalogVcdWriter
 
     t = np.linspace(0.0, 1e-6, 401)
     v = 0.5 * np.sin(2e7 * t)

@@ -1,6 +1,6 @@
 """cocotb unit bench of the crossbar controller (toplevel ``xbar_top``).
 
-The analog side is :class:`cosim.monitors.StepDevices` (conductance moves a fixed step per
+The analog side is :class:`cosim.bench.monitors.StepDevices` (conductance moves a fixed step per
 pulse), so these tests check the control logic only.  Every converter parameter is read from
 the DUT; every register number from ``hdl/xbar_regs.vh``.
 """
@@ -15,18 +15,15 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge, Timer, with_timeout
 
-from cosim.controller import (
+from cosim.bench.host import XbarHost
+from cosim.bench.monitors import ProtocolViolation, StepDevices, monitor_one_hot_sel, monitor_pulses
+from cosim.harness.converters import (
     HarnessParams,
-    ProtocolViolation,
-    PulseScheme,
-    PulseWidths,
-    XbarHost,
     conductance_to_sense_code,
-    load_register_map,
     sense_code_to_conductance,
-    verify_window,
 )
-from cosim.monitors import StepDevices, monitor_one_hot_sel, monitor_pulses
+from cosim.harness.policy import PulseScheme, PulseWidths, verify_window
+from cosim.harness.regmap import load_register_map
 
 REGS = load_register_map()
 N_DEV = REGS["N_DEV"]
@@ -450,7 +447,7 @@ async def test_relative_window_edges(dut: Any, shift: int) -> None:
     With ``max_pulses = 0`` every device is read once and flagged ok (in the window) or failed
     (outside) without a pulse, so each device's code is chosen exactly: target ± window is ok,
     one code further out fails.  Targets span the floor-dominated (small target) and the
-    relative (large target) regime; the window comes from ``controller.verify_window``.
+    relative (large target) regime; the window comes from ``policy.verify_window``.
     """
     host = await setup(dut)
     p = host.params

@@ -1,5 +1,5 @@
 """cocotb test module of the full co-simulation bench (the bench lives in the package)."""
 
-from cosim.simbench import training_run
+from cosim.bench.training import training_run
 
 __all__ = ["training_run"]

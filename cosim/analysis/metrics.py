@@ -1,0 +1,399 @@
+"""Training time, energy and pulse counts measured from a VCD (one streaming pass).
+
+Any VCD works — the merged co-simulation file, an analog-only file written by
+:class:`cosim.waves.AnalogVcdWriter`, or a digital-only Icarus dump:
+
+* **training time**: first rise of the start signal → first rise of the done signal after it
+  (defaults ``xbar_top.start`` / ``xbar_top.done``; any full dotted name may be given).
+* **device energy**: for every direct sub-scope of ``scope`` (default ``analog``) that has both
+  ``v`` and ``i`` — other than ``supply`` — ∫ v·i dt.  **Whole-circuit energy**: Σ over
+  ``<scope>.supply.<name>`` of ∫ v·i dt.  Integrals use VCD hold semantics: a value holds
+  until its next change, so the product is piecewise constant and is integrated exactly as
+  recorded (see docs/energy.md for why a trapezoid would be wrong here).
+* **by phase** (if ``<top>.phase`` exists, ``<top>`` being the start signal's scope): energy
+  and time per controller phase; **pulses**: entries into reset/write/erase while the device's
+  ``<top>.sel`` bit is high (and reads: entries into the read phase while it is high).
+* final ``x`` (and ``g`` if recorded) per device.
+
+Memory stays bounded: only the current value of each signal is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cosim.errors import UsageError
+from cosim.waves.read import UnknownSignalError, VcdHeader, VcdVar, closest_names, iter_vcd
+
+__all__ = [
+    "PHASES",
+    "WINDOWS",
+    "DeviceReport",
+    "Report",
+    "device_index",
+    "measure",
+]
+
+#: Controller phase codes (``xbar_top.phase``) → names.
+PHASES: dict[int, str] = {0: "idle", 1: "reset", 2: "write", 3: "erase", 4: "read", 5: "infer"}
+#: Allowed values of ``measure(window=…)``.
+WINDOWS = ("all", "training")
+_PROGRAM = (1, 2, 3)
+_READ = 4
+_UNKNOWN = "unknown"
+
+
+def device_index(name: str) -> int | None:
+    """Select-bit index of a device: ``w1_<i>_<j>`` → 3·i + j, ``w2_<j>`` → 27 + j."""
+    parts = name.split("_")
+    try:
+        if parts[0] == "w1" and len(parts) == 3:
+            return 3 * int(parts[1]) + int(parts[2])
+        if parts[0] == "w2" and len(parts) == 2:
+            return 27 + int(parts[1])
+    except ValueError:
+        return None
+    return None
+
+
+@dataclass
+class DeviceReport:
+    """Per-device results (SI units)."""
+
+    energy_J: float = 0.0
+    energy_by_phase_J: dict[str, float] = field(default_factory=dict)
+    pulses: int = 0
+    pulses_by_phase: dict[str, int] = field(default_factory=dict)
+    reads: int = 0
+    x: float | None = None
+    g_S: float | None = None
+    i2_A2s: float = 0.0
+    """∫ i² dt of the device current: a series path of resistance R dissipates R·i2_A2s."""
+
+
+@dataclass
+class Report:
+    """Everything measured from one VCD; ``None`` where the VCD lacks the signals."""
+
+    vcd: str
+    t_end_s: float
+    window: str = "all"
+    training_time_s: float | None = None
+    t_start_s: float | None = None
+    t_done_s: float | None = None
+    energy_device_J: float | None = None
+    energy_J: float | None = None
+    energy_by_phase_J: dict[str, float] = field(default_factory=dict)
+    energy_supply_by_phase_J: dict[str, float] = field(default_factory=dict)
+    time_by_phase_s: dict[str, float] = field(default_factory=dict)
+    phase_entries: dict[str, int] = field(default_factory=dict)
+    supplies: dict[str, float] = field(default_factory=dict)
+    devices: dict[str, DeviceReport] = field(default_factory=dict)
+    n_changes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (JSON-serializable)."""
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The report as one JSON object."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _is_high(value: float | str) -> bool:
+    return isinstance(value, str) and "1" in value
+
+
+def _find(header: VcdHeader, name: str, what: str, required: bool) -> VcdVar | None:
+    var = header.by_name().get(name)
+    if var is None and required:
+        names = [v.name for v in header.vars]
+        raise UnknownSignalError(
+            f"{header.path}: no {what} signal {name!r}; closest existing: "
+            f"{closest_names(name, names)} ({len(names)} signals in all)"
+        )
+    return var
+
+
+def _elements(header: VcdHeader, scope: str) -> tuple[list[str], list[str]]:
+    """(device names, supply names) under ``scope`` that have both ``v`` and ``i``."""
+    names = header.by_name()
+    prefix = scope + "."
+    devices: set[str] = set()
+    supplies: set[str] = set()
+    for n in names:
+        if not n.startswith(prefix) or not n.endswith(".v"):
+            continue
+        parts = n[len(prefix) :].split(".")
+        if len(parts) == 2 and parts[0] != "supply" and n[:-2] + ".i" in names:
+            devices.add(parts[0])
+        elif len(parts) == 3 and parts[0] == "supply" and n[:-2] + ".i" in names:
+            supplies.add(parts[1])
+    return sorted(devices), sorted(supplies)
+
+
+def measure(
+    vcd_path: str | Path,
+    *,
+    start: str | None = None,
+    done: str | None = None,
+    scope: str = "analog",
+    phase: str | None = None,
+    sel: str | None = None,
+    window: str = "all",
+) -> Report:
+    """Measure training time, energy and pulses from ``vcd_path`` in one pass.
+
+    Args:
+        vcd_path: any VCD file.
+        start: full dotted name of the start signal (default ``xbar_top.start``).
+        done: full dotted name of the done signal (default ``xbar_top.done``).
+        scope: analog scope whose sub-scopes are devices and ``supply``.
+        phase: phase marker (default ``<scope of start>.phase``; optional).
+        sel: one-hot device select (default ``<scope of start>.sel``; optional).
+        window: ``"all"`` (energy, phase times and pulses over the whole recording) or
+            ``"training"`` (only from the first rise of start to the rise of done).
+
+    Raises:
+        VcdNotFoundError, VcdFormatError: unreadable VCD.
+        UnknownSignalError: an explicitly named signal is not in the VCD (or the default
+            start/done signals are missing from a VCD without analog data).
+    """
+    if window not in WINDOWS:
+        raise UsageError(f"unknown window {window!r}; allowed: {', '.join(WINDOWS)}")
+    path = Path(vcd_path)
+    stream = iter_vcd(path)
+    header = next(stream)
+    assert isinstance(header, VcdHeader)
+    tick_s = header.tick_s
+    notes: list[str] = []
+
+    devices, supplies = _elements(header, scope)
+    has_analog = bool(devices or supplies)
+    start_name = start or "xbar_top.start"
+    done_name = done or "xbar_top.done"
+    explicit = start is not None or done is not None or not has_analog
+    v_start = _find(header, start_name, "start", explicit)
+    v_done = _find(header, done_name, "done", explicit)
+    if v_start is None or v_done is None:
+        notes.append(f"no {start_name}/{done_name} in the VCD: training time not measured")
+    top = start_name.rsplit(".", 1)[0] if "." in start_name else ""
+    v_phase = _find(header, phase or f"{top}.phase", "phase", phase is not None)
+    v_sel = _find(header, sel or f"{top}.sel", "sel", sel is not None)
+    if not has_analog:
+        notes.append(f"no analog scope {scope!r} with v and i signals: energy not measured")
+    elif v_phase is None:
+        notes.append("no phase marker: energy by phase not measured")
+
+    # Roles by identifier: 0 v, 1 i, 2 x, 3 g (element index e); 4 start, 5 done, 6 phase,
+    # 7 sel.  An identifier may carry several roles (aliases in Icarus dumps).
+    names = header.by_name()
+    elements = [f"{scope}.{d}" for d in devices] + [f"{scope}.supply.{s}" for s in supplies]
+    n_el = len(elements)
+    roles: dict[str, list[tuple[int, int]]] = {}
+    for e, base in enumerate(elements):
+        for kind, q in enumerate(("v", "i", "x", "g")):
+            var = names.get(f"{base}.{q}")
+            if var is not None:
+                roles.setdefault(var.id, []).append((kind, e))
+    # Pseudo-elements n_real + d integrate i² of device d (its current as both "v" and "i"):
+    # the energy of a linear series path R is R·∫i² dt.
+    n_real = n_el
+    for d, dev in enumerate(devices):
+        var = names.get(f"{scope}.{dev}.i")
+        if var is not None:
+            roles.setdefault(var.id, []).extend(((0, n_real + d), (1, n_real + d)))
+    n_el = n_real + len(devices)
+    for kind, var in ((4, v_start), (5, v_done), (6, v_phase), (7, v_sel)):
+        if var is not None:
+            roles.setdefault(var.id, []).append((kind, -1))
+    # One (kind, index) per identifier; kind 8: several roles, listed in aliased[index].
+    aliased = [r for r in roles.values() if len(r) > 1]
+    role_of: dict[str, tuple[int, int]] = {}
+    for ident, r in roles.items():
+        role_of[ident] = r[0] if len(r) == 1 else (8, aliased.index(r))
+
+    v = [0.0] * n_el
+    i = [0.0] * n_el
+    xg: list[list[float | None]] = [[None] * n_el, [None] * n_el]
+    p = [0.0] * n_el
+    t_last = [0] * n_el
+    dirty: set[int] = set()
+    buckets: dict[str, list[float]] = {}
+    phase_name = PHASES[0] if v_phase is not None else "all"
+    in_window = window == "all"
+    outside = [0.0] * n_el  # energy outside the window (discarded)
+    bucket = buckets.setdefault(phase_name, [0.0] * n_el) if in_window else outside
+    phase_t0 = 0
+    time_by_phase: dict[str, int] = {}
+    entries: dict[str, int] = {}
+    pending_entry: int | None = None
+    sel_bits = 0
+    dev_bits = [device_index(d) for d in devices]
+    pulses: list[dict[str, int]] = [{} for _ in devices]
+    reads = [0] * len(devices)
+    start_high = done_high = False
+    t_start: int | None = None
+    t_done: int | None = None
+    t_block = 0
+    n_changes = 0
+
+    def close_block() -> None:
+        nonlocal pending_entry
+        for e in dirty:
+            p[e] = v[e] * i[e]
+        dirty.clear()
+        if pending_entry is not None:
+            code, pending_entry = pending_entry, None
+            label = PHASES[code]
+            for d, k in enumerate(dev_bits):
+                if k is not None and (sel_bits >> k) & 1:
+                    if code == _READ:
+                        reads[d] += 1
+                    else:
+                        pulses[d][label] = pulses[d].get(label, 0) + 1
+
+    def flush_all(t: int) -> None:
+        """Bring every element's energy and the phase time up to ``t``."""
+        nonlocal phase_t0
+        for e2 in range(n_el):
+            if e2 not in dirty:
+                bucket[e2] += p[e2] * (t - t_last[e2])
+                t_last[e2] = t
+        if in_window and v_phase is not None:
+            time_by_phase[phase_name] = time_by_phase.get(phase_name, 0) + t - phase_t0
+        phase_t0 = t
+
+    def set_window(t: int, inside: bool) -> None:
+        nonlocal in_window, bucket
+        flush_all(t)
+        in_window = inside
+        bucket = buckets.setdefault(phase_name, [0.0] * n_el) if inside else outside
+
+    def other(kind: int, e: int, t: int, value: Any) -> None:
+        nonlocal start_high, done_high, t_start, t_done, phase_name, bucket
+        nonlocal pending_entry, sel_bits
+        if kind <= 1:
+            if e not in dirty:
+                bucket[e] += p[e] * (t - t_last[e])
+                t_last[e] = t
+                dirty.add(e)
+            (v if kind == 0 else i)[e] = value
+        elif kind <= 3:
+            xg[kind - 2][e] = value
+        elif kind == 4:
+            high = _is_high(value)
+            if high and not start_high and t_start is None:
+                t_start = t
+                if window == "training":
+                    set_window(t, True)
+            start_high = high
+        elif kind == 5:
+            high = _is_high(value)
+            if high and not done_high and t_start is not None and t_done is None:
+                t_done = t
+                if window == "training":
+                    set_window(t, False)
+            done_high = high
+        elif kind == 6:
+            try:
+                code = int(value, 2)
+            except ValueError:
+                code = -1
+            new_name = PHASES.get(code, _UNKNOWN if code < 0 else f"phase{code}")
+            if new_name == phase_name:
+                return
+            flush_all(t)
+            phase_name = new_name
+            if in_window:
+                bucket = buckets.setdefault(phase_name, [0.0] * n_el)
+                entries[phase_name] = entries.get(phase_name, 0) + 1
+                if code in _PROGRAM or code == _READ:
+                    pending_entry = code
+        elif kind == 7:
+            try:
+                sel_bits = int(value, 2)
+            except ValueError:
+                sel_bits = 0
+        else:
+            for kind2, e2 in aliased[e]:
+                other(kind2, e2, t, value)
+
+    # Hot loop: v and i changes inline, everything else through other().
+    get = role_of.get
+    for t, ident, value in stream:  # type: ignore[misc]
+        if t != t_block:
+            close_block()
+            t_block = t
+        n_changes += 1
+        role = get(ident)
+        if role is None:
+            continue
+        kind, e = role
+        if kind == 0:
+            if e not in dirty:
+                bucket[e] += p[e] * (t - t_last[e])
+                t_last[e] = t
+                dirty.add(e)
+            v[e] = value  # type: ignore[assignment]
+        elif kind == 1:
+            if e not in dirty:
+                bucket[e] += p[e] * (t - t_last[e])
+                t_last[e] = t
+                dirty.add(e)
+            i[e] = value  # type: ignore[assignment]
+        else:
+            other(kind, e, t, value)
+    n_changes -= 1  # the end marker
+    close_block()
+    t_end = t_block
+    flush_all(t_end)
+    if window == "training" and t_start is None:
+        notes.append("window 'training': no rise of the start signal, nothing measured")
+    elif window == "training" and t_done is None:
+        notes.append("window 'training': done never rose, measured up to the end of the file")
+
+    report = Report(
+        vcd=str(path), window=window, t_end_s=t_end * tick_s, n_changes=n_changes, notes=notes
+    )
+    if t_start is not None:
+        report.t_start_s = t_start * tick_s
+    if t_done is not None:
+        report.t_done_s = t_done * tick_s
+        report.training_time_s = (t_done - t_start) * tick_s  # type: ignore[operator]
+    elif v_start is not None and v_done is not None:
+        notes.append("no start → done sequence in the VCD: training time not measured")
+    report.time_by_phase_s = {k: n * tick_s for k, n in time_by_phase.items()}
+    report.phase_entries = entries
+    if not has_analog:
+        return report
+    n_dev = len(devices)
+    for d, name in enumerate(devices):
+        by_phase = {k: b[d] * tick_s for k, b in buckets.items()}
+        report.devices[name] = DeviceReport(
+            energy_J=sum(by_phase.values()),
+            energy_by_phase_J=by_phase,
+            pulses=sum(pulses[d].values()),
+            pulses_by_phase=dict(pulses[d]),
+            reads=reads[d],
+            x=xg[0][d],
+            g_S=xg[1][d],
+            i2_A2s=sum(b[n_real + d] for b in buckets.values()) * tick_s,
+        )
+    report.energy_by_phase_J = {k: sum(b[:n_dev]) * tick_s for k, b in buckets.items()}
+    report.energy_device_J = sum(report.energy_by_phase_J.values()) if n_dev else None
+    for s, name in enumerate(supplies):
+        report.supplies[name] = sum(b[n_dev + s] for b in buckets.values()) * tick_s
+    n_sup = len(supplies)
+    if supplies:
+        report.energy_supply_by_phase_J = {
+            k: sum(b[n_dev : n_dev + n_sup]) * tick_s for k, b in buckets.items()
+        }
+        report.energy_J = sum(report.supplies.values())
+    else:
+        notes.append(f"no {scope}.supply.* signals: whole-circuit energy not measured")
+    return report

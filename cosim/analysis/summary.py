@@ -1,0 +1,180 @@
+"""Post-processing of a co-simulation run: merged VCD, GTKWave save file, ``summary.json``.
+
+Every figure in the summary is computed from the merged waveforms through
+:mod:`cosim.analysis.metrics` (time, energy, pulses, final states) and from the ADC samples
+recorded in
+them (accuracy).  ``host.json`` (written by the bench) only contributes what the host *chose*:
+the card, the seed, the target conductances and the labels of the test images.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cosim.analysis import metrics
+from cosim.circuit import mss
+from cosim.circuit.devices import load_card
+from cosim.circuit.network import device_names
+from cosim.config import SimConfig
+from cosim.crossbar import card_circuit, device_params
+from cosim.waves.gtkw import write_gtkw
+from cosim.waves.merge import merge_vcds
+from cosim.waves.read import read_traces
+
+__all__ = ["merge_outputs", "summarize", "human", "inference_classes"]
+
+TOP = "xbar_top"
+PHASE_INFER = 5
+
+
+def merge_outputs(out: Path) -> Path | None:
+    """Merge ``digital.vcd`` and ``analog.vcd`` into ``training.vcd`` (+ ``training.gtkw``).
+
+    Works on partial files (a run that failed midway): whatever was written is merged.
+    Returns the merged VCD, or None when there is nothing to merge.
+    """
+
+    digital, analog = out / "digital.vcd", out / "analog.vcd"
+    merged = out / "training.vcd"
+    inputs = [p for p in (digital, analog) if p.exists() and p.stat().st_size > 0]
+    if not inputs:
+        return None
+    if len(inputs) == 2:
+        merge_vcds(digital, analog, merged, partial=True)
+    else:
+        merged.write_bytes(inputs[0].read_bytes())
+    write_gtkw(merged, out / "training.gtkw")
+    return merged
+
+
+def inference_classes(vcd: Path, threshold_V: float) -> list[int]:
+    """Class decided at each ADC sample taken during inference, from the output neuron trace."""
+
+    names = [f"{TOP}.adc_sample", f"{TOP}.phase", "analog.neuron.out.v"]
+    traces, _ = read_traces(vcd, names)
+    events: list[tuple[float, int, str, Any]] = []
+    for order, name in enumerate(names):
+        ts, vs = traces[name]
+        events += [(t, order, name, v) for t, v in zip(ts, vs, strict=True)]
+    # At equal times the analog value (written by the bridge at the sample instant) and the
+    # phase are applied before the sample edge is judged.
+    events.sort(key=lambda e: (e[0], -e[1]))
+    phase, out_v, adc = 0, 0.0, False
+    classes = []
+    for _, _, name, value in events:
+        if name.endswith("neuron.out.v"):
+            out_v = float(value)
+        elif name.endswith(".phase"):
+            phase = int(str(value), 2) if str(value).strip("01") == "" else -1
+        else:
+            high = str(value) == "1"
+            if high and not adc and phase == PHASE_INFER:
+                classes.append(int(out_v > threshold_V))
+            adc = high
+    return classes
+
+
+def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
+    """The run's summary from ``training.vcd`` (and the host's choices in ``host.json``)."""
+
+    vcd = out / "training.vcd"
+    host = json.loads((out / "host.json").read_text())
+    report = metrics.measure(vcd, window="training")
+    # The card as configured (a TOML path may carry a built-in card's name).
+    config = SimConfig.from_json(json.loads((out / "config.json").read_text()))
+    card = load_card(config.card)
+    spec, _, _ = card_circuit(card)
+    _, params = device_params(card, host["seed"])
+    names = device_names()
+    x_final = np.array([report.devices[n].x for n in names], dtype=float)
+    g_final = mss.conductance(params, x_final)
+    labels = [inf["label"] for inf in host["inferences"]]
+    classes = inference_classes(vcd, 0.5 * spec.v_o_max_V)
+    if len(classes) != len(labels):
+        raise ValueError(f"{vcd}: {len(classes)} inference samples, host ran {len(labels)}")
+    correct = sum(int(c == y) for c, y in zip(classes, labels, strict=True))
+    programmed = set(host["devices"])
+    devices: dict[str, dict[str, Any]] = {}
+    for k, name in enumerate(names):
+        dev = report.devices[name]
+        devices[name] = {
+            "g_target_S": float(host["g_target_S"][k]),
+            "g_final_S": float(g_final[k]),
+            "error_rel": float(g_final[k] / host["g_target_S"][k] - 1.0),
+            "x_final": float(x_final[k]),
+            "pulses": int(dev.pulses),
+            "pulses_by_phase": dict(dev.pulses_by_phase),
+            "reads": int(dev.reads),
+            "energy_J": float(dev.energy_J),
+            "programmed": k in programmed,
+            "ok": bool(host["flags_ok"][k]),
+        }
+    # Energy split (docs/energy.md): devices; their series paths (resistor + switches, linear,
+    # so R·∫i²); the rest — neurons, supplies, drivers — is peripheral.
+    device_J = report.energy_device_J or 0.0
+    series_J = spec.r_read_path_ohm * sum(report.devices[n].i2_A2s for n in names)
+    summary: dict[str, Any] = {
+        "card": host["card"],
+        "reset_pulse": bool(host["reset_pulse"]),
+        "seed": host["seed"],
+        "backend": host["backend"],
+        "training_time_s": report.training_time_s,
+        "energy_J": report.energy_J,
+        "energy_device_J": report.energy_device_J,
+        "energy_series_J": series_J,
+        "energy_peripheral_J": (
+            None if report.energy_J is None else report.energy_J - device_J - series_J
+        ),
+        "energy_by_phase_J": report.energy_by_phase_J,
+        "pulses_total": int(sum(d["pulses"] for d in devices.values())),
+        "devices_programmed": len(programmed),
+        "devices_failed": int(sum(d["programmed"] and not d["ok"] for d in devices.values())),
+        "accuracy": correct / len(labels) if labels else None,
+        "test_images": len(labels),
+        "vcd": str(vcd),
+        "devices": devices,
+    }
+    if wall_s is not None:
+        summary["wall_time_s"] = wall_s
+    return summary
+
+
+def human(summary: dict[str, Any]) -> str:
+    """A short human-readable summary."""
+
+    def fmt(value: float | None, unit: str, scale: float = 1.0) -> str:
+        return "n/a" if value is None else f"{value * scale:.4g} {unit}"
+
+    ok = [d for d in summary["devices"].values() if d["programmed"] and d["ok"]]
+    worst = max((abs(d["error_rel"]) for d in ok), default=float("nan"))
+    rows = [
+        ("training time", fmt(summary["training_time_s"], "ms", 1e3)),
+        ("energy, whole circuit", fmt(summary["energy_J"], "mJ", 1e3)),
+        ("  memristors", fmt(summary["energy_device_J"], "µJ", 1e6)),
+        ("  series R + switches", fmt(summary["energy_series_J"], "µJ", 1e6)),
+        ("  peripherals", fmt(summary["energy_peripheral_J"], "mJ", 1e3)),
+        (
+            "pulses",
+            f"{summary['pulses_total']} on {summary['devices_programmed']} devices "
+            f"({summary['devices_failed']} flagged failed)",
+        ),
+        ("worst |G/G_target − 1|", f"{worst:.2%} (devices flagged ok)"),
+        (
+            "accuracy",
+            "no test images"
+            if summary["accuracy"] is None
+            else f"{summary['accuracy']:.1%} on {summary['test_images']} test images",
+        ),
+    ]
+    if "wall_time_s" in summary:
+        rows.append(("wall time", f"{summary['wall_time_s']:.1f} s"))
+    rows.append(("waveforms", summary["vcd"]))
+    head = (
+        f"card {summary['card']}, reset pulse {'on' if summary['reset_pulse'] else 'off'}, "
+        f"backend {summary['backend']}"
+    )
+    return "\n".join([head, *(f"  {label:<24}{value}" for label, value in rows)])

@@ -1,0 +1,149 @@
+"""The lockstep bridge between the HDL (Icarus, under cocotb) and the analog crossbar.
+
+The digital simulator is the master clock.  The bridge wakes only on events (see
+``docs/timing.md``):
+
+* a change of any HDL output that drives the analog side (``v_prog``, ``v_in0..8`` as
+  ``real``; ``sel`` and ``infer_en`` as logic): the analog side is advanced to that instant with
+  the *old* values held (zero-order hold), then the new values are applied;
+* a rising edge of ``adc_sample``: the analog side is advanced to that instant and the analog
+  values (``v_sense``, ``v_h0..2``, ``v_out``) are written to the HDL's ``input real`` ports in
+  the same time step; the behavioural ADC latches them after its conversion time.
+
+Two analog backends implement :class:`AnalogBackend`: :class:`NgspiceBackend` (libngspice with
+the Verilog-A models; every accepted time point goes to the analog VCD) and
+:class:`NumpyBackend` (the NumPy twin; fast, for control-logic checks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from cosim.backends.protocol import AnalogSimulationError, BackendStats
+from cosim.circuit import mss
+from cosim.circuit.netlist import NEURONS, SUPPLIES, CrossbarNetlist, tran_card, with_analysis
+from cosim.errors import CosimError
+from cosim.spice.ngspice import NgSpice
+from cosim.waves.write import AnalogVcdWriter
+
+
+def _probe_values(nl: CrossbarNetlist, get: Any, g_on_off: Any) -> dict[str, Any]:
+    """Analog VCD values from a vector getter ``get(name)`` (floats or arrays)."""
+    out: dict[str, Any] = {}
+    r_s = nl.series_ohm
+    g_on, g_off = g_on_off
+    for k, (name, (a, top, col, x)) in enumerate(nl.device_nodes.items()):
+        v_a, v_top, state = get(a), get(top), get(x)
+        out[f"{name}.v"] = v_top - get(col)
+        out[f"{name}.i"] = (v_a - v_top) / r_s
+        out[f"{name}.x"] = state
+        out[f"{name}.g"] = state * g_on[k] + (1.0 - state) * g_off[k]
+    for sup, (src, node) in SUPPLIES.items():
+        out[f"supply.{sup}.v"] = get(node)
+        out[f"supply.{sup}.i"] = -get(f"{src}#branch")
+    for neuron, node in NEURONS.items():
+        out[f"neuron.{neuron}.v"] = get(node)
+    return out
+
+
+class NgspiceBackend:
+    """The crossbar in libngspice with the Verilog-A (OSDI) models, stepped in lockstep.
+
+    Args:
+        netlist: the crossbar (see :func:`cosim.circuit.netlist.build_crossbar`).
+        writer: analog VCD writer; receives every accepted time point.
+        params: the devices' effective MSS parameters (for the recorded conductance ``g``).
+        tmax_s: largest time step (choose from the shortest pulse).
+        horizon_s: end time of the ``.tran`` (the run is paused long before).
+        flush_every_s: wall-clock interval between blocks written to the VCD (the points stay
+            in ngspice's memory until then; everything is written on close and on failure).
+    """
+
+    def __init__(
+        self,
+        netlist: CrossbarNetlist,
+        writer: AnalogVcdWriter,
+        params: mss.MSSArrays,
+        *,
+        tmax_s: float,
+        horizon_s: float = 100.0,
+        flush_every_s: float = 0.5,
+    ) -> None:
+        self.stats = BackendStats()
+        self._nl = netlist
+        self._writer = writer
+        p = params.broadcast_flat((len(netlist.devices),))
+        self._g_on_off = (1.0 / p.r_on, 1.0 / p.r_off)
+        self._ng = NgSpice()
+        try:
+            for path in netlist.osdi:
+                self._ng.load_osdi(path)
+            self._ng.load_circuit(with_analysis(netlist.text, tran_card(tmax_s, horizon_s)))
+            for name in netlist.external_sources:
+                self._ng.set_source(name, 0.0)
+        except BaseException:
+            self._ng.close()
+            raise
+        self._vectors = sorted(
+            {f"{v[2:-1]}#branch" if v.startswith("i(") else v[2:-1] for v in netlist.save}
+        )
+        self._read = 0  # accepted points already written to the VCD
+        self._flush_every_s = flush_every_s
+        self._next_flush = 0.0
+
+    def _flush_points(self) -> None:
+        """Write the accepted points since the last flush to the analog VCD (one block)."""
+        if self._ng.transient_state == "idle":
+            return
+        t = self._ng.vector_tail("time", self._read)
+        if t.size == 0:
+            return
+        cols = {name: self._ng.vector_tail(name, self._read)[: t.size] for name in self._vectors}
+        self._writer.write_block(t, _probe_values(self._nl, cols.__getitem__, self._g_on_off))
+        self._read += t.size
+        self.stats.points += t.size
+        self._next_flush = time.monotonic() + self._flush_every_s
+
+    def set_controls(self, values: Mapping[str, float]) -> None:
+        for name, value in values.items():
+            self._ng.set_source(name, value)
+
+    def advance_to(self, t_s: float) -> None:
+        if t_s > self.stats.t_s:
+            try:
+                self._ng.advance_to(t_s)
+            except CosimError as exc:
+                self._flush_points()
+                tail = "\n  ".join(self._ng.recent_output(15))
+                raise AnalogSimulationError(
+                    f"ngspice failed advancing to t = {t_s!r} s: {exc}\n"
+                    f"last ngspice output:\n  {tail}"
+                ) from exc
+            self.stats.syncs += 1
+            self.stats.t_s = t_s
+            if time.monotonic() >= self._next_flush:
+                self._flush_points()
+
+    def sample(self) -> dict[str, float]:
+        self.stats.samples += 1
+        if self._ng.transient_state == "idle":
+            self._ng.advance_to(0.0)
+        latest = self._ng.latest
+        return {"sense": latest("v(sense)"), **{n: latest(f"v({n})") for n in NEURONS}}
+
+    def states(self) -> np.ndarray:
+        latest = self._ng.latest
+        return np.array([latest(f"v({n[3]})") for n in self._nl.device_nodes.values()])
+
+    def close(self) -> None:
+        if self._ng.closed:
+            return
+        try:
+            self._flush_points()
+        finally:
+            self._writer.close()
+            self._ng.close()

@@ -1,0 +1,164 @@
+"""The lockstep bridge between the HDL (Icarus, under cocotb) and the analog crossbar.
+
+The digital simulator is the master clock.  The bridge wakes only on events (see
+``docs/timing.md``):
+
+* a change of any HDL output that drives the analog side (``v_prog``, ``v_in0..8`` as
+  ``real``; ``sel`` and ``infer_en`` as logic): the analog side is advanced to that instant with
+  the *old* values held (zero-order hold), then the new values are applied;
+* a rising edge of ``adc_sample``: the analog side is advanced to that instant and the analog
+  values (``v_sense``, ``v_h0..2``, ``v_out``) are written to the HDL's ``input real`` ports in
+  the same time step; the behavioural ADC latches them after its conversion time.
+
+Two analog backends implement :class:`AnalogBackend`: :class:`NgspiceBackend` (libngspice with
+the Verilog-A models; every accepted time point goes to the analog VCD) and
+:class:`NumpyBackend` (the NumPy twin; fast, for control-logic checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from cosim.backends.protocol import BackendStats
+from cosim.circuit import mss
+from cosim.circuit.netlist import NEURONS
+from cosim.circuit.network import N_HIDDEN, N_IN, CircuitSpec, device_names
+from cosim.waves.write import AnalogVcdWriter
+
+
+class NumpyBackend:
+    """The crossbar with the NumPy twin: fast, approximate, for control-logic checks.
+
+    Between syncs the held source values are applied to every device through its series
+    resistance (switch + series resistor + clamp/virtual ground, linear parts lumped), the
+    state is advanced with :func:`cosim.circuit.mss.apply_pulse`, and the analog VCD gets
+    ``points_per_interval`` samples of every interval.  Neurons follow the ideal circuit
+    equations of :mod:`cosim.circuit.network` with the devices' actual currents.
+    """
+
+    def __init__(
+        self,
+        spec: CircuitSpec,
+        params: mss.MSSArrays,
+        x0: np.ndarray,
+        writer: AnalogVcdWriter,
+        *,
+        points_per_interval: int = 4,
+    ) -> None:
+        self.stats = BackendStats()
+        self._spec = spec
+        self._x = np.array(x0, dtype=float)
+        self._p = params.broadcast_flat(self._x.shape)
+        self._writer = writer
+        self._n_pts = max(1, int(points_per_interval))
+        self._ctl: dict[str, float] = {}
+        self._names = device_names()
+        self._r_path = spec.r_read_path_ohm
+        self._record(0.0)
+
+    def _device_sources(self) -> tuple[np.ndarray, float, np.ndarray]:
+        """Source voltage seen by each device's path, the programming-bus voltage and the
+        neuron outputs (hidden and output; all 0 V outside inference)."""
+        n = len(self._names)
+        v_src = np.zeros(n)
+        ctl = self._ctl
+        v_prog = ctl.get("vprog", 0.0)
+        sel = np.array([ctl.get(f"vsel{k}", 0.0) > 0.5 for k in range(n)])
+        v_src[sel] = v_prog
+        neurons = self._neurons()
+        if ctl.get("vinf", 0.0) > 0.5:
+            v_in = np.array([ctl.get(f"vin{i}", 0.0) for i in range(N_IN)])
+            v_src[: N_IN * N_HIDDEN] += np.repeat(v_in, N_HIDDEN)
+            v_src[N_IN * N_HIDDEN :] += neurons[:N_HIDDEN]
+        return v_src, v_prog, neurons
+
+    def _currents(self, v_src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v_dev = mss.device_voltage(self._p, v_src, self._x, self._r_path)
+        return v_dev, mss.current(self._p, v_dev, self._x)
+
+    def _neurons(self) -> np.ndarray:
+        """Hidden and output neuron voltages for the held inputs (infer mode)."""
+        spec = self._spec
+        if self._ctl.get("vinf", 0.0) <= 0.5:
+            return np.zeros(N_HIDDEN + 1)
+        v_in = np.array([self._ctl.get(f"vin{i}", 0.0) for i in range(N_IN)])
+        n1 = N_IN * N_HIDDEN
+        v1 = np.repeat(v_in, N_HIDDEN)
+        _, i1 = self._currents_for(slice(0, n1), v1)
+        i_col = i1.reshape(N_IN, N_HIDDEN).sum(axis=0) - spec.g_ref1_S * v_in.sum()
+        h = np.clip(spec.r_f1_ohm * i_col, 0.0, spec.v_h_max_V)
+        _, i2 = self._currents_for(slice(n1, n1 + N_HIDDEN), h)
+        y = np.clip(spec.r_f2_ohm * (i2.sum() - spec.g_ref2_S * h.sum()), 0.0, spec.v_o_max_V)
+        return np.append(h, y)
+
+    def _currents_for(self, idx: slice, v_src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = mss.MSSArrays(**{f: getattr(self._p, f)[idx] for f in self._p.__dataclass_fields__})
+        v_dev = mss.device_voltage(p, v_src, self._x[idx], self._r_path)
+        return v_dev, mss.current(p, v_dev, self._x[idx])
+
+    def _record(self, t_s: float) -> None:
+        v_src, v_prog, neurons = self._device_sources()
+        v_dev, i_dev = self._currents(v_src)
+        values: dict[str, float] = {}
+        g = mss.conductance(self._p, self._x)
+        for k, name in enumerate(self._names):
+            values[f"{name}.v"] = float(v_dev[k])
+            values[f"{name}.i"] = float(i_dev[k])
+            values[f"{name}.x"] = float(self._x[k])
+            values[f"{name}.g"] = float(g[k])
+        spec = self._spec
+        sel = v_src != 0
+        i_prog = float(i_dev[sel].sum()) if v_prog != 0.0 else 0.0
+        n_amps = N_HIDDEN + 1
+        values["supply.vdd.v"], values["supply.vdd.i"] = spec.vdd_V, n_amps * spec.opamp_iq_A
+        values["supply.vss.v"], values["supply.vss.i"] = spec.vss_V, -n_amps * spec.opamp_iq_A
+        values["supply.prog.v"], values["supply.prog.i"] = v_prog, i_prog
+        infer = self._ctl.get("vinf", 0.0) > 0.5
+        for i in range(N_IN):
+            v_i = self._ctl.get(f"vin{i}", 0.0)
+            row = i_dev[i * N_HIDDEN : (i + 1) * N_HIDDEN].sum() if infer else 0.0
+            values[f"supply.in{i}.v"], values[f"supply.in{i}.i"] = v_i, float(row)
+            i_ref = -N_HIDDEN * spec.g_ref1_S * v_i
+            values[f"supply.inn{i}.v"], values[f"supply.inn{i}.i"] = -v_i, i_ref
+        for n, name in enumerate(NEURONS):
+            values[f"neuron.{name}.v"] = float(neurons[n])
+        self._writer.write(t_s, values)
+        self.stats.points += 1
+
+    def set_controls(self, values: Mapping[str, float]) -> None:
+        self._ctl.update(values)
+        self._record(self.stats.t_s)
+
+    def advance_to(self, t_s: float) -> None:
+        t0 = self.stats.t_s
+        if t_s <= t0:
+            return
+        self.stats.syncs += 1
+        v_src, _, _ = self._device_sources()
+        active = v_src != 0
+        if np.any(active):
+            edges = np.linspace(t0, t_s, self._n_pts + 1)
+            for a, b in zip(edges[:-1], edges[1:], strict=True):
+                self._x = mss.apply_pulse(self._p, self._x, v_src, b - a, self._r_path)
+                self._record(float(b))
+        else:
+            # 0 V everywhere: the cards hold state (checked in tests), advance exactly anyway.
+            self._x = mss.step_constant(self._p, self._x, 0.0, t_s - t0)
+        self.stats.t_s = t_s
+
+    def sample(self) -> dict[str, float]:
+        self.stats.samples += 1
+        v_src, v_prog, neurons = self._device_sources()
+        _, i_dev = self._currents(v_src)
+        i_prog = float(i_dev[v_src != 0].sum()) if v_prog != 0.0 else 0.0
+        out = {"sense": self._spec.r_sense_ohm * i_prog}
+        out.update({name: float(neurons[n]) for n, name in enumerate(NEURONS)})
+        return out
+
+    def states(self) -> np.ndarray:
+        return self._x.copy()
+
+    def close(self) -> None:
+        self._writer.close()

@@ -1,0 +1,262 @@
+"""The cocotb bench of a full run: the host program that trains the crossbar on chip.
+
+Runs inside Icarus's ``vvp`` (cocotb test module).  Configuration comes from the JSON file
+named by ``COSIM_SIM_CONFIG`` (written by :func:`cosim.run.sim.run_sim`); ``COSIM_ANALOG``
+(``ngspice``/``numpy``) overrides the backend.  The bench plays the host microcontroller:
+
+1. builds the crossbar (card, seeded device variation, trained target weights);
+2. starts the lockstep bridge and the protocol monitors;
+3. configures the pulse scheme and programs all devices by write-verify;
+4. runs inference on the test images with seeded input noise;
+5. checks: every device within tolerance or flagged; protocol monitors silent; each inferred
+   class equals the NumPy reference of the network as programmed (where the reference is not
+   within the decision margin);
+6. writes ``host.json`` (targets, labels, per-inference codes) next to the waveforms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cosim.bench import host, monitors
+from cosim.bench.lockstep import INPUT_REALS, Bridge
+from cosim.config import SimConfig
+from cosim.crossbar import make_backend, make_crossbar
+from cosim.harness import converters, policy
+from cosim.learn import data
+from cosim.twin.program import card_program_setup, sense_gain_ohm
+
+__all__ = ["training_run", "digital_replay", "DECISION_MARGIN_V"]
+
+#: Reference outputs closer than this to the decision level are not required to match (V).
+DECISION_MARGIN_V = 0.05
+
+
+def _config() -> Any:
+
+    path = os.environ.get("COSIM_SIM_CONFIG")
+    if path:
+        cfg = SimConfig.from_json(json.loads(Path(path).read_text()))
+    else:  # the Makefile flow: options as environment variables
+        cfg = SimConfig(
+            card=os.environ.get("COSIM_CARD", "Cr"),
+            reset_pulse=os.environ.get("COSIM_RESET", "on") == "on",
+            seed=int(os.environ.get("COSIM_SEED", "1")),
+            out_dir=Path(os.environ.get("COSIM_OUT", "sim_build")).resolve(),
+        )
+        cfg.validate()
+        cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    cfg.backend = os.environ.get("COSIM_ANALOG", cfg.backend)
+    return cfg
+
+
+def _test_images(cfg: Any) -> tuple[np.ndarray, np.ndarray]:
+
+    _, test = data.split(data.make_dataset())
+    n = len(test) if cfg.test_images is None else min(cfg.test_images, len(test))
+    return test.x[:n], test.y[:n]
+
+
+async def _progress(dut: Any, n: int, log: Any, active: list[bool]) -> None:
+    from cocotb.triggers import ValueChange
+
+    while active[0]:
+        await ValueChange(dut.cur_dev)
+        if active[0] and int(dut.busy.value):
+            log.info("programming device %d of %d", int(dut.cur_dev.value) + 1, n)
+
+
+def _cocotb_test(func: Any) -> Any:
+    import cocotb
+
+    return cocotb.test()(func)
+
+
+def _with_sense_gain(xbar: Any, hp: Any) -> Any:
+    """The crossbar with the sense-amplifier gain set for the DUT's sense ADC
+    (:func:`cosim.twin.program.sense_gain_ohm`)."""
+    from dataclasses import replace
+
+    r_sense = sense_gain_ohm(xbar.card, xbar.spec, hp)
+    return replace(xbar, spec=replace(xbar.spec, r_sense_ohm=r_sense))
+
+
+async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str, Any]:
+    """What the host microcontroller does: configure, program, check, infer.
+
+    Args:
+        states: callable returning the analog devices' states after programming (for the
+            NumPy reference of the programmed network), or None to skip that check.
+
+    Returns:
+        the host record (targets, flags, counters, inferences) for ``host.json``.
+    """
+    import cocotb
+
+    log = dut._log
+    xhost = host.XbarHost(dut)
+    hp = xhost.params
+    op = xbar.card.operation
+    # Codes, window and scheme exactly as the algorithm-level twin derives them.
+    setup, code_array = card_program_setup(
+        xbar.card,
+        xbar.spec,
+        xbar.g_target_S,
+        hp,
+        reset_pulse=cfg.reset_pulse,
+        t_step_wait_s=cfg.t_step_wait_s,
+    )
+    codes = [int(c) for c in code_array]
+    scheme = setup.scheme
+    tol = scheme.tolerance_codes
+    await xhost.reset()
+    await xhost.configure(scheme)
+    cocotb.start_soon(monitors.monitor_one_hot_sel(dut))
+    cocotb.start_soon(monitors.monitor_pulses(dut, xhost.widths_cycles, xhost.regs))
+    devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
+    programming = [True]
+    cocotb.start_soon(_progress(dut, len(codes), log, programming))
+    log.info(
+        "programming %d devices (card %s, reset pulse %s, window max(%d, target >> %d) codes)",
+        len(devices),
+        xbar.card.name,
+        "on" if cfg.reset_pulse else "off",
+        tol,
+        scheme.tolerance_shift,
+    )
+    result = await xhost.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
+    programming[0] = False
+    log.info(
+        "programmed: %d ok, %d failed, %d pulses",
+        sum(result.ok),
+        result.n_failed,
+        sum(result.pulses),
+    )
+    for k in devices:
+        win = policy.verify_window(codes[k], tol, scheme.tolerance_shift)
+        ok_window = abs(result.codes[k] - codes[k]) <= win
+        assert result.ok[k] == ok_window or result.failed[k], (
+            f"device {k}: flag ok={result.ok[k]} failed={result.failed[k]} but code "
+            f"{result.codes[k]} vs target {codes[k]} ± {win}"
+        )
+        assert result.ok[k] or result.failed[k], f"device {k} neither ok nor failed"
+
+    g_prog = None if states is None else xbar.conductance(states())
+    images, labels = _test_images(cfg)
+    rng = np.random.default_rng(cfg.seed)
+    thr = hp.neuron_adc.quantize(0.5 * xbar.spec.v_o_max_V)
+    inferences: list[dict[str, Any]] = []
+    mismatches = []
+    for n, (img, label) in enumerate(zip(images, labels, strict=True)):
+        v = data.add_input_noise(
+            data.to_voltages(img, op.v_read_V), cfg.input_noise, v_read_V=op.v_read_V, rng=rng
+        )
+        in_codes = [hp.in_dac.volts_to_code(float(vi)) for vi in v]
+        res = await xhost.infer(in_codes, settle_s=op.t_read_s, class_threshold=thr)
+        record: dict[str, Any] = {
+            "label": int(label),
+            "class": res.class_bit,
+            "out_code": res.out_code,
+            "h_codes": list(res.h_codes),
+            "in_codes": in_codes,
+        }
+        if g_prog is not None:
+            v_applied = np.array([hp.in_dac.code_to_volts(c) for c in in_codes])
+            _, y_ref = xbar.reference_outputs(g_prog, v_applied)
+            record["ref_class"] = int(y_ref > 0.5 * xbar.spec.v_o_max_V)
+            record["y_ref_V"] = float(y_ref)
+            near = abs(float(y_ref) - 0.5 * xbar.spec.v_o_max_V) < DECISION_MARGIN_V
+            if res.class_bit != record["ref_class"] and not near:
+                mismatches.append((n, res.class_bit, record["ref_class"], float(y_ref)))
+        inferences.append(record)
+    log.info(
+        "inference: %d of %d correct",
+        sum(i["class"] == i["label"] for i in inferences),
+        len(inferences),
+    )
+    assert not mismatches, f"inference differs from the NumPy reference: {mismatches}"
+    return {
+        "card": xbar.card.name,
+        "seed": cfg.seed,
+        "reset_pulse": cfg.reset_pulse,
+        "backend": cfg.backend,
+        "devices": devices,
+        "target_codes": codes,
+        "tolerance": tol,
+        "tolerance_shift": scheme.tolerance_shift,
+        "g_target_S": xbar.g_target_S.tolist(),
+        "r_sense_ohm": xbar.spec.r_sense_ohm,
+        "flags_ok": list(result.ok),
+        "flags_failed": list(result.failed),
+        "pulses_register": list(result.pulses),
+        "final_codes": list(result.codes),
+        "inferences": inferences,
+    }
+
+
+@_cocotb_test
+async def training_run(dut: Any) -> None:
+    """Program all devices by write-verify, then infer the test set with input noise."""
+    import cocotb
+
+    cfg = _config()
+    xbar = make_crossbar(cfg.card, cfg.seed)
+    xbar = _with_sense_gain(xbar, converters.HarnessParams.from_dut(dut))
+    backend = make_backend(
+        xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=cfg.analog_tmax_s()
+    )
+    bridge = Bridge(dut, backend)
+    cocotb.start_soon(bridge.run())
+    try:
+        host_json = await _host_session(dut, cfg, xbar, backend.states)
+        bridge.stop()
+        backend.close()  # flushes the last analog points
+        host_json["bridge_events"] = bridge.events
+        host_json["backend_stats"] = {
+            "syncs": backend.stats.syncs,
+            "points": backend.stats.points,
+            "samples": backend.stats.samples,
+        }
+        (cfg.out_dir / "host.json").write_text(json.dumps(host_json, indent=1) + "\n")
+    finally:
+        bridge.stop()
+        backend.close()
+        record = {
+            "stimulus": [[t, values] for t, values in bridge.stimulus],
+            "samples": [[t, values] for t, values in bridge.samples],
+        }
+        (cfg.out_dir / "stimulus.json").write_text(json.dumps(record) + "\n")
+
+
+@_cocotb_test
+async def digital_replay(dut: Any) -> None:
+    """The same host session with no analog simulator: the ADC values recorded by a previous
+    ``training_run`` (``$COSIM_REPLAY`` = its ``stimulus.json``) are replayed at each sample.
+
+    This is the digital half of the lockstep-overhead benchmark (``bench/bench_cosim.py``).
+    """
+    import cocotb
+    from cocotb.triggers import RisingEdge
+
+    path = os.environ.get("COSIM_REPLAY")
+    if not path:
+        raise RuntimeError("COSIM_REPLAY must name the stimulus.json of a training run")
+    samples = json.loads(Path(path).read_text())["samples"]
+    cfg = _config()
+    xbar = _with_sense_gain(
+        make_crossbar(cfg.card, cfg.seed), converters.HarnessParams.from_dut(dut)
+    )
+
+    async def replay() -> None:
+        for _, values in samples:
+            await RisingEdge(dut.adc_sample)
+            for port, quantity in INPUT_REALS.items():
+                getattr(dut, port).value = values[quantity]
+
+    cocotb.start_soon(replay())
+    await _host_session(dut, cfg, xbar, None)

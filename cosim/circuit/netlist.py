@@ -1,0 +1,186 @@
+"""Build the ngspice netlist of the 9→3→1 memristor crossbar from a card and a circuit spec.
+
+Topology (see ``docs/circuit.md``; constants in :class:`cosim.circuit.network.CircuitSpec`):
+
+* every device ``k`` sits behind a series resistor ``Rs<k>`` whose free end ``a<k>`` reaches the
+  shared programming bus ``pbus`` through its select switch ``Ssel<k>`` (control ``sel<k>``) and
+  its input line (``in<i>`` for layer 1, hidden output ``h<j>`` for layer 2) through an
+  inference switch ``Sinf<k>`` (common control ``inf``);
+* the device's other end is its column line: ``col<j>`` (hidden neuron j) or ``colo`` (output);
+* every column gets reference resistors ``1/g_ref`` from the *inverted* inputs (signed weights)
+  and a clamp switch to ground that is closed while not inferring (programming current returns
+  to ground instead of saturating the neuron);
+* neurons are :file:`va_models/neuron.va` instances supplied by ``vdd``/``vss``;
+* the programming bus is driven by the external source ``Vprog``; its delivered current is
+  sensed by the transimpedance ``Hsense`` (``v(sense) = r_sense · I_prog``).
+
+All sources that the digital side drives are ``external`` (zero-order hold from Python).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cosim.circuit.network import N_HIDDEN, N_IN, CircuitSpec, device_names
+
+__all__ = ["CrossbarNetlist", "build_crossbar", "tran_card", "with_analysis", "SUPPLIES", "NEURONS"]
+
+#: Supply and driver sources recorded as ``analog.supply.<name>``: name → (source, node).
+SUPPLIES: dict[str, tuple[str, str]] = {
+    "vdd": ("vdd", "vdd"),
+    "vss": ("vss", "vss"),
+    "prog": ("vprog", "pbus"),
+    **{f"in{i}": (f"vin{i}", f"in{i}") for i in range(N_IN)},
+    **{f"inn{i}": (f"vinn{i}", f"inn{i}") for i in range(N_IN)},
+}
+#: Neuron outputs recorded as ``analog.neuron.<name>.v`` (name → node).
+NEURONS: dict[str, str] = {"h0": "h0", "h1": "h1", "h2": "h2", "out": "out"}
+
+_SWITCH_MODELS = """\
+.model swsel sw vt=0.5 vh=0 ron={ron:.6g} roff={roff:.6g}
+.model swclamp sw vt=0.5 vh=0 ron={roff:.6g} roff={clamp:.6g}"""
+
+
+@dataclass(frozen=True)
+class CrossbarNetlist:
+    """A crossbar netlist and the names the bridge needs to drive and probe it.
+
+    Attributes:
+        text: the netlist (title line first, ``.end`` last), no analysis card.
+        osdi: compiled models the netlist instantiates, to load before the circuit.
+        devices: device names in select-line order.
+        external_sources: names of the ``external`` sources (lower case), all starting at 0 V.
+        device_nodes: per device ``(node_a, node_top, node_bottom, x_vector)`` for probing:
+            device voltage ``v(top) − v(bottom)``, current ``(v(a) − v(top)) / r_series``.
+        series_ohm: per-device series resistance (Ω).
+        save: vectors to ``.save`` (everything the bridge reads).
+    """
+
+    text: str
+    osdi: tuple[Path, ...]
+    devices: tuple[str, ...]
+    external_sources: tuple[str, ...]
+    device_nodes: Mapping[str, tuple[str, str, str, str]]
+    series_ohm: float
+    save: tuple[str, ...] = field(default=())
+
+
+def _fmt(params: Mapping[str, float]) -> str:
+    return " ".join(f"{k}={float(v):.9g}" for k, v in params.items())
+
+
+def build_crossbar(
+    spec: CircuitSpec,
+    model_params: Mapping[str, float],
+    instance_params: Sequence[Mapping[str, float]],
+    *,
+    mss_osdi: Path,
+    neuron_osdi: Path,
+    title: str = "cosim 9-3-1 memristor crossbar",
+) -> CrossbarNetlist:
+    """Build the crossbar netlist.
+
+    Args:
+        spec: circuit constants.
+        model_params: ``mss_memristor`` model parameters (the card's ``[model]`` table).
+        instance_params: per device (30, select-line order) instance parameters: ``x0`` and the
+            variation multipliers ``m_r_on`` … ``m_tau``.
+        mss_osdi: compiled ``mss.va``.
+        neuron_osdi: compiled ``neuron.va``.
+        title: netlist title line.
+
+    Returns:
+        the netlist with its probe and source names.
+    """
+    names = device_names()
+    if len(instance_params) != len(names):
+        raise ValueError(f"need {len(names)} instance parameter sets, got {len(instance_params)}")
+    lines = [f"* {title}", "* supplies and drivers"]
+    lines += [f"vdd vdd 0 dc {spec.vdd_V:.9g}", f"vss vss 0 dc {spec.vss_V:.9g}"]
+    lines.append("vprog pbus 0 external")
+    lines.append(f"hsense sense 0 vprog {-spec.r_sense_ohm:.9g}")
+    ext = ["vprog", "vinf"]
+    for i in range(N_IN):
+        lines.append(f"vin{i} in{i} 0 external")
+        lines.append(f"vinn{i} inn{i} 0 external")
+        ext += [f"vin{i}", f"vinn{i}"]
+    lines.append("vinf inf 0 external")
+    lines.append(
+        _SWITCH_MODELS.format(
+            ron=spec.r_switch_on_ohm, roff=spec.r_switch_off_ohm, clamp=spec.r_clamp_on_ohm
+        )
+    )
+    lines.append(f".model mss mss_memristor {_fmt(model_params)}")
+    neuron_common = f"gain={spec.opamp_gain:.9g} i_q={spec.opamp_iq_A:.9g}"
+    lines.append(
+        f".model neur1 neuron_tia r_f={spec.r_f1_ohm:.9g} v_max={spec.v_h_max_V:.9g} "
+        + neuron_common
+    )
+    lines.append(
+        f".model neur2 neuron_tia r_f={spec.r_f2_ohm:.9g} v_max={spec.v_o_max_V:.9g} "
+        + neuron_common
+    )
+
+    nodes: dict[str, tuple[str, str, str, str]] = {}
+    lines.append("* memristors: select switch, inference switch, series resistor, device")
+    for k, name in enumerate(names):
+        if name.startswith("w1_"):
+            i, j = (int(s) for s in name[3:].split("_"))
+            line_in, col = f"in{i}", f"col{j}"
+        else:
+            j = int(name[3:])
+            line_in, col = f"h{j}", "colo"
+        a, top = f"a{k}", f"t{k}"
+        ext.append(f"vsel{k}")
+        lines.append(f"vsel{k} sel{k} 0 external")
+        lines.append(f"ssel{k} pbus {a} sel{k} 0 swsel")
+        lines.append(f"sinf{k} {line_in} {a} inf 0 swsel")
+        lines.append(f"rs{k} {a} {top} {spec.r_series_ohm:.9g}")
+        lines.append(f"n{name} {top} {col} mss {_fmt(instance_params[k])}")
+        nodes[name] = (a, top, col, f"n{name}#x")
+
+    lines.append("* reference resistors (signed weights), column clamps and neurons")
+    for j in range(N_HIDDEN):
+        for i in range(N_IN):
+            lines.append(f"rref1_{i}_{j} inn{i} col{j} {1.0 / spec.g_ref1_S:.9g}")
+        lines.append(f"sclamp{j} col{j} 0 inf 0 swclamp")
+        lines.append(f"nh{j} col{j} h{j} hn{j} vdd vss neur1")
+    for j in range(N_HIDDEN):
+        lines.append(f"rref2_{j} hn{j} colo {1.0 / spec.g_ref2_S:.9g}")
+    lines.append("sclampo colo 0 inf 0 swclamp")
+    lines.append("nout colo out outn vdd vss neur2")
+
+    save = ["v(sense)"]
+    save += [f"v({n})" for n in NEURONS.values()]
+    for node_a, top, col, x in nodes.values():
+        save += [f"v({node_a})", f"v({top})", f"v({col})", f"v({x})"]
+    for src, node in SUPPLIES.values():
+        save += [f"i({src})", f"v({node})"]
+    save = list(dict.fromkeys(save))
+    lines.append(".save " + " ".join(save))
+    lines.append(".end")
+    return CrossbarNetlist(
+        text="\n".join(lines) + "\n",
+        osdi=(Path(mss_osdi), Path(neuron_osdi)),
+        devices=tuple(names),
+        external_sources=tuple(ext),
+        device_nodes=nodes,
+        series_ohm=spec.r_series_ohm,
+        save=tuple(save),
+    )
+
+
+def tran_card(tmax_s: float, horizon_s: float = 100.0) -> str:
+    """The ``.tran`` card of a lockstep run: paused long before ``horizon_s``.
+
+    ngspice sizes its output buffers from tstop/tstep (and overflows on huge ratios), so the
+    ratio is kept at 1e5; tstep does not limit the step, TMAX does.
+    """
+    return f".tran {horizon_s / 1e5:.6g} {horizon_s:.6g} 0 {tmax_s:.6g}"
+
+
+def with_analysis(text: str, card: str) -> str:
+    """A netlist text with an analysis card inserted before ``.end``."""
+    return text.replace("\n.end\n", f"\n{card}\n.end\n")

@@ -1,0 +1,86 @@
+"""``cosim sim``: the full co-simulation (what ``make sim`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cosim.cli.common import add_run_options
+
+__all__ = ["add_parser", "run"]
+
+
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from 'on', 'off')")
+    return text == "on"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``cosim sim``."""
+    from cosim.config import SimConfig
+
+    d = SimConfig()
+    p = subparsers.add_parser(
+        "sim",
+        help="co-simulate on-chip programming of the 30-device crossbar and inference",
+        description=(
+            "Run the Verilog controller (Icarus) and the analog crossbar (ngspice with the "
+            "Verilog-A models, or the NumPy twin) in lockstep under cocotb: program all 30 "
+            "devices by write-verify, infer the test images with input noise, and write "
+            "training.vcd, training.gtkw and summary.json."
+        ),
+    )
+    p.add_argument(
+        "--card", default=d.card, help=f"device card name or TOML path (default {d.card})"
+    )
+    p.add_argument(
+        "--reset",
+        type=_on_off,
+        default=d.reset_pulse,
+        metavar="{on,off}",
+        help="initial reset pulse before programming each device (default on)",
+    )
+    p.add_argument("--out", type=Path, default=Path("build/sim"), help="output directory")
+    p.add_argument(
+        "--input-noise",
+        type=float,
+        default=d.input_noise,
+        help=f"input noise σ relative to the input swing (default {d.input_noise})",
+    )
+    p.add_argument(
+        "--t-step-wait-s",
+        type=float,
+        default=d.t_step_wait_s,
+        help=(
+            "host/microcontroller latency simulated after every verify read (s, whole clock "
+            f"periods; default {d.t_step_wait_s:g}: none)"
+        ),
+    )
+    add_run_options(p, backend=d.backend, seed=d.seed)
+    p.add_argument(
+        "--dump-all",
+        action="store_true",
+        help="dump the whole HDL hierarchy (clock, controller internals) into the VCD",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``cosim sim``."""
+    from cosim.config import SimConfig
+    from cosim.run.sim import run_sim
+
+    config = SimConfig(
+        card=args.card,
+        reset_pulse=args.reset,
+        seed=args.seed,
+        backend=args.backend,
+        out_dir=args.out.resolve(),
+        input_noise=args.input_noise,
+        devices=args.devices,
+        test_images=args.test_images,
+        dump_all=args.dump_all,
+        t_step_wait_s=args.t_step_wait_s,
+    )
+    run_sim(config)
+    return 0

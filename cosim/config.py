@@ -1,0 +1,97 @@
+"""What one co-simulation run does: :class:`SimConfig`, written by :func:`cosim.run.sim.run_sim`
+as ``config.json`` and read back by the bench inside ``vvp`` (:mod:`cosim.bench.training`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cosim.circuit.devices import load_card
+from cosim.circuit.network import N_DEVICES
+from cosim.errors import UsageError
+from cosim.harness.contract import default_harness
+
+__all__ = ["SimConfig", "BACKENDS"]
+
+BACKENDS = ("ngspice", "numpy")
+
+
+@dataclass
+class SimConfig:
+    """What one co-simulation run does (every field has a command-line option).
+
+    Attributes:
+        card: device card name or path (``va_models/cards/<name>.toml``).
+        reset_pulse: apply the initial reset pulse before programming each device.
+        seed: seed of every random draw (device variation, input noise).
+        backend: analog backend, ``ngspice`` (Verilog-A in libngspice) or ``numpy`` (twin).
+        out_dir: where the VCD, save file and summary go.
+        input_noise: Gaussian input noise during inference, σ relative to the input swing.
+        devices: indices of the devices to program (default: all 30).
+        test_images: how many test images to infer (default: the whole test set).
+        tmax_s: ngspice's largest time step (default: the card's longest pulse, see
+            ``docs/timing.md``; the bridge stops ngspice exactly at every edge anyway).
+        t_step_wait_s: host/microcontroller latency simulated after every verify read (s),
+            a whole number of clock periods (``REG_STEP_WAIT``, docs/controller.md); 0 = none.
+        dump_all: dump the whole HDL hierarchy (clock and controller internals) into the
+            digital VCD, not only the harness ports (much larger on long runs).
+    """
+
+    card: str = "Cr"
+    reset_pulse: bool = True
+    seed: int = 1
+    backend: str = "ngspice"
+    out_dir: Path = field(default_factory=lambda: Path("build", "sim").resolve())
+    input_noise: float = 0.05
+    devices: tuple[int, ...] | None = None
+    test_images: int | None = None
+    tmax_s: float | None = None
+    t_step_wait_s: float = 0.0
+    dump_all: bool = False
+
+    def analog_tmax_s(self) -> float:
+        """TMAX of the analog run: ``tmax_s`` or the card's longest pulse."""
+        if self.tmax_s is not None:
+            return self.tmax_s
+
+        op = load_card(self.card).operation
+        return max(op.t_write_s, op.t_erase_s, op.t_reset_s, op.t_read_s)
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` for any bad field, before anything is simulated."""
+
+        load_card(self.card)  # unknown card → CardError listing the known ones
+        if self.backend not in BACKENDS:
+            raise UsageError(f"backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
+        if not 0.0 <= self.input_noise <= 1.0:
+            raise UsageError(f"input_noise {self.input_noise!r}: allowed range is 0..1")
+        if self.devices is not None:
+            bad = [k for k in self.devices if not 0 <= k < N_DEVICES]
+            if bad or not self.devices:
+                raise UsageError(f"devices {list(self.devices)!r}: indices 0..{N_DEVICES - 1}")
+        if self.test_images is not None and self.test_images < 0:
+            raise UsageError(f"test_images {self.test_images!r}: must be >= 0")
+        if self.tmax_s is not None and not self.tmax_s > 0:
+            raise UsageError(f"tmax_s {self.tmax_s!r}: must be > 0 s")
+        if not self.t_step_wait_s >= 0.0:  # also rejects NaN
+            raise UsageError(f"t_step_wait_s {self.t_step_wait_s!r}: must be >= 0 s")
+
+        # whole clock periods, < 2**32 cycles: the bench's register conversion, checked now
+        default_harness().cycles(self.t_step_wait_s, "t_step_wait_s", 0, 2**32 - 1)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form (paths as strings)."""
+        data = asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        data["devices"] = None if self.devices is None else list(self.devices)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SimConfig:
+        """Inverse of :meth:`to_json`."""
+        data = dict(data)
+        data["out_dir"] = Path(data["out_dir"])
+        if data.get("devices") is not None:
+            data["devices"] = tuple(data["devices"])
+        return cls(**data)

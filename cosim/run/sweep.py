@@ -1,0 +1,549 @@
+"""Accuracy sweeps: grids of non-idealities, Monte Carlo trials on Dask, checkpoint and resume.
+
+A sweep is a grid ``card × training noise × conductance-error kind × conductance error × input
+noise``.  For every ``(card, training noise)`` the network is trained once
+(:func:`cosim.learn.train.train`, seeded) on the card's window seen through the inference path (as
+:func:`cosim.crossbar.make_crossbar` does for the co-simulation) and mapped to target device
+conductances.  Every grid point then runs ``n_trials`` Monte Carlo trials, in fixed chunks of
+``chunk_trials`` consecutive trials.  One trial, in the order the hardware sees them:
+
+1. device-to-device spread: 30 devices drawn from a pool of ``device_pool`` devices of the real
+   card (:func:`cosim.circuit.devices.draw_variation`, per-device card parameters);
+2. programming by write-verify with the twin of the controller (:mod:`cosim.twin.program`: the
+   co-simulation's reset pulse, codes, tolerance, adaptive widths and pulse limit), with
+   cycle-to-cycle switching noise of the stochastic MSS (the card's ``n_switches``);
+3. conductance error after programming: ``G·(1 + e·ξ)`` per device, ξ uniform on ±1 or N(0, 1);
+4. inference of every test pattern ``n_repeats`` times with fresh read noise and input noise,
+   through the inference path (switch + series resistor), hard-clip forward model.
+
+Determinism and resume: a chunk's programming is seeded by ``SeedSequence([seed, card, i_train,
+chunk, 1])`` (the same programmed devices at every error and input-noise level: common random
+numbers), its error and noise by ``SeedSequence([seed, card, i_train, i_kind, i_error, i_input,
+chunk])`` — the grid point and the trial range, never the execution order — and each finished
+chunk is written at once to ``<out>/chunks/<key>.json`` (atomically: temporary file + rename).
+A restarted sweep skips the chunks on disk, so an interrupted and resumed sweep gives the same
+numbers as an uninterrupted one.  ``<out>/manifest.json`` holds the configuration; resuming with
+a different one is refused.
+
+Chunks run on ``dask.distributed``: a :class:`~distributed.LocalCluster` by default, or an
+existing scheduler.  Results are written by the submitting process as they arrive, so workers
+need no shared file system.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cosim.circuit import devices, mss, network
+from cosim.circuit.devices import draw_variation, load_card, nominal_variation
+from cosim.crossbar import card_circuit
+from cosim.errors import CosimError, UsageError
+from cosim.harness.contract import default_harness
+from cosim.learn import data, train
+from cosim.twin import program
+
+__all__ = [
+    "LEVELS",
+    "CARDS",
+    "SweepError",
+    "SweepConfig",
+    "Chunk",
+    "card_window",
+    "window_source",
+    "card_spec",
+    "quick_config",
+    "plan",
+    "program_trials",
+    "run_chunk",
+    "run_sweep",
+    "summarize",
+]
+
+#: Noise / error levels of the paper's figures (relative): 0, 5, 10, 15, 20, 30 %.
+LEVELS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.30)
+#: Device cards of the paper: tungsten-, chromium- and carbon-doped M-SDC memristors.
+CARDS = ("W", "Cr", "C")
+
+# Fallback device windows when cosim.circuit.devices is not available: the derived starting cards of
+# /work/shared/reference/DEVICES.md (R_on, R_off); usable window [2/R_off, 0.8/R_on].
+_FALLBACK_R_OHM = {"W": (2e3, 300e3), "Cr": (5e3, 800e3), "C": (20e3, 3e6)}
+
+
+class SweepError(CosimError):
+    """A sweep directory is inconsistent (other configuration, corrupt chunk file)."""
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A sweep grid and its Monte Carlo settings.
+
+    Attributes:
+        cards: device cards.  train_levels, g_error_levels, input_levels: relative levels.
+        n_trials: Monte Carlo trials per grid point.  chunk_trials: trials per saved chunk.
+        n_repeats: presentations of every test pattern per trial.
+        g_error_kinds: conductance-error kinds, ``"uniform"`` (±e) and/or ``"gaussian"``
+            (σ = e).
+        input_noise_kind: ``"gaussian"`` or ``"uniform"``.
+        read_noise: relative σ of a conductance read fluctuation per presentation.
+        train_steps: Adam steps of every training.  seed: master seed.  split_seed: data split.
+        w_max: weight range the circuit is built for (0: :data:`cosim.learn.train.DEFAULT_W_MAX`).
+        device_pool: devices drawn per card for device-to-device spread (each trial picks 30).
+        d2d: draw device-to-device spread (``False``: every device nominal).
+        c2c: cycle-to-cycle switching noise while programming (``False``: mean MSS).
+        reset_pulse: reset pulse before programming each device.
+    """
+
+    cards: tuple[str, ...] = CARDS
+    train_levels: tuple[float, ...] = LEVELS
+    g_error_levels: tuple[float, ...] = LEVELS
+    input_levels: tuple[float, ...] = LEVELS
+    n_trials: int = 100
+    chunk_trials: int = 50
+    n_repeats: int = 10
+    g_error_kinds: tuple[data.NoiseKind, ...] = ("uniform", "gaussian")
+    input_noise_kind: data.NoiseKind = "gaussian"
+    read_noise: float = 0.0
+    train_steps: int = 1500
+    seed: int = 0
+    split_seed: int = 0
+    w_max: float = 0.0
+    device_pool: int = 256
+    d2d: bool = True
+    c2c: bool = True
+    reset_pulse: bool = True
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` for an empty grid or bad numbers."""
+        if not (self.cards and self.train_levels and self.g_error_levels and self.input_levels):
+            raise UsageError("sweep grid is empty: give at least one card and one level per axis")
+        if self.n_trials < 1 or self.chunk_trials < 1 or self.n_repeats < 1:
+            raise UsageError("n_trials, chunk_trials and n_repeats must be >= 1")
+        if not 0.0 <= self.read_noise <= 1.0:
+            raise UsageError(f"read_noise {self.read_noise!r}: allowed range is 0..1")
+        if self.device_pool < 1:
+            raise UsageError(f"device_pool must be >= 1, got {self.device_pool}")
+        bad = [k for k in self.g_error_kinds if k not in ("uniform", "gaussian")]
+        if bad or not self.g_error_kinds:
+            raise UsageError(
+                f"g_error_kinds {list(self.g_error_kinds)!r}: allowed 'uniform', 'gaussian'"
+            )
+
+
+def quick_config(**overrides: Any) -> SweepConfig:
+    """A small grid (levels 0, 10, 20 %) that runs in well under two minutes on 2 cores."""
+    base = SweepConfig(
+        train_levels=(0.0, 0.10, 0.20),
+        g_error_levels=(0.0, 0.10, 0.20),
+        input_levels=(0.0, 0.10, 0.20),
+        n_trials=100,
+        chunk_trials=100,
+        n_repeats=5,
+        train_steps=800,
+    )
+    return SweepConfig(**{**asdict(base), **overrides})
+
+
+def card_window(name: str) -> tuple[float, float, float, float]:
+    """``(g_min_S, g_max_S, v_read_V, r_series_ohm)`` of a device card.
+
+    Taken from ``cosim.circuit.devices.load_card(name).operation`` when the card file exists,
+    otherwise from the derived starting cards of DEVICES.md (window ``[2/R_off, 0.8/R_on]``,
+    0.1 V read, 10 kΩ series).
+
+    Raises:
+        UsageError: unknown card name.
+    """
+
+    if name in devices.known_cards():
+        op = devices.load_card(name).operation
+        return float(op.g_min_S), float(op.g_max_S), float(op.v_read_V), float(op.r_series_ohm)
+    if name not in _FALLBACK_R_OHM:
+        known = sorted(set(_FALLBACK_R_OHM) | set(devices.known_cards()))
+        raise UsageError(f"unknown card {name!r}; known: {known}")
+    r_on, r_off = _FALLBACK_R_OHM[name]
+    return 2.0 / r_off, 0.8 / r_on, 0.1, 10e3
+
+
+def window_source(name: str) -> str:
+    """Where :func:`card_window` takes the card's window from: a card file or the fallback."""
+
+    if name in devices.known_cards():
+        return str(devices.CARDS_DIR / f"{name}.toml")
+    return "fallback: DEVICES.md derived starting card"
+
+
+def card_spec(name: str, w_max: float = 0.0) -> tuple[network.CircuitSpec, float, float]:
+    """``(spec, gb_min_S, gb_max_S)``: the circuit for a card and its window of *branch*
+    conductances (device + switch + series resistor, what a column sums during inference).
+
+    The co-simulation's own construction (:func:`cosim.crossbar.card_circuit`), so that the
+    sweep's networks are the co-simulation's.
+
+    Raises:
+        UsageError: unknown card name (the error lists the known cards).
+    """
+
+    return card_circuit(load_card(name), w_max)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of work: trials ``[chunk·chunk_trials, …)`` of one grid point.
+
+    Attributes:
+        card, i_train, i_kind, i_error, i_input: grid indices.  index: chunk number.
+        n_trials: trials in this chunk.  spec: circuit constants as a dict.
+        g_dev_S: target device conductances, select-line order (30 floats).
+        config: the sweep configuration as a dict.
+    """
+
+    card: int
+    i_train: int
+    i_kind: int
+    i_error: int
+    i_input: int
+    index: int
+    n_trials: int
+    spec: dict[str, float] = field(repr=False)
+    g_dev_S: list[float] = field(repr=False)
+    config: dict[str, Any] = field(repr=False)
+
+    @property
+    def key(self) -> str:
+        """File-name key of the chunk."""
+        return (
+            f"c{self.card}_t{self.i_train}_g{self.i_kind}_e{self.i_error}_n{self.i_input}"
+            f"_k{self.index}"
+        )
+
+
+def _test_set(cfg: SweepConfig) -> data.Dataset:
+    return data.split(data.make_dataset(), seed=cfg.split_seed)[1]
+
+
+def _train_point(cfg: SweepConfig, card: str, i_train: int) -> dict[str, Any]:
+    spec, gb_min, gb_max = card_spec(card, cfg.w_max)
+    tr, _ = data.split(data.make_dataset(), seed=cfg.split_seed)
+    tcfg = train.TrainConfig(
+        noise=cfg.train_levels[i_train], steps=cfg.train_steps, seed=cfg.seed + 1000 * i_train
+    )
+    w = train.train(spec, tr, gb_min, gb_max, tcfg)
+    tg = train.to_conductances(spec, w, gb_min, gb_max)
+    gb = np.concatenate([tg.g1_S.ravel(), tg.g2_S.ravel()])
+    g_dev = 1.0 / (1.0 / gb - spec.r_infer_path_ohm)
+    return {
+        "spec": asdict(spec),
+        "g_dev_S": g_dev.tolist(),
+        "n_clipped": tg.n_clipped,
+        "w1": w.w1.tolist(),
+        "w2": w.w2.tolist(),
+    }
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _prepare_dir(cfg: SweepConfig, out: Path) -> None:
+    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    (out / "weights").mkdir(exist_ok=True)
+    manifest = out / "manifest.json"
+    mine = json.loads(json.dumps(asdict(cfg)))
+    if manifest.exists():
+        theirs = json.loads(manifest.read_text())
+        if theirs != mine:
+            raise SweepError(
+                f"{manifest} holds another sweep configuration; use another --out directory "
+                "or delete it to start over"
+            )
+    else:
+        _write_json(manifest, mine)
+
+
+def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: None) -> list[Chunk]:
+    """Train (or load cached) networks and list every chunk of the sweep."""
+    cfg.validate()
+    _prepare_dir(cfg, out)
+    conf = asdict(cfg)
+    chunks = []
+    per = cfg.chunk_trials
+    n_chunks = math.ceil(cfg.n_trials / per)
+    for c, card in enumerate(cfg.cards):
+        for t in range(len(cfg.train_levels)):
+            path = out / "weights" / f"{card}_t{t}.json"
+            if path.exists():
+                wt = json.loads(path.read_text())
+            else:
+                log(f"training {card} at training noise {cfg.train_levels[t]:.0%}")
+                wt = _train_point(cfg, card, t)
+                _write_json(path, wt)
+            for g in range(len(cfg.g_error_kinds)):
+                for e in range(len(cfg.g_error_levels)):
+                    for n in range(len(cfg.input_levels)):
+                        for k in range(n_chunks):
+                            size = min(per, cfg.n_trials - k * per)
+                            chunks.append(
+                                Chunk(c, t, g, e, n, k, size, wt["spec"], wt["g_dev_S"], conf)
+                            )
+    return chunks
+
+
+@functools.lru_cache(maxsize=8)
+def _card_twin(
+    card: str, pool: int, seed: int, d2d: bool, reset_pulse: bool
+) -> tuple[program.PulseTables, float, int, Any]:
+    """Step tables of a card's device pool (cached per worker process), initial state, number
+    of switches, and the card."""
+    c = load_card(card)
+    spec, _, _ = card_spec(card)
+    hp = default_harness()
+    # the setup's codes are irrelevant here: only timing and read path enter the tables
+    setup, _ = program.card_program_setup(
+        c, spec, [c.operation.g_max_S], hp, reset_pulse=reset_pulse
+    )
+    if d2d:
+        variation = draw_variation(c, pool, seed)
+    else:
+        variation = nominal_variation(1, c)
+
+    params = mss.MSSArrays.from_params(c.model, variation)
+    return program.build_tables(params, setup), float(c.x0), int(c.n_switches), c
+
+
+def program_trials(
+    cfg: SweepConfig, card: str, g_dev_S: Any, n_trials: int, rng: np.random.Generator
+) -> program.ProgramOutcome:
+    """Program ``n_trials`` crossbars of ``card`` to ``g_dev_S`` (30,) with the twin.
+
+    Each trial draws its 30 devices from the card's pool (device-to-device spread) and programs
+    them by write-verify with the co-simulation's codes, tolerance and scheme, with cycle-to-cycle
+    noise if ``cfg.c2c``.  Returns outcomes of shape ``(n_trials, 30)``.
+    """
+    tables, x0, n_sw, c = _card_twin(
+        card, cfg.device_pool, cfg.seed + 7919, cfg.d2d, cfg.reset_pulse
+    )
+    spec, _, _ = card_spec(card, cfg.w_max)
+    setup, codes = program.card_program_setup(
+        c, spec, g_dev_S, tables.setup.harness, reset_pulse=cfg.reset_pulse
+    )
+    tables = replace(tables, setup=setup)
+    n_rows = tables.params.r_on.size
+    rows = rng.integers(0, n_rows, (n_trials, network.N_DEVICES))
+    return program.write_verify(
+        tables,
+        rows,
+        x0,
+        codes,
+        rng=rng if cfg.c2c else None,
+        n_switches=n_sw if cfg.c2c else None,
+    )
+
+
+def run_chunk(chunk: Chunk) -> dict[str, Any]:
+    """Run one chunk (pure function of its arguments; executed on a Dask worker)."""
+    cfg = _config_from_dict(chunk.config)
+    card = cfg.cards[chunk.card]
+    prog_rng = np.random.default_rng(
+        np.random.SeedSequence([cfg.seed, chunk.card, chunk.i_train, chunk.index, 1])
+    )
+    out = program_trials(cfg, card, chunk.g_dev_S, chunk.n_trials, prog_rng)
+    seq = np.random.SeedSequence(
+        [
+            cfg.seed,
+            chunk.card,
+            chunk.i_train,
+            chunk.i_kind,
+            chunk.i_error,
+            chunk.i_input,
+            chunk.index,
+        ]
+    )
+    rng = np.random.default_rng(seq)
+    spec = network.CircuitSpec(**chunk.spec)
+    g_dev = out.g_S
+    level = cfg.g_error_levels[chunk.i_error]
+    if level > 0:
+        g_dev = train.perturb_conductances(g_dev, level, cfg.g_error_kinds[chunk.i_kind], rng)
+    g_branch = 1.0 / (spec.r_infer_path_ohm + 1.0 / np.maximum(g_dev, 1e-30))
+    n_w1 = network.N_IN * network.N_HIDDEN
+    g1 = g_branch[:, :n_w1].reshape(-1, network.N_IN, network.N_HIDDEN)
+    g2 = g_branch[:, n_w1:]
+    ni = train.NonIdealities(
+        read_noise=cfg.read_noise,
+        input_noise=cfg.input_levels[chunk.i_input],
+        input_noise_kind=cfg.input_noise_kind,
+    )
+    acc = train.evaluate(
+        spec, g1, g2, _test_set(cfg), rng, ni, n_trials=chunk.n_trials, n_repeats=cfg.n_repeats
+    )
+    return {
+        "key": chunk.key,
+        "acc": acc.tolist(),
+        "pulses_mean": float(out.pulses.mean()),
+        "failed": int(out.failed.sum()),
+    }
+
+
+def _config_from_dict(conf: dict[str, Any]) -> SweepConfig:
+    conv: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in conf.items()}
+    return SweepConfig(**conv)
+
+
+def _load_chunk(path: Path, chunk: Chunk) -> dict[str, Any] | None:
+    try:
+        got = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(got, dict):
+        return None
+    acc = got.get("acc")
+    if got.get("key") != chunk.key or not isinstance(acc, list) or len(acc) != chunk.n_trials:
+        return None
+    if "pulses_mean" not in got or "failed" not in got:
+        return None
+    return got
+
+
+def run_sweep(
+    cfg: SweepConfig,
+    out: Path,
+    *,
+    jobs: int = 2,
+    scheduler: str | None = None,
+    processes: bool = True,
+    log: Callable[[str], None] = lambda s: None,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a sweep in ``out`` and write ``out/accuracy.json``.
+
+    Args:
+        cfg: the grid and Monte Carlo settings.
+        out: sweep directory (created; an existing one is resumed).
+        jobs: workers of the local cluster.  scheduler: address of an existing scheduler.
+        processes: local cluster with worker processes (``False``: threads, for tests).
+        log: progress callback (one line per message).
+        stop_after: stop after this many newly finished chunks (simulates an interruption);
+            the result is then ``{"complete": False, …}`` and no accuracy.json is written.
+
+    Returns:
+        The summary also written to ``out/accuracy.json`` (see :func:`summarize`).
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    out = Path(out)
+    chunks = plan(cfg, out, log)
+    results: dict[str, dict[str, Any]] = {}
+    todo = []
+    for ch in chunks:
+        got = _load_chunk(out / "chunks" / f"{ch.key}.json", ch)
+        if got is None:
+            todo.append(ch)
+        else:
+            results[ch.key] = got
+    log(f"{len(chunks)} chunks, {len(chunks) - len(todo)} on disk, {len(todo)} to run")
+    if todo:
+        cluster = None
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            # Task errors reach us through fut.result(); the workers' own logs would only add
+            # heartbeat tracebacks when the cluster shuts down.
+            cluster = LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",
+                silence_logs=logging.CRITICAL,
+            )
+            client = Client(cluster)
+        try:
+            futures = client.map(run_chunk, todo, pure=False)
+            done = 0
+            step = max(1, len(todo) // 20)
+            for fut in as_completed(futures):
+                res = fut.result()
+                _write_json(out / "chunks" / f"{res['key']}.json", res)
+                results[res["key"]] = res
+                done += 1
+                if done % step == 0 or done == len(todo):
+                    log(f"{done}/{len(todo)} chunks done")
+                if stop_after is not None and done >= stop_after:
+                    client.cancel(futures)
+                    return {"complete": False, "done": done}
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    summary = summarize(cfg, chunks, results, out)
+    _write_json(out / "accuracy.json", summary)
+    return summary
+
+
+def summarize(
+    cfg: SweepConfig, chunks: list[Chunk], results: dict[str, dict[str, Any]], out: Path
+) -> dict[str, Any]:
+    """Mean accuracy per grid point with a 95 % confidence interval of the mean.
+
+    The interval is ``mean ± 1.96·s/√n`` over the per-trial accuracies (normal approximation,
+    clipped to [0, 1]).  Programming statistics per ``(card, training noise)``: mean write/erase
+    pulses per device and the fraction of devices flagged failed.
+    """
+    grouped: dict[tuple[int, int, int, int, int], list[float]] = {}
+    prog: dict[tuple[int, int], list[tuple[float, int, int]]] = {}
+    for ch in sorted(chunks, key=lambda c: c.index):
+        res = results[ch.key]
+        key = (ch.card, ch.i_train, ch.i_kind, ch.i_error, ch.i_input)
+        grouped.setdefault(key, []).extend(float(a) for a in res["acc"])
+        if (ch.i_kind, ch.i_error, ch.i_input) == (0, 0, 0):
+            prog.setdefault((ch.card, ch.i_train), []).append(
+                (float(res["pulses_mean"]), int(res["failed"]), ch.n_trials)
+            )
+    points = []
+    for (c, t, g, e, n), accs in sorted(grouped.items()):
+        a = np.asarray(accs)
+        half = 1.96 * a.std(ddof=1) / math.sqrt(a.size) if a.size > 1 else 0.0
+        points.append(
+            {
+                "card": cfg.cards[c],
+                "train_noise": cfg.train_levels[t],
+                "g_error_kind": cfg.g_error_kinds[g],
+                "g_error": cfg.g_error_levels[e],
+                "input_noise": cfg.input_levels[n],
+                "n_trials": int(a.size),
+                "acc_mean": float(a.mean()),
+                "ci95": [float(max(a.mean() - half, 0.0)), float(min(a.mean() + half, 1.0))],
+            }
+        )
+    clipped = {}
+    for card in cfg.cards:
+        for t, level in enumerate(cfg.train_levels):
+            wt = json.loads((out / "weights" / f"{card}_t{t}.json").read_text())
+            clipped[f"{card}@{level:g}"] = wt["n_clipped"]
+    programming = {}
+    for (c, t), rows in sorted(prog.items()):
+        n_dev = sum(r[2] for r in rows) * network.N_DEVICES
+        programming[f"{cfg.cards[c]}@{cfg.train_levels[t]:g}"] = {
+            "pulses_mean": sum(r[0] * r[2] for r in rows) / sum(r[2] for r in rows),
+            "failed_fraction": sum(r[1] for r in rows) / n_dev,
+        }
+    windows = {card: [*card_window(card)[:2], window_source(card)] for card in cfg.cards}
+    return {
+        "complete": True,
+        "config": asdict(cfg),
+        "windows_S": windows,
+        "clipped_weights": clipped,
+        "programming": programming,
+        "points": points,
+    }

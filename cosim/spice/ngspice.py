@@ -1,0 +1,852 @@
+"""The libngspice wrapper: the only module of :mod:`cosim` that uses ctypes.
+
+One :class:`NgSpice` object drives one loaded copy of the ngspice shared library in the
+foreground (no background thread): it loads ``.osdi`` models and netlists, runs analyses,
+copies vectors out to NumPy, feeds ``external`` sources from Python and advances a transient
+in lockstep with :meth:`NgSpice.advance_to`.
+
+libngspice keeps **one global simulator per loaded library file**. Hence at most one live
+:class:`NgSpice` may use a given library at a time (a second one raises
+:class:`NgspiceBusyError`); pass ``private_copy=True`` to load a private copy of the ``.so``
+under another file name, which gives an independent simulator in the same process. A closed
+instance hands its library back for reuse. The library itself is never unloaded (unloading
+libngspice is not safe), so the small registry of loaded libraries below is the only
+module-level state, and it is forced by libngspice.
+
+Every ngspice failure raises a specific :class:`NgspiceError` subclass carrying ngspice's
+own message lines and the command that failed. ngspice reports errors only as text (its
+command functions return 0 even on failure), so the classification below matches the
+messages ngspice 46 prints; after any of them the object stays usable and the next circuit
+works.
+
+Facts used here (from the project's toolchain notes, TOOLCHAIN.md, re-checked with ngspice
+46): never send ``quit`` (the library is unusable afterwards), keep every callback object
+referenced, copy vector data out at once, force ``LC_NUMERIC=C``, ``set num_threads=1`` on
+small machines, and restore Python's SIGINT handler after ``ngSpice_Init`` (the Debian 46
+build leaves it alone; others may not). Found while writing this module: a ``stop when time
+>= t`` alone lands exactly on ``t`` (ngspice adds a breakpoint for it; an extra
+``ngSpice_SetBkpt`` made some stops miss by a step), a ``stop`` condition stays until
+``delete``, ``resume`` after the end restarts the run, and loading an ``.osdi`` while a circuit
+is loaded makes the later ``remcirc`` crash. The SendData callback is always registered
+(fixed at ``ngSpice_Init``); without a hook it costs about 6 % per accepted point.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import locale
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from cosim.errors import UsageError
+from cosim.spice.errors import (
+    ANALYSES,
+    FORBIDDEN,
+    NETLIST_SIGNS,
+    CommandError,
+    ConvergenceError,
+    LibraryError,
+    NetlistError,
+    NgspiceBusyError,
+    NgspiceError,
+    NoCircuitError,
+    OsdiLoadError,
+    SimulationError,
+    SingularMatrixError,
+    TimestepTooSmallError,
+    UnknownCommandError,
+    UnknownDeviceError,
+    UnknownSourceError,
+    UnknownVectorError,
+    command_error,
+)
+
+__all__ = [
+    "MIN_VERSION",
+    "CommandError",
+    "ConvergenceError",
+    "DataHook",
+    "LibraryError",
+    "NetlistError",
+    "NgSpice",
+    "NgspiceBusyError",
+    "NgspiceError",
+    "NoCircuitError",
+    "OsdiLoadError",
+    "SimulationError",
+    "SingularMatrixError",
+    "SourceFunction",
+    "TimestepTooSmallError",
+    "UnknownCommandError",
+    "UnknownDeviceError",
+    "UnknownSourceError",
+    "UnknownVectorError",
+]
+
+MIN_VERSION = 46
+"""Oldest ngspice release whose shared library is accepted (first with OSDI in Debian)."""
+
+ENV_LIBRARY = "COSIM_LIBNGSPICE"
+"""Environment variable naming the libngspice file to load instead of the system one."""
+
+_FIX = "install ngspice and libngspice0 >= 46 from <codename>-backports: make setup"
+
+SourceFunction = Callable[[float], float]
+"""``f(t_s) -> value`` giving an ``external`` source's voltage (V) or current (A) at t_s."""
+
+DataHook = Callable[[float, Mapping[str, float]], None]
+"""Called once per accepted time point with ``(t_s, {vector name: value})``."""
+
+
+# --- C interface (sharedspice.h) -----------------------------------------------------------
+
+
+class _VectorInfo(ctypes.Structure):
+    _fields_ = [
+        ("v_name", ctypes.c_char_p),
+        ("v_type", ctypes.c_int),
+        ("v_flags", ctypes.c_short),
+        ("v_realdata", ctypes.POINTER(ctypes.c_double)),
+        ("v_compdata", ctypes.POINTER(ctypes.c_double)),
+        ("v_length", ctypes.c_int),
+    ]
+
+
+class _VecValues(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("creal", ctypes.c_double),
+        ("cimag", ctypes.c_double),
+        ("is_scale", ctypes.c_bool),
+        ("is_complex", ctypes.c_bool),
+    ]
+
+
+class _VecValuesAll(ctypes.Structure):
+    _fields_ = [
+        ("veccount", ctypes.c_int),
+        ("vecindex", ctypes.c_int),
+        ("vecsa", ctypes.POINTER(ctypes.POINTER(_VecValues))),
+    ]
+
+
+class _VecInfo(ctypes.Structure):
+    _fields_ = [
+        ("number", ctypes.c_int),
+        ("vecname", ctypes.c_char_p),
+        ("is_real", ctypes.c_bool),
+        ("pdvec", ctypes.c_void_p),
+        ("pdvecscale", ctypes.c_void_p),
+    ]
+
+
+class _VecInfoAll(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("title", ctypes.c_char_p),
+        ("date", ctypes.c_char_p),
+        ("type", ctypes.c_char_p),
+        ("veccount", ctypes.c_int),
+        ("vecs", ctypes.POINTER(ctypes.POINTER(_VecInfo))),
+    ]
+
+
+_c_int, _c_bool, _vp, _c_char_p = ctypes.c_int, ctypes.c_bool, ctypes.c_void_p, ctypes.c_char_p
+_SendChar = ctypes.CFUNCTYPE(_c_int, _c_char_p, _c_int, _vp)
+_ControlledExit = ctypes.CFUNCTYPE(_c_int, _c_int, _c_bool, _c_bool, _c_int, _vp)
+_SendData = ctypes.CFUNCTYPE(_c_int, ctypes.POINTER(_VecValuesAll), _c_int, _c_int, _vp)
+_SendInitData = ctypes.CFUNCTYPE(_c_int, ctypes.POINTER(_VecInfoAll), _c_int, _vp)
+_BGThreadRunning = ctypes.CFUNCTYPE(_c_int, _c_bool, _c_int, _vp)
+_GetSrcData = ctypes.CFUNCTYPE(
+    _c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_double, _c_char_p, _c_int, _vp
+)
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """Declare the argument and result types of the functions used."""
+    lib.ngSpice_Init.argtypes = [_SendChar, _vp, _ControlledExit, _SendData, _SendInitData]
+    lib.ngSpice_Init.argtypes += [_BGThreadRunning, _vp]
+    lib.ngSpice_Init.restype = _c_int
+    lib.ngSpice_Init_Sync.argtypes = [_GetSrcData, _GetSrcData, _vp, ctypes.POINTER(_c_int), _vp]
+    lib.ngSpice_Init_Sync.restype = _c_int
+    lib.ngSpice_Command.argtypes = [_c_char_p]
+    lib.ngSpice_Command.restype = _c_int
+    lib.ngSpice_Circ.argtypes = [ctypes.POINTER(_c_char_p)]
+    lib.ngSpice_Circ.restype = _c_int
+    lib.ngGet_Vec_Info.argtypes = [_c_char_p]
+    lib.ngGet_Vec_Info.restype = ctypes.POINTER(_VectorInfo)
+    lib.ngSpice_CurPlot.argtypes = []
+    lib.ngSpice_CurPlot.restype = _c_char_p
+    lib.ngSpice_AllVecs.argtypes = [_c_char_p]
+    lib.ngSpice_AllVecs.restype = ctypes.POINTER(_c_char_p)
+
+
+class _Library:
+    """One loaded libngspice file, initialised once, with callbacks that reach its owner.
+
+    The CFUNCTYPE objects live as long as this object, which lives in ``_LIBRARIES`` for
+    the rest of the process (libngspice cannot be unloaded safely).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self.lib = ctypes.CDLL(path)
+            _declare(self.lib)
+        except (OSError, AttributeError) as exc:
+            raise LibraryError(f"cannot load libngspice {path!r}: {exc}; {_FIX}") from exc
+        self.owner: NgSpice | None = None
+        self.banner: list[str] = []
+        self.version = 0
+        self.exit_request: tuple[int, bool] | None = None
+        self._callbacks = (
+            _SendChar(self._send_char),
+            _ControlledExit(self._controlled_exit),
+            _SendData(self._send_data),
+            _SendInitData(self._send_init_data),
+            _BGThreadRunning(lambda running, ident, user: 0),
+            _GetSrcData(self._get_source),
+            _GetSrcData(self._get_source),
+        )
+        self._ident = ctypes.c_int(0)
+        self._initialise()
+
+    def _initialise(self) -> None:
+        os.environ["LC_NUMERIC"] = "C"
+        in_main = threading.current_thread() is threading.main_thread()
+        old_sigint = signal.getsignal(signal.SIGINT) if in_main else None
+        send_char, exit_cb, data_cb, init_cb, bg_cb, vsrc_cb, isrc_cb = self._callbacks
+        status = self.lib.ngSpice_Init(send_char, None, exit_cb, data_cb, init_cb, bg_cb, None)
+        self.lib.ngSpice_Init_Sync(vsrc_cb, isrc_cb, None, ctypes.byref(self._ident), None)
+        if old_sigint is not None:
+            signal.signal(signal.SIGINT, old_sigint)
+        locale.setlocale(locale.LC_NUMERIC, "C")
+        if status != 0:
+            raise LibraryError(f"ngSpice_Init failed with status {status}; {_FIX}")
+
+    # The callbacks run on the caller's thread (foreground commands only). They must never
+    # raise: ctypes would print and drop the exception. Owners store errors for later.
+
+    def _send_char(self, text: bytes, ident: int, user: int | None) -> int:
+        line = text.decode("utf-8", "replace")
+        if self.owner is None:
+            self.banner.append(line)
+        else:
+            self.owner._on_output(line)
+        return 0
+
+    def _controlled_exit(self, status: int, unload: bool, quit_: bool, ident: int, u: int) -> int:
+        self.exit_request = (status, quit_)
+        return 0
+
+    def _send_data(self, data: ctypes._Pointer[_VecValuesAll], n: int, ident: int, u: int) -> int:
+        if self.owner is not None and self.owner._hook is not None:
+            self.owner._on_data(data)
+        return 0
+
+    def _send_init_data(self, info: ctypes._Pointer[_VecInfoAll], ident: int, u: int) -> int:
+        if self.owner is not None:
+            self.owner._on_init_data(info)
+        return 0
+
+    def _get_source(
+        self, out: ctypes._Pointer[ctypes.c_double], t: float, name: bytes, *_: object
+    ) -> int:
+        if self.owner is not None:
+            out[0] = self.owner._source_value(name, t)
+        return 0
+
+    def probe(self, command: str) -> list[str]:
+        """Run a command while no :class:`NgSpice` owns the library; return its output."""
+        start = len(self.banner)
+        self.lib.ngSpice_Command(command.encode())
+        return self.banner[start:]
+
+
+_LIBRARIES: dict[int, _Library] = {}  # dlopen handle -> library: the state libngspice forces
+_REGISTRY_LOCK = threading.Lock()
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("fname", _c_char_p), ("fbase", _vp), ("sname", _c_char_p), ("saddr", _vp)]
+
+
+def _default_library() -> str:
+    """Library to load: ``$COSIM_LIBNGSPICE``, else the system's libngspice."""
+    return os.environ.get(ENV_LIBRARY) or ctypes.util.find_library("ngspice") or "libngspice.so.0"
+
+
+def _library_file(name: str) -> str:
+    """Absolute file name of the library ``dlopen(name)`` loads (via ``dladdr``)."""
+    if os.sep in name:
+        return os.path.realpath(name)
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError as exc:
+        raise LibraryError(f"cannot load libngspice {name!r}: {exc}; {_FIX}") from exc
+    info = _DlInfo()
+    libc = ctypes.CDLL(None)
+    address = ctypes.cast(lib.ngSpice_Command, _vp)
+    if not libc.dladdr(address, ctypes.byref(info)) or not info.fname:
+        raise LibraryError(f"cannot find the file of {name!r}; set {ENV_LIBRARY}=/path/to/it")
+    return os.path.realpath(info.fname.decode())
+
+
+def _acquire(name: str, private_copy: bool, owner: NgSpice) -> _Library:
+    """Load (once) and initialise the library, and make ``owner`` its only user."""
+    with _REGISTRY_LOCK:
+        tmpdir = None
+        if private_copy:
+            source = _library_file(name)
+            tmpdir = tempfile.mkdtemp(prefix="cosim-ngspice-")
+            name = os.path.join(tmpdir, f"libngspice-copy{len(_LIBRARIES)}.so")
+            shutil.copyfile(source, name)
+        try:
+            try:
+                handle = ctypes.CDLL(name)._handle
+            except OSError as exc:
+                raise LibraryError(
+                    f"cannot load libngspice {name!r}: {exc}; {_FIX} "
+                    f"(or point {ENV_LIBRARY} at a libngspice.so >= {MIN_VERSION})"
+                ) from exc
+            state = _LIBRARIES.get(handle)
+            if state is None:
+                state = _LIBRARIES[handle] = _Library(name)
+        finally:
+            if tmpdir is not None:  # the mapping stays valid after the file is removed
+                shutil.rmtree(tmpdir, ignore_errors=True)
+        if state.owner is not None:
+            raise NgspiceBusyError(
+                f"libngspice {state.path!r} is already used by a live NgSpice (one global "
+                "simulator per loaded library): close() it, or pass private_copy=True"
+            )
+        state.owner = owner
+        return state
+
+
+def _check_library(state: _Library) -> None:
+    """Raise :class:`LibraryError` unless the library is ngspice >= 46 with OSDI."""
+    text = "\n".join(state.banner[:10])
+    match = re.search(r"ngspice-(\d+)", text)
+    if match is None:
+        match = re.search(r"ngspice-(\d+)", "\n".join(state.probe("version -s")))
+    version = int(match.group(1)) if match else 0
+    if version < MIN_VERSION:
+        raise LibraryError(
+            f"{state.path!r} is ngspice {version or 'of unknown version'}, "
+            f"need >= {MIN_VERSION} with OSDI; {_FIX}"
+        )
+    if any("no such command" in line for line in state.probe("osdi")):
+        raise LibraryError(f"{state.path!r} (ngspice {version}) was built without OSDI; {_FIX}")
+    state.version = version
+
+
+# --- the simulator ------------------------------------------------------------------------
+
+
+def _hook_name(name: str) -> str:
+    """ngspice's plot-vector name for a user name: ``v(a)`` -> ``a``, ``i(v1)`` -> ``v1#branch``."""
+    low = name.strip().lower()
+    match = re.fullmatch(r"([vi])\((.+)\)", low)
+    if match is None:
+        return low
+    kind, inner = match.groups()
+    return inner if kind == "v" else f"{inner}#branch"
+
+
+class NgSpice:
+    """One ngspice simulator (a loaded libngspice), driven in the foreground.
+
+    Use as a context manager or call :meth:`close`; while open, no other instance may use
+    the same library file (see the module docstring).
+
+    Args:
+        library: libngspice file or name to load. Default: ``$COSIM_LIBNGSPICE``, else the
+            system's ``libngspice.so.0``.
+        private_copy: Load a private copy of the library, so that this instance is
+            independent of any other in the process.
+        num_threads: ngspice's ``num_threads`` (its spinit sets 8, which is slow on 2 cores).
+        log_lines: How many recent ngspice output lines :meth:`recent_output` keeps.
+
+    Raises:
+        LibraryError: libngspice is missing, older than 46, or built without OSDI.
+        NgspiceBusyError: Another live instance already uses that library.
+    """
+
+    def __init__(
+        self,
+        library: str | os.PathLike[str] | None = None,
+        *,
+        private_copy: bool = False,
+        num_threads: int = 1,
+        log_lines: int = 500,
+    ) -> None:
+        self._closed = True
+        self._log: collections.deque[str] = collections.deque(maxlen=log_lines)
+        self._capture: list[tuple[bool, str]] | None = None
+        self._callback_error: BaseException | None = None
+        self._src_values: dict[bytes, float] = {}
+        self._src_funcs: dict[bytes, SourceFunction] = {}
+        self._hook: DataHook | None = None
+        self._hook_request: tuple[str, ...] | None = None
+        self._hook_index: tuple[tuple[str, int], ...] = ()
+        self._hook_scale = -1
+        self._circuit = False
+        self._has_tran = False
+        self._tran = "idle"  # "idle" | "paused" | "done"
+        self._stop_pending = False
+        name = os.fspath(library) if library is not None else _default_library()
+        self._state = _acquire(name, private_copy, self)
+        self._lib = self._state.lib
+        self._closed = False
+        try:
+            _check_library(self._state)
+            self.command(f"set num_threads={int(num_threads)}")
+        except BaseException:
+            self.close()
+            raise
+
+    # --- lifetime ----------------------------------------------------------------------
+
+    def __enter__(self) -> NgSpice:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the circuit and all plots and hand the library back. Idempotent."""
+        if self._closed:
+            return
+        try:
+            if self._circuit:
+                self.remove_circuit()
+        finally:
+            self._closed = True
+            self._hook = None
+            self._state.owner = None
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def version(self) -> int:
+        """ngspice's major version number (e.g. 46)."""
+        return self._state.version
+
+    @property
+    def library_path(self) -> str:
+        """The library file or name this instance loaded."""
+        return self._state.path
+
+    # --- commands ------------------------------------------------------------------------
+
+    def command(self, command: str) -> list[str]:
+        """Send one ngspice command and return its output lines.
+
+        Raises:
+            UsageError: For ``quit``/``exit``/``bg_*`` (not allowed here).
+            NgspiceError: The matching subclass, if ngspice reported a failure.
+        """
+        verb = command.split(maxsplit=1)[0].lower() if command.strip() else ""
+        if verb in FORBIDDEN:
+            raise UsageError(f"ngspice command {verb!r} is not allowed: {FORBIDDEN[verb]}")
+        if verb in ANALYSES and self._tran == "paused" and verb != "resume":
+            raise UsageError(
+                f"cannot start {verb!r} while a transient is paused at t = {self.time_s!r} s: "
+                "call run() to finish it or remove_circuit()"
+            )
+        lines = self._execute(command)
+        if verb in ANALYSES:
+            self._after_analysis(lines)
+        return [text for _, text in lines]
+
+    def _execute(self, command: str, *, check: bool = True) -> list[tuple[bool, str]]:
+        """Send ``command``; raise callback errors, then (if ``check``) ngspice's errors."""
+        if self._closed:
+            raise UsageError("this NgSpice object is closed; create a new one")
+        self._capture = []
+        self._callback_error = None
+        try:
+            self._lib.ngSpice_Command(command.encode())
+        finally:
+            lines, self._capture = self._capture, None
+        self._raise_callback_error()
+        if check:
+            error = command_error(command, [text for is_err, text in lines if is_err])
+            if error is not None:
+                if command.split()[0].lower() in ANALYSES:
+                    self._end_transient()
+                raise error
+        return lines
+
+    def _raise_callback_error(self) -> None:
+        error, self._callback_error = self._callback_error, None
+        if error is not None:
+            if self._tran == "paused":
+                self._end_transient()
+            raise error
+
+    def _after_analysis(self, lines: list[tuple[bool, str]]) -> None:
+        """Track whether a transient is paused (by a ``stop``) or done."""
+        paused = any("simulation interrupted" in text for _, text in lines)
+        self._tran = "paused" if paused else ("done" if self._has_time() else "idle")
+
+    def _end_transient(self) -> None:
+        self._tran = "done" if self._tran != "idle" else "idle"
+        if self._stop_pending:
+            self._stop_pending = False
+            self._execute("delete all", check=False)
+
+    def recent_output(self, n: int = 50) -> list[str]:
+        """The last ``n`` lines ngspice printed (stdout and stderr, oldest first)."""
+        return list(self._log)[-n:]
+
+    def _on_output(self, line: str) -> None:
+        is_err = line.startswith("stderr ")
+        text = line[7:] if line.startswith(("stdout ", "stderr ")) else line
+        self._log.append(text)
+        if self._capture is not None:
+            self._capture.append((is_err, text))
+
+    # --- models and circuits -------------------------------------------------------------
+
+    def load_osdi(self, path: str | os.PathLike[str]) -> None:
+        """Load a compiled Verilog-A model (``osdi /abs/path``); its instances use prefix N.
+
+        Removes the loaded circuit first: ngspice 46 crashes when it later removes a circuit
+        that was parsed before new OSDI device types were added. Load models, then circuits.
+
+        Raises:
+            OsdiLoadError: The file is missing or ngspice rejected it.
+        """
+        file = Path(path).resolve()
+        if not file.is_file():
+            raise OsdiLoadError(f"OSDI file {str(file)!r} does not exist", f"osdi {file}")
+        if any(ch.isspace() for ch in str(file)):
+            raise UsageError(
+                f"OSDI path {str(file)!r} contains white space, ngspice cannot load it"
+            )
+        if self._circuit:
+            self.remove_circuit()
+        self._execute(f"osdi {file}")
+
+    def load_circuit(self, netlist: str | Sequence[str]) -> None:
+        """Parse a netlist (first line = title) into ngspice, replacing any loaded circuit.
+
+        Raises:
+            NetlistError: ngspice rejected a line; nothing stays loaded.
+        """
+        if self._circuit:
+            self.remove_circuit()
+        text = netlist if isinstance(netlist, str) else "\n".join(netlist)
+        lines = [line.rstrip() for line in text.splitlines()]
+        while lines and not lines[-1]:
+            lines.pop()
+        if not lines:
+            raise UsageError("empty netlist: give a title line, elements and an analysis")
+        if lines[-1].lower() != ".end":
+            lines.append(".end")
+        encoded = [line.encode() for line in lines]
+        array = (_c_char_p * (len(encoded) + 1))(*encoded, None)
+        self._capture = []
+        self._callback_error = None
+        self._state.exit_request = None
+        try:
+            status = self._lib.ngSpice_Circ(array)
+        finally:
+            captured, self._capture = self._capture, None
+        errs = [text for is_err, text in captured if is_err]
+        bad = [e for e in errs if any(sign in e.lower() for sign in NETLIST_SIGNS)]
+        if status != 0 or self._state.exit_request is not None or bad:
+            self._execute("remcirc", check=False)
+            self._execute("destroy all", check=False)
+            summary = (bad or errs or [f"ngSpice_Circ returned {status}"])[0].strip()
+            raise NetlistError(f"netlist rejected: {summary}", "<circuit>", errs)
+        self._circuit = True
+        self._has_tran = any(line.lstrip().lower().startswith(".tran") for line in lines)
+        self._tran = "idle"
+        self._raise_callback_error()
+
+    @property
+    def circuit_loaded(self) -> bool:
+        """True while a circuit is loaded."""
+        return self._circuit
+
+    def remove_circuit(self) -> None:
+        """Remove the circuit, its stop conditions and all result plots (frees memory)."""
+        if self._stop_pending:
+            self._execute("delete all", check=False)
+            self._stop_pending = False
+        if self._circuit:
+            self._execute("remcirc", check=False)
+        self._execute("destroy all", check=False)
+        self._circuit = False
+        self._tran = "idle"
+
+    def alter(self, device: str, value: float | str, parameter: str | None = None) -> None:
+        """Change a device (or model) parameter: ``alter device [parameter] = value``.
+
+        Works on a paused transient (unlike ``alterparam``).
+
+        Raises:
+            UnknownDeviceError: No such device, model or parameter.
+        """
+        rhs = repr(float(value)) if isinstance(value, int | float) else str(value)
+        target = f"{device} {parameter}" if parameter else device
+        self._execute(f"alter {target} = {rhs}")
+
+    # --- analyses ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the netlist's analyses to the end in the foreground (finishes a paused one).
+
+        Raises:
+            SimulationError: The matching subclass if the analysis failed.
+        """
+        self._need_circuit("run")
+        if self._tran == "paused":
+            self._clear_stop()
+            self.command("resume")
+        else:
+            self.command("run")
+
+    def op(self) -> dict[str, float]:
+        """Run an operating point and return every vector's value by name."""
+        self._need_circuit("op")
+        self.command("op")
+        return {name: self.latest(name) for name in self.vector_names()}
+
+    def advance_to(self, t_s: float) -> None:
+        """Run (first call) or resume the netlist's ``.tran`` until exactly ``t_s``.
+
+        A ``stop when time >= t_s`` makes ngspice put a time point on ``t_s`` and pause
+        there (the stop replaces the previous one, so conditions never pile up). Calling it
+        with the current time does nothing.
+
+        Raises:
+            UsageError: ``t_s`` lies before the current time or after the transient's end.
+            SimulationError: The matching subclass if the transient failed.
+        """
+        self._need_circuit("advance_to")
+        if not self._has_tran:
+            raise UsageError("advance_to needs a .tran line in the netlist (none found)")
+        t_s = float(t_s)
+        tol_s = _time_tolerance(t_s)
+        now_s = self.time_s
+        if self._tran != "idle" and abs(t_s - now_s) <= tol_s:
+            return
+        if self._tran == "done":
+            raise UsageError(
+                f"advance_to({t_s!r}): the transient already ended at {now_s!r} s; "
+                "load the circuit again to start over"
+            )
+        if t_s < now_s:
+            raise UsageError(f"advance_to({t_s!r}): time runs forward, now is {now_s!r} s")
+        self._clear_stop()
+        self._execute(f"stop when time >= {t_s!r}")
+        self._stop_pending = True
+        self.command("resume" if self._tran == "paused" else "run")
+        now_s = self.time_s
+        if self._tran == "done" and now_s < t_s - tol_s:
+            raise UsageError(f"advance_to({t_s!r}): the transient ends at {now_s!r} s")
+        if self._tran == "done":
+            self._clear_stop()
+
+    def _clear_stop(self) -> None:
+        if self._stop_pending:
+            self._execute("delete all")
+            self._stop_pending = False
+
+    def _need_circuit(self, what: str) -> None:
+        if not self._circuit:
+            raise NoCircuitError(f"{what} needs a circuit: call load_circuit() first", what)
+
+    @property
+    def transient_state(self) -> str:
+        """``"idle"`` (not started), ``"paused"`` (by :meth:`advance_to`) or ``"done"``."""
+        return self._tran
+
+    @property
+    def time_s(self) -> float:
+        """Simulation time of the latest accepted transient point (0.0 before the start)."""
+        if self._tran == "idle":
+            return 0.0
+        return self.latest("time")
+
+    # --- vectors ---------------------------------------------------------------------------
+
+    def _vector_info(self, name: str) -> _VectorInfo:
+        pointer = self._lib.ngGet_Vec_Info(name.encode())
+        if not pointer or pointer.contents.v_length <= 0:
+            known = ", ".join(self.vector_names()) or "none (run an analysis first)"
+            raise UnknownVectorError(
+                f"no vector {name!r} in plot {self.current_plot!r}; known: {known}"
+            )
+        return pointer.contents
+
+    def latest(self, name: str) -> float:
+        """Latest value of a real vector (``v(out)``, ``out``, ``i(v1)``), cheap in lockstep.
+
+        Raises:
+            UnknownVectorError: No such vector (the message lists the known ones).
+        """
+        info = self._vector_info(name)
+        if not info.v_realdata:
+            raise UsageError(f"vector {name!r} is complex: use vector({name!r})")
+        return float(info.v_realdata[info.v_length - 1])
+
+    def vector(self, name: str) -> np.ndarray:
+        """A copy of a whole vector (float64, or complex128 for AC results)."""
+        info = self._vector_info(name)
+        n = info.v_length
+        if info.v_realdata:
+            return np.ctypeslib.as_array(info.v_realdata, shape=(n,)).copy()
+        pairs = np.ctypeslib.as_array(info.v_compdata, shape=(2 * n,)).copy()
+        return pairs[0::2] + 1j * pairs[1::2]
+
+    def vector_tail(self, name: str, start: int) -> np.ndarray:
+        """A copy of a real vector from index ``start`` to its current end.
+
+        Cheap in lockstep (no copy of the part already read): use it to stream a growing
+        transient in blocks.
+        """
+        info = self._vector_info(name)
+        n = info.v_length
+        if not info.v_realdata:
+            raise UsageError(f"vector {name!r} is complex: use vector({name!r})")
+        if start >= n:
+            return np.empty(0)
+        address = ctypes.addressof(info.v_realdata.contents) + 8 * start
+        return np.frombuffer((ctypes.c_double * (n - start)).from_address(address)).copy()
+
+    @property
+    def current_plot(self) -> str:
+        """Name of ngspice's current plot (e.g. ``tran1``, ``op1``, ``const``)."""
+        name = self._lib.ngSpice_CurPlot()
+        return name.decode() if name else ""
+
+    def vector_names(self, plot: str | None = None) -> list[str]:
+        """Names of all vectors in ``plot`` (default: the current plot)."""
+        names = self._lib.ngSpice_AllVecs((plot or self.current_plot).encode())
+        result: list[str] = []
+        if names:
+            i = 0
+            while names[i]:
+                result.append(names[i].decode())
+                i += 1
+        return result
+
+    def _has_time(self) -> bool:
+        return "time" in self.vector_names()
+
+    # --- external sources ------------------------------------------------------------------
+
+    def set_source(self, name: str, value: float) -> None:
+        """Hold an ``external`` source at ``value`` (V or A) from now on (zero-order hold).
+
+        Write the source as ``V1 a b external`` or ``I1 a b external`` (with ``dc 0 external``
+        ngspice does not ask Python during the operating point). Names are case-insensitive.
+        """
+        key = name.strip().lower().encode()
+        self._src_funcs.pop(key, None)
+        self._src_values[key] = float(value)
+
+    def set_source_function(self, name: str, function: SourceFunction) -> None:
+        """Drive an ``external`` source with ``function(t_s) -> value`` (V or A)."""
+        key = name.strip().lower().encode()
+        self._src_values.pop(key, None)
+        self._src_funcs[key] = function
+
+    def _source_value(self, name: bytes, t_s: float) -> float:
+        value = self._src_values.get(name)
+        if value is not None:
+            return value
+        function = self._src_funcs.get(name)
+        if function is not None:
+            try:
+                return float(function(t_s))
+            except BaseException as exc:  # reported after the command returns
+                self._callback_error = self._callback_error or exc
+                return 0.0
+        if self._callback_error is None:
+            known = sorted(k.decode() for k in (*self._src_values, *self._src_funcs))
+            self._callback_error = UnknownSourceError(
+                f"external source {name.decode()!r} has no value: call set_source() or "
+                f"set_source_function() first (sources set: {known})",
+                "<external source>",
+            )
+        return 0.0
+
+    # --- streaming every accepted point ------------------------------------------------
+
+    def set_data_hook(self, hook: DataHook | None, vectors: Sequence[str] | None = None) -> None:
+        """Call ``hook(t_s, values)`` at every accepted transient point of later runs.
+
+        Args:
+            hook: The callable, or None to stop streaming.
+            vectors: Names to pass (``v(a)``, ``a``, ``i(v1)``); default: all of the plot.
+                Unknown names raise :class:`UnknownVectorError` when the analysis starts.
+        """
+        self._hook = hook
+        self._hook_request = None if vectors is None else tuple(vectors)
+        self._hook_index = ()
+        self._hook_scale = -1
+
+    def _on_init_data(self, info: ctypes._Pointer[_VecInfoAll]) -> None:
+        if self._hook is None:
+            return
+        plot = info.contents
+        names = [plot.vecs[i].contents.vecname.decode().lower() for i in range(plot.veccount)]
+        self._hook_scale = names.index("time") if "time" in names else -1
+        wanted = self._hook_request
+        if wanted is None:
+            self._hook_index = tuple((n, i) for i, n in enumerate(names) if n != "time")
+            return
+        index: list[tuple[str, int]] = []
+        for name in wanted:
+            plot_name = _hook_name(name)
+            if plot_name not in names:
+                self._callback_error = self._callback_error or UnknownVectorError(
+                    f"data hook: no vector {name!r}; known: {', '.join(names)}", "<data hook>"
+                )
+                self._hook_scale = -1
+                return
+            index.append((name, names.index(plot_name)))
+        self._hook_index = tuple(index)
+
+    def _on_data(self, data: ctypes._Pointer[_VecValuesAll]) -> None:
+        hook = self._hook
+        if hook is None or self._hook_scale < 0 or self._callback_error is not None:
+            return
+        values = data.contents.vecsa
+        try:
+            hook(
+                values[self._hook_scale].contents.creal,
+                {name: values[i].contents.creal for name, i in self._hook_index},
+            )
+        except BaseException as exc:  # reported after the command returns
+            self._callback_error = exc
+
+
+def _time_tolerance(t_s: float) -> float:
+    """How close a lockstep stop must land to the requested time (s)."""
+    return 1e-18 + 1e-12 * abs(t_s)

@@ -1,0 +1,272 @@
+"""The analog VCD writer (pyvcd): blocks of accepted analog points, a recording deadband.
+
+Conventions of the analog VCD: one top scope ``analog``; one sub-scope per recorded element
+(``analog.<name>``) with ``real`` vars; ``analog.supply.<name>`` with ``v`` and ``i`` (current
+delivered, so ∫v·i dt is the energy drawn).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, cast
+
+import numpy as np
+from numpy.typing import NDArray
+from vcd.writer import VCDWriter
+
+from cosim.errors import UsageError
+from cosim.waves.read import (
+    UnknownSignalError,
+    VcdTimeOrderError,
+    closest_names,
+    timescale_s,
+)
+
+__all__ = ["DEADBAND", "AnalogVcdWriter"]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+#: Default recording deadband of :class:`AnalogVcdWriter` by variable (SI units): 1 µV,
+#: 10 pA, 1e-7 of the state, 1 nS.
+DEADBAND: dict[str, float] = {"v": 1e-6, "i": 1e-11, "x": 1e-7, "g": 1e-9}
+
+
+class AnalogVcdWriter:
+    """Stateful writer of the analog VCD (pyvcd ``real`` vars under scope ``analog``).
+
+    Values are keyed by dotted names below ``analog``: ``"w1_0_0.v"``, ``"supply.vdd.i"``,
+    ``"neuron.h0.v"``.  Times are quantized to the timescale; several samples within one tick
+    collapse to the last one (last wins).  Values equal to the previous one are not written
+    (VCD hold semantics).  The file is flushed at least every ``flush_every_s`` seconds of wall
+    time, so that a crash leaves a readable prefix.
+
+    Args:
+        path: output file.
+        devices: device names (``w1_<i>_<j>``, ``w2_<j>``): vars ``v``, ``i``, ``x``.
+        supplies: supply names: vars ``v``, ``i``.
+        neurons: neuron names: var ``v``.
+        timescale: VCD timescale (``"1 ps"``).
+        conductance: also register ``<device>.g``.
+        flush_every_s: wall-clock interval between flushes to disk.
+        deadband: absolute change below which a value is not re-recorded, by variable name
+            (``v``, ``i``, ``x``, ``g``); default :data:`DEADBAND`; ``None`` records every
+            change.  It keeps solver noise (1e-27 A on idle devices) out of the file; the
+            energy error it can cause is at most ``(Δi·|v| + Δv·|i|)`` per second per signal.
+
+    Raises:
+        UnknownSignalError: :meth:`write` got a name that was not registered.
+        VcdTimeOrderError: :meth:`write` got a time before an earlier one.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        devices: Sequence[str],
+        supplies: Sequence[str],
+        neurons: Sequence[str],
+        timescale: str = "1 ps",
+        *,
+        conductance: bool = False,
+        flush_every_s: float = 1.0,
+        deadband: Mapping[str, float] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.tick_s = timescale_s(timescale)
+        names: list[tuple[tuple[str, ...], str]] = []
+        dev_vars = ("v", "i", "x", "g") if conductance else ("v", "i", "x")
+        for group, members, var_names in (
+            ((), devices, dev_vars),
+            (("supply",), supplies, ("v", "i")),
+            (("neuron",), neurons, ("v",)),
+        ):
+            for member in members:
+                names.extend(((*group, member), var) for var in var_names)
+        keys = [".".join((*scope, var)) for scope, var in names]
+        if len(set(keys)) != len(keys):
+            raise UsageError(f"duplicate analog signal names in {sorted(keys)}")
+        self._fh = _LineBuffer(self.path)
+        sink = cast(IO[str], self._fh)  # pyvcd only calls write() and flush()
+        self._vcd = VCDWriter(
+            sink, timescale=timescale, date="", version="cosim", check_values=False
+        )
+        self._vars: dict[str, Any] = {}
+        for key, (scope, var) in zip(keys, names, strict=True):
+            self._vars[key] = self._vcd.register_var(("analog", *scope), var, "real", init=0.0)
+        self._known = frozenset(self._vars)
+        band = DEADBAND if deadband is None else deadband
+        self._band = {key: float(band.get(key.rsplit(".", 1)[1], 0.0)) for key in keys}
+        self._last: dict[str, float] = dict.fromkeys(keys, 0.0)
+        self._pending: dict[str, float] = {}
+        self._tick = 0
+        self._t_s = float("-inf")
+        self._flush_every_s = float(flush_every_s)
+        self._next_flush = time.monotonic() + self._flush_every_s
+        self._closed = False
+        self.n_points = 0
+
+    @property
+    def names(self) -> list[str]:
+        """The dotted names :meth:`write` accepts."""
+        return list(self._vars)
+
+    def write(self, t_s: float, values: Mapping[str, float]) -> None:
+        """Record ``values`` (a subset of :attr:`names`) at time ``t_s`` (s)."""
+        if self._closed:
+            raise VcdTimeOrderError(f"{self.path}: write() after close()")
+        if not self._known.issuperset(values):
+            bad = sorted(set(values) - self._known)
+            raise UnknownSignalError(
+                f"{self.path}: unknown analog signal(s) {bad}; known: "
+                f"{closest_names(bad[0], self._known)} … ({len(self._known)} in all)"
+            )
+        tick = round(t_s / self.tick_s)
+        if tick != self._tick:
+            if tick < self._tick:
+                raise VcdTimeOrderError(
+                    f"{self.path}: time went backwards: {t_s!r} s after {self._t_s!r} s"
+                )
+            self._emit()
+            self._tick = tick
+        self._t_s = t_s
+        self._pending.update(values)
+        self.n_points += 1
+        if self.n_points & 63 == 0 and time.monotonic() >= self._next_flush:
+            self.flush()
+
+    def write_block(
+        self, t_s: NDArray[np.float64], values: Mapping[str, NDArray[np.float64]]
+    ) -> None:
+        """Record a block of points at once (vectorized; what ngspice lockstep uses).
+
+        Args:
+            t_s: increasing times of the points (s), shape ``(k,)``.
+            values: per signal name, its values at those times, shape ``(k,)``.
+
+        Points falling in one tick keep the last.  The deadband is applied as quantization,
+        so that it vectorizes: a value is written when it enters a new band-wide bin centred
+        on a multiple of the band (noise around zero stays in one bin); the recorded trace
+        stays within one band of the true one.
+        """
+        if self._closed:
+            raise VcdTimeOrderError(f"{self.path}: write_block() after close()")
+        t = np.asarray(t_s, dtype=float)
+        if t.size == 0:
+            return
+        unknown = set(values) - self._known
+        if unknown:
+            bad = sorted(unknown)
+            raise UnknownSignalError(
+                f"{self.path}: unknown analog signal(s) {bad}; known: "
+                f"{closest_names(bad[0], self._known)} … ({len(self._known)} in all)"
+            )
+        ticks = np.rint(t / self.tick_s).astype(np.int64)
+        if ticks[0] < self._tick or np.any(np.diff(ticks) < 0):
+            raise VcdTimeOrderError(f"{self.path}: time went backwards in a block at {t[0]!r} s")
+        keep = np.append(ticks[1:] != ticks[:-1], True)  # last point of each tick
+        if ticks[0] == self._tick and self._pending:
+            # The open tick's pending values are superseded by the block's first tick.
+            for name in values:
+                self._pending.pop(name, None)
+        self._emit()
+        ticks = ticks[keep]
+        names = list(values)
+        cols = np.stack([np.asarray(values[n], dtype=float)[keep] for n in names], axis=1)
+        band = np.array([self._band[n] for n in names])
+        last = np.array([self._last[n] for n in names])
+        safe = np.where(band > 0, band, 1.0)
+        q = np.where(band > 0, np.rint(cols / safe), cols)
+        q_prev = np.vstack([np.where(band > 0, np.rint(last / safe), last), q[:-1]])
+        rows, idx = np.nonzero((q != q_prev) | np.isnan(cols))
+        change, var = self._vcd.change, self._vars
+        variables = [var[n] for n in names]
+        for r, c in zip(rows.tolist(), idx.tolist(), strict=True):
+            change(variables[c], int(ticks[r]), float(cols[r, c]))
+        for c in set(idx.tolist()):
+            self._last[names[c]] = float(cols[rows[idx == c][-1], c])
+        self._tick = int(ticks[-1])
+        self._t_s = float(t[-1])
+        self.n_points += int(t.size)
+        if time.monotonic() >= self._next_flush:
+            self.flush()
+
+    def _emit(self) -> None:
+        if self._pending:
+            change, tick, var = self._vcd.change, self._tick, self._vars
+            last, band = self._last, self._band
+            for name, value in self._pending.items():
+                if abs(value - last[name]) > band[name] or value != value:
+                    change(var[name], tick, value)
+                    last[name] = value
+            self._pending.clear()
+
+    def flush(self) -> None:
+        """Write everything but the current (still open) tick to disk."""
+        self._vcd.flush()
+        self._next_flush = time.monotonic() + self._flush_every_s
+
+    def close(self) -> None:
+        """Write the last tick, end the file (a final timestamp) and close it."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._emit()
+            self._vcd.close(self._tick)
+        finally:
+            self._fh.close()
+
+    def __enter__(self) -> AnalogVcdWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _LineBuffer:
+    """A text sink for pyvcd that reaches the disk only in whole lines.
+
+    pyvcd writes complete lines per call; they are collected and written with one ``write``
+    on the unbuffered file when ~1 MB is pending or on :meth:`flush`, so even a killed process
+    leaves a file that ends at a line boundary.
+    """
+
+    def __init__(self, path: Path, limit: int = 1 << 20) -> None:
+        self._raw = open(path, "wb", buffering=0)  # noqa: SIM115
+        self._parts: list[str] = []
+        self._size = 0
+        self._limit = limit
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= self._limit:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._parts:
+            data = "".join(self._parts).encode()
+            self._parts.clear()
+            self._size = 0
+            view = memoryview(data)
+            while view:
+                view = view[self._raw.write(view) or 0 :]
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._raw.close()
+
+
+# --------------------------------------------------------------------------- merging
