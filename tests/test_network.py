@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from cosim.backends.protocol import controls
+from cosim.circuit.netlist import SUPPLIES, build_crossbar
 from cosim.circuit.network import (
     N_DEVICES,
     CircuitSpec,
@@ -17,9 +20,6 @@ from cosim.circuit.network import (
     spec_for_window,
     weights_to_conductances,
 )
-
-from cosim.backends.protocol import controls
-from cosim.circuit.netlist import SUPPLIES, build_crossbar
 
 
 def test_device_names_follow_the_select_line_convention() -> None:
