@@ -304,3 +304,97 @@ def test_write_block_matches_point_writes_and_honours_deadband(tmp_path: Path) -
     # The wiggle of the held state never reaches the file: init value, then 0.5 once.
     for tr in traces:
         assert len(tr["analog.w2_0.x"][0]) <= 2
+
+
+# ---------------------------------------------------------------- exact edges
+
+
+#: A device driven by a 1 V pulse on at 10 ns, off at 30 ns: (t, v, i) as a simulator gives
+#: them.  The NumPy backend writes the held point and the post-edge point at the edge time;
+#: ngspice's post-edge point is its next accepted one (here 1 ps later).
+EDGE_ROWS = {
+    "points": [
+        (0.0, 0.0, 0.0),
+        (4e-9, 0.0, 0.0),
+        (10e-9, 0.0, 0.0),
+        (10e-9, 1.0, 1e-3),
+        (16e-9, 1.0, 1.1e-3),
+        (22e-9, 1.0, 1.2e-3),
+        (30e-9, 1.0, 1.2e-3),
+        (30e-9, 0.0, 0.0),
+        (40e-9, 0.0, 0.0),
+    ],
+    "block": [
+        (0.0, 0.0, 0.0),
+        (4e-9, 0.0, 0.0),
+        (10e-9, 0.0, 0.0),
+        (10.001e-9, 1.0, 1e-3),
+        (16e-9, 1.0, 1.1e-3),
+        (22e-9, 1.0, 1.2e-3),
+        (30e-9, 1.0, 1.2e-3),
+        (30.001e-9, 0.0, 0.0),
+        (40e-9, 0.0, 0.0),
+    ],
+}
+EDGES = (10e-9, 30e-9)
+
+
+def _edge_trace(path: Path, kind: str, *, mark: bool) -> Path:
+    """Record :data:`EDGE_ROWS` with or without the edge marks the bridge makes."""
+    import numpy as np
+
+    rows = EDGE_ROWS[kind]
+    with AnalogVcdWriter(path, ["w2_0"], ["prog"], []) as w:
+        if kind == "block":
+            cols = np.array(rows)
+            w.write_block(
+                cols[:, 0],
+                {"w2_0.v": cols[:, 1], "w2_0.i": cols[:, 2], "supply.prog.v": cols[:, 1]},
+                edges=EDGES if mark else (),
+            )
+            return path
+        for n, (t, v, i) in enumerate(rows):
+            w.write(t, {"w2_0.v": v, "w2_0.i": i, "supply.prog.v": v})
+            if mark and t in EDGES and rows[n + 1][0] == t:
+                w.mark_edge(t)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["points", "block"])
+def test_mark_edge_records_held_point_then_post_edge_value(tmp_path: Path, kind: str) -> None:
+    ch = changes_by_name(_edge_trace(tmp_path / "e.vcd", kind, mark=True))
+    for name in ("analog.w2_0.v", "analog.supply.prog.v"):
+        # At each edge the held value, although unchanged since t = 0 (rising edge); then the
+        # post-edge value at the same time stamp (points) or at the next point (block).
+        at10 = [val for t, val in ch[name] if 10_000 <= t <= 10_001]
+        at30 = [val for t, val in ch[name] if 30_000 <= t <= 30_001]
+        assert at10 == [0.0, 1.0] and at30 == [1.0, 0.0], (name, ch[name])
+        assert (10_000, 0.0) in ch[name] and (30_000, 1.0) in ch[name]
+    assert [val for t, val in ch["analog.w2_0.i"] if 30_000 <= t <= 30_001] == [1.2e-3, 0.0]
+    # Every signal gets the held point, even one that never changed.
+    assert [t for t, _ in ch["analog.w2_0.x"]] == [0, 10_000, 30_000]
+
+
+@pytest.mark.parametrize("kind", ["points", "block"])
+def test_mark_edge_keeps_energy_exact(tmp_path: Path, kind: str) -> None:
+    """The held point lasts zero time: the hold-rule energy is that of the piecewise-constant
+    truth, with and without the edge marks (docs/energy.md)."""
+    from cosim.analysis.metrics import measure
+
+    rows = EDGE_ROWS[kind]
+    truth = sum(v * i * (rows[n + 1][0] - t) for n, (t, v, i) in enumerate(rows[:-1]))
+    for mark in (False, True):
+        report = measure(_edge_trace(tmp_path / f"e{mark}.vcd", kind, mark=mark))
+        assert report.energy_device_J == pytest.approx(truth, rel=1e-9), mark
+
+
+def test_mark_edge_repeats_survive_the_merge(tmp_path: Path) -> None:
+    analog = _edge_trace(tmp_path / "a.vcd", "points", mark=True)
+    other = tmp_path / "o.vcd"
+    with AnalogVcdWriter(other, ["w2_9"], [], []) as w:
+        w.write(5e-9, {"w2_9.v": 1.0})
+    # The analog scope is declared twice: rename the second one's scope for this test.
+    other.write_text(other.read_text().replace("$scope module analog", "$scope module other"))
+    m = changes_by_name(merge_vcds(other, analog, tmp_path / "m.vcd"))
+    assert [val for t, val in m["analog.w2_0.x"] if t > 0] == [0.0, 0.0]
+    assert [val for t, val in m["analog.w2_0.v"] if t == 10_000] == [0.0, 1.0]

@@ -92,6 +92,7 @@ class NgspiceBackend:
             {f"{v[2:-1]}#branch" if v.startswith("i(") else v[2:-1] for v in netlist.save}
         )
         self._read = 0  # accepted points already written to the VCD
+        self._edges: list[float] = []  # control edges since the last flush
         self._flush_every_s = flush_every_s
         self._next_flush = 0.0
 
@@ -103,10 +104,18 @@ class NgspiceBackend:
         if t.size == 0:
             return
         cols = {name: self._ng.vector_tail(name, self._read)[: t.size] for name in self._vectors}
-        self._writer.write_block(t, _probe_values(self._nl, cols.__getitem__, self._g_on_off))
+        edges, self._edges = self._edges, []
+        self._writer.write_block(
+            t, _probe_values(self._nl, cols.__getitem__, self._g_on_off), edges=edges
+        )
         self._read += t.size
         self.stats.points += t.size
         self._next_flush = time.monotonic() + self._flush_every_s
+
+    def mark_edge(self, t_s: float) -> None:
+        """Controls change at ``t_s`` (the current time): the analog VCD gets every signal's
+        held value there (at the next flush, after the accepted point on ``t_s``)."""
+        self._edges.append(t_s)
 
     def set_controls(self, values: Mapping[str, float]) -> None:
         for name, value in values.items():

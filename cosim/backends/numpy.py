@@ -127,6 +127,11 @@ class NumpyBackend:
         self._writer.write(t_s, values)
         self.stats.points += 1
 
+    def mark_edge(self, t_s: float) -> None:
+        """Controls change at ``t_s``: the held values go to the analog VCD there; the
+        post-edge values follow at the same time stamp (:meth:`set_controls`)."""
+        self._writer.mark_edge(t_s)
+
     def set_controls(self, values: Mapping[str, float]) -> None:
         self._ctl.update(values)
         self._record(self.stats.t_s)

@@ -61,6 +61,10 @@ class AnalogBackend(Protocol):
 
     stats: BackendStats
 
+    def mark_edge(self, t_s: float) -> None:
+        """Controls are about to change at ``t_s`` (the current time): record the held
+        (pre-edge) point of every analog signal there."""
+
     def set_controls(self, values: Mapping[str, float]) -> None:
         """Hold these external-source values from the current time on."""
 

@@ -80,6 +80,7 @@ class Bridge:
         new = self._read_outputs()
         changed = {k: v for k, v in new.items() if self._held.get(k) != v}
         if changed:
+            self.backend.mark_edge(self._now_s())
             self.backend.set_controls(changed)
             self._held.update(changed)
             self.stimulus.append((self._now_s(), changed))

@@ -6,6 +6,7 @@ The merged file has one timescale (1 ps) and every input's hierarchy.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterator
 from operator import itemgetter
 from pathlib import Path
@@ -86,11 +87,22 @@ def merge_vcds(
         ]
         change = writer.change
         t_last = 0
-        for t_last, var, value in heapq.merge(*scaled, key=itemgetter(0)):
-            change(var, t_last, value)
+        changes = heapq.merge(*scaled, key=itemgetter(0))
+        first = next(changes, None)
+        while first is not None and first[0] == 0:  # the values at 0 go into $dumpvars
+            change(first[1], 0, first[2])
+            first = next(changes, None)
+        writer.flush()  # header out: from here on a repeated value is written, not dropped
+        if first is not None:
+            for t_last, var, value in itertools.chain([first], changes):
+                var.value = _NOT_A_VALUE  # keep repeats (an edge's held point)
+                change(var, t_last, value)
         writer.close(max([t_last, *ends]))
     return out
 
+
+#: Compares unequal to every value: pyvcd then writes a repeated value instead of dropping it.
+_NOT_A_VALUE = object()
 
 _PYVCD_TYPES = frozenset(
     "event integer parameter real realtime reg supply0 supply1 time tri triand trior trireg "

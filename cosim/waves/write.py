@@ -27,6 +27,9 @@ from cosim.waves.read import (
 
 __all__ = ["DEADBAND", "AnalogVcdWriter"]
 
+#: A value no signal ever has (pyvcd compares with ``!=``): makes pyvcd write a repeat.
+_NOT_A_VALUE = object()
+
 
 # --------------------------------------------------------------------------- writing
 
@@ -42,7 +45,9 @@ class AnalogVcdWriter:
     Values are keyed by dotted names below ``analog``: ``"w1_0_0.v"``, ``"supply.vdd.i"``,
     ``"neuron.h0.v"``.  Times are quantized to the timescale; several samples within one tick
     collapse to the last one (last wins).  Values equal to the previous one are not written
-    (VCD hold semantics).  The file is flushed at least every ``flush_every_s`` seconds of wall
+    (VCD hold semantics).  :meth:`mark_edge` forces a point: the held (pre-edge) value of every
+    signal at the instant a control changes, so a step is drawn at the edge, not as a ramp from
+    the last recorded point.  The file is flushed at least every ``flush_every_s`` seconds of wall
     time, so that a crash leaves a readable prefix.
 
     Args:
@@ -100,13 +105,16 @@ class AnalogVcdWriter:
         self._known = frozenset(self._vars)
         band = DEADBAND if deadband is None else deadband
         self._band = {key: float(band.get(key.rsplit(".", 1)[1], 0.0)) for key in keys}
-        self._last: dict[str, float] = dict.fromkeys(keys, 0.0)
+        self._last: dict[str, float] = dict.fromkeys(keys, 0.0)  # last recorded
+        self._latest: dict[str, float] = dict.fromkeys(keys, 0.0)  # last given (unbanded)
         self._pending: dict[str, float] = {}
         self._tick = 0
         self._t_s = float("-inf")
         self._flush_every_s = float(flush_every_s)
         self._next_flush = time.monotonic() + self._flush_every_s
         self._closed = False
+        self._header_written = False
+        self._marked_tick = -1
         self.n_points = 0
 
     @property
@@ -134,18 +142,25 @@ class AnalogVcdWriter:
             self._tick = tick
         self._t_s = t_s
         self._pending.update(values)
+        self._latest.update(values)
         self.n_points += 1
         if self.n_points & 63 == 0 and time.monotonic() >= self._next_flush:
             self.flush()
 
     def write_block(
-        self, t_s: NDArray[np.float64], values: Mapping[str, NDArray[np.float64]]
+        self,
+        t_s: NDArray[np.float64],
+        values: Mapping[str, NDArray[np.float64]],
+        *,
+        edges: Sequence[float] = (),
     ) -> None:
         """Record a block of points at once (vectorized; what ngspice lockstep uses).
 
         Args:
             t_s: increasing times of the points (s), shape ``(k,)``.
             values: per signal name, its values at those times, shape ``(k,)``.
+            edges: times (s, increasing) at which a control changed: after the block's points
+                up to each edge, :meth:`mark_edge` records the held point there.
 
         Points falling in one tick keep the last.  The deadband is applied as quantization,
         so that it vectorizes: a value is written when it enters a new band-wide bin centred
@@ -155,6 +170,19 @@ class AnalogVcdWriter:
         if self._closed:
             raise VcdTimeOrderError(f"{self.path}: write_block() after close()")
         t = np.asarray(t_s, dtype=float)
+        if len(edges):
+            # Points up to and at each edge's tick come before its held point.
+            cuts = np.searchsorted(
+                np.rint(t / self.tick_s), np.rint(np.asarray(edges) / self.tick_s), "right"
+            )
+            start = 0
+            for edge, cut in zip(edges, cuts.tolist(), strict=True):
+                if cut > start:
+                    self.write_block(t[start:cut], {n: v[start:cut] for n, v in values.items()})
+                    start = cut
+                self.mark_edge(edge)
+            t = t[start:]
+            values = {n: v[start:] for n, v in values.items()}
         if t.size == 0:
             return
         unknown = set(values) - self._known
@@ -188,11 +216,49 @@ class AnalogVcdWriter:
             change(variables[c], int(ticks[r]), float(cols[r, c]))
         for c in set(idx.tolist()):
             self._last[names[c]] = float(cols[rows[idx == c][-1], c])
+        self._latest.update(zip(names, cols[-1].tolist(), strict=True))
         self._tick = int(ticks[-1])
         self._t_s = float(t[-1])
         self.n_points += int(t.size)
         if time.monotonic() >= self._next_flush:
             self.flush()
+
+    def mark_edge(self, t_s: float) -> None:
+        """Record every signal's latest value at ``t_s``, past the deadband and the dropping of
+        repeats: the held (pre-edge) point of a step at a control edge.
+
+        Call it when the simulation has reached ``t_s`` with the old controls and before the
+        new ones act.  Values written afterwards at the same time stamp follow it in the file
+        (the post-edge point), so the trace steps at exactly ``t_s`` in any rendering; the hold
+        rule gives the pre-edge point zero duration, so the energy integral is unchanged
+        (docs/energy.md).
+        """
+        if self._closed:
+            raise VcdTimeOrderError(f"{self.path}: mark_edge() after close()")
+        tick = round(t_s / self.tick_s)
+        if tick < self._tick:
+            raise VcdTimeOrderError(
+                f"{self.path}: edge at {t_s!r} s is before the last point at {self._t_s!r} s"
+            )
+        self._emit()
+        if not self._header_written:
+            self._vcd.flush()  # header and $dumpvars out before any forced repeat
+            self._header_written = True
+        self._tick, self._t_s = tick, max(t_s, self._t_s)
+        change, var, last = self._vcd.change, self._vars, self._last
+        if tick == self._marked_tick:
+            # Another edge in the same time step: every signal has a point here already.
+            for name, value in self._latest.items():
+                if value != last[name]:
+                    change(var[name], tick, value)
+        else:
+            forced = _NOT_A_VALUE
+            for name, value in self._latest.items():
+                v = var[name]
+                v.value = forced  # pyvcd drops a value equal to the last: force the repeat
+                change(v, tick, value)
+        last.update(self._latest)
+        self._marked_tick = tick
 
     def _emit(self) -> None:
         if self._pending:
