@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from cosim.circuit.devices import load_card
-from cosim.circuit.network import N_DEVICES
 from cosim.errors import UsageError
 from cosim.harness.contract import default_harness
+from cosim.topology import DEFAULT, Topology, parse_topology
 
 __all__ = ["SimConfig", "BACKENDS"]
 
@@ -28,7 +28,8 @@ class SimConfig:
         backend: analog backend, ``ngspice`` (Verilog-A in libngspice) or ``numpy`` (twin).
         out_dir: where the VCD, save file and summary go.
         input_noise: Gaussian input noise during inference, σ relative to the input swing.
-        devices: indices of the devices to program (default: all 30).
+        topology: the network's layer widths ``N_IN,N_HID,N_OUT`` (default the paper's 9,3,1).
+        devices: indices of the devices to program (default: all).
         test_images: how many test images to infer (default: the whole test set).
         tmax_s: ngspice's largest time step (default: the card's longest pulse, see
             ``docs/timing.md``; the bridge stops ngspice exactly at every edge anyway).
@@ -44,6 +45,7 @@ class SimConfig:
     backend: str = "ngspice"
     out_dir: Path = field(default_factory=lambda: Path("build", "sim").resolve())
     input_noise: float = 0.05
+    topology: Topology = DEFAULT
     devices: tuple[int, ...] | None = None
     test_images: int | None = None
     tmax_s: float | None = None
@@ -62,14 +64,19 @@ class SimConfig:
         """Raise :class:`UsageError` for any bad field, before anything is simulated."""
 
         load_card(self.card)  # unknown card → CardError listing the known ones
+        self.topology = parse_topology(self.topology)  # bad shape → TopologyError
         if self.backend not in BACKENDS:
             raise UsageError(f"backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         if not 0.0 <= self.input_noise <= 1.0:
             raise UsageError(f"input_noise {self.input_noise!r}: allowed range is 0..1")
         if self.devices is not None:
-            bad = [k for k in self.devices if not 0 <= k < N_DEVICES]
+            n_dev = self.topology.n_dev
+            bad = [k for k in self.devices if not 0 <= k < n_dev]
             if bad or not self.devices:
-                raise UsageError(f"devices {list(self.devices)!r}: indices 0..{N_DEVICES - 1}")
+                raise UsageError(
+                    f"devices {list(self.devices)!r}: indices 0..{n_dev - 1} "
+                    f"(topology {self.topology} has {n_dev} devices)"
+                )
         if self.test_images is not None and self.test_images < 0:
             raise UsageError(f"test_images {self.test_images!r}: must be >= 0")
         if self.tmax_s is not None and not self.tmax_s > 0:
@@ -85,6 +92,7 @@ class SimConfig:
         data = asdict(self)
         data["out_dir"] = str(self.out_dir)
         data["devices"] = None if self.devices is None else list(self.devices)
+        data["topology"] = list(parse_topology(self.topology).widths)
         return data
 
     @classmethod
@@ -94,4 +102,5 @@ class SimConfig:
         data["out_dir"] = Path(data["out_dir"])
         if data.get("devices") is not None:
             data["devices"] = tuple(data["devices"])
+        data["topology"] = parse_topology(data.get("topology", DEFAULT))
         return cls(**data)

@@ -1,7 +1,7 @@
 """One concrete crossbar for a run: card, drawn devices, circuit, targets, analog backends.
 
-Everything here is a pure function of (card, seed): the cocotb bench inside ``vvp`` and the
-post-processing in the parent process build the same :class:`Crossbar` independently and get
+Everything here is a pure function of (card, seed, topology): the cocotb bench inside ``vvp``
+and the post-processing in the parent process build the same :class:`Crossbar` independently and get
 identical devices and targets.
 """
 
@@ -18,10 +18,11 @@ from cosim.backends.ngspice import NgspiceBackend
 from cosim.backends.numpy import NumpyBackend
 from cosim.circuit import mss
 from cosim.circuit.devices import DeviceCard, Variation, draw_variation, load_card
-from cosim.circuit.netlist import NEURONS, SUPPLIES, CrossbarNetlist, build_crossbar
-from cosim.circuit.network import N_DEVICES, N_HIDDEN, N_IN, CircuitSpec, device_names, forward
+from cosim.circuit.netlist import CrossbarNetlist, build_crossbar, neurons, supplies
+from cosim.circuit.network import CircuitSpec, forward
 from cosim.circuit.va import compile_va, model_path
 from cosim.learn import data, train
+from cosim.topology import DEFAULT, Topology
 from cosim.waves.write import AnalogVcdWriter
 
 if TYPE_CHECKING:
@@ -48,11 +49,12 @@ class Crossbar:
         card: the device card.
         seed: seed of the device-to-device draw and of training.
         spec: circuit constants (window, gains, read voltage from the card).
-        variation: the 30 devices' parameter multipliers.
-        params: the 30 devices' effective MSS parameters.
+        variation: the devices' parameter multipliers (select-line order).
+        params: the devices' effective MSS parameters.
         x0: initial device states.
-        w1, w2: trained weights (9×3, 3).
+        w1, w2: trained weights (``N_IN×N_HID``, ``N_HID×N_OUT``).
         g_target_S: target conductance per device (select-line order).
+        topology: the network's shape.
     """
 
     card: DeviceCard
@@ -64,6 +66,7 @@ class Crossbar:
     w1: NDArray[np.float64]
     w2: NDArray[np.float64]
     g_target_S: NDArray[np.float64]
+    topology: Topology = DEFAULT
 
     def conductance(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Small-signal memristive conductance ``G(x)`` of every device (S)."""
@@ -84,14 +87,17 @@ class Crossbar:
     def split_layers(
         self, g_S: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Select-line-ordered per-device values → ``(layer 1 (9, 3), layer 2 (3,))``."""
+        """Select-line-ordered per-device values → ``(layer 1 (N_IN, N_HID), layer 2
+        (N_HID, N_OUT))``."""
         g = np.asarray(g_S, dtype=float)
-        return g[: N_IN * N_HIDDEN].reshape(N_IN, N_HIDDEN), g[N_IN * N_HIDDEN :]
+        t = self.topology
+        l1, l2 = t.layers
+        return g[l1].reshape(t.n_in, t.n_hid), g[l2].reshape(t.n_hid, t.n_out)
 
     def netlist(self, mss_osdi: Path, neuron_osdi: Path) -> CrossbarNetlist:
         """The ngspice netlist of this crossbar."""
         inst = []
-        for k in range(N_DEVICES):
+        for k in range(self.topology.n_dev):
             params = dict(self.variation.instance_params(k))
             params["x0"] = float(self.x0[k])
             inst.append(params)
@@ -101,7 +107,8 @@ class Crossbar:
             inst,
             mss_osdi=mss_osdi,
             neuron_osdi=neuron_osdi,
-            title=f"cosim crossbar, card {self.card.name}, seed {self.seed}",
+            topology=self.topology,
+            title=f"cosim {self.topology} crossbar, card {self.card.name}, seed {self.seed}",
         )
 
 
@@ -119,45 +126,52 @@ def card_circuit(card: DeviceCard, w_max: float = 0.0) -> tuple[CircuitSpec, flo
     return spec, gb_min, gb_max
 
 
-def device_params(card: DeviceCard, seed: int) -> tuple[Variation, mss.MSSArrays]:
-    """The 30 devices drawn for ``seed``: their variation and effective MSS parameters."""
-    variation = draw_variation(card, N_DEVICES, seed)
+def device_params(
+    card: DeviceCard, seed: int, topology: Topology = DEFAULT
+) -> tuple[Variation, mss.MSSArrays]:
+    """The devices drawn for ``seed``: their variation and effective MSS parameters."""
+    variation = draw_variation(card, topology.n_dev, seed)
     return variation, mss.MSSArrays.from_params(card.model, variation)
 
 
-def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
+def make_crossbar(
+    card: str | DeviceCard, seed: int, topology: Topology = DEFAULT, dataset: str | None = None
+) -> Crossbar:
     """Draw the devices, size the circuit for the card and train the target weights.
 
     Weights act on *branch* conductances (switch + series resistor + device, what a column
     actually sums), so the training window is the card's device window seen through the
-    inference path; device targets are recovered from the branch targets.
+    inference path; device targets are recovered from the branch targets.  ``dataset`` names
+    the training task (default: the one that fits the topology,
+    :func:`cosim.learn.data.dataset_for`).
     """
 
     card = load_card(card) if not isinstance(card, DeviceCard) else card
     spec, gb_min, gb_max = card_circuit(card)
     r_inf = spec.r_infer_path_ohm
-    variation, params = device_params(card, seed)
-    x0 = np.full(N_DEVICES, float(card.x0))
-    train_set, _ = data.split(data.make_dataset())
+    variation, params = device_params(card, seed, topology)
+    x0 = np.full(topology.n_dev, float(card.x0))
+    train_set, _ = data.split(data.dataset_for(topology, dataset))
     cfg = train.TrainConfig(noise=TRAINING_NOISE, seed=seed)
     w = train.train(spec, train_set, gb_min, gb_max, cfg)
     targets = train.to_conductances(spec, w, gb_min, gb_max)
     gb_target = np.concatenate([targets.g1_S.ravel(), targets.g2_S.ravel()])
     g_target = 1.0 / (1.0 / gb_target - r_inf)
-    return Crossbar(card, seed, spec, variation, params, x0, w.w1, w.w2, g_target)
+    return Crossbar(card, seed, spec, variation, params, x0, w.w1, w.w2, g_target, topology)
 
 
 def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float) -> AnalogBackend:
     """The analog backend (``ngspice`` or ``numpy``) writing its waveforms to ``analog_vcd``."""
 
+    t = xbar.topology
     writer = AnalogVcdWriter(
         analog_vcd,
-        devices=device_names(),
-        supplies=list(SUPPLIES),
-        neurons=list(NEURONS),
+        devices=list(t.device_names),
+        supplies=list(supplies(t)),
+        neurons=list(neurons(t)),
         conductance=True,
     )
     if kind == "numpy":
-        return NumpyBackend(xbar.spec, xbar.params, xbar.x0, writer)
+        return NumpyBackend(xbar.spec, xbar.params, xbar.x0, writer, topology=t)
     nl = xbar.netlist(compile_va(model_path("mss.va")), compile_va(model_path("neuron.va")))
     return NgspiceBackend(nl, writer, xbar.params, tmax_s=tmax_s)

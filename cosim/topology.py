@@ -183,6 +183,36 @@ class Topology:
         """Input line names ``in0 … in<N_IN-1>``."""
         return tuple(f"in{i}" for i in range(self.n_in))
 
+    @classmethod
+    def from_device_names(cls, names: list[str] | tuple[str, ...]) -> Topology:
+        """The topology whose devices are exactly ``names`` (e.g. read back from a VCD).
+
+        Raises:
+            TopologyError: the names are not the complete device set of any topology.
+        """
+        l1: set[tuple[int, int]] = set()
+        l2: set[tuple[int, int]] = set()
+        for name in names:
+            m = _NAME.match(name)
+            if not m:
+                continue
+            a, b = int(m["a"]), m["b"]
+            if m["layer"] == "1" and b is not None:
+                l1.add((a, int(b)))
+            elif m["layer"] == "2":
+                l2.add((a, int(b) if b is not None else 0))
+        if not l1 or not l2:
+            raise TopologyError(f"no complete set of w1_*/w2_* devices among {len(names)} names")
+        n_in = 1 + max(i for i, _ in l1)
+        n_hid = 1 + max(j for _, j in l1)
+        n_out = 1 + max(o for _, o in l2)
+        topo = cls((n_in, n_hid, n_out))
+        if set(topo.device_names) != {n for n in names if _NAME.match(n)}:
+            raise TopologyError(
+                f"the device names do not form a complete {topo} network ({topo.describe_names()})"
+            )
+        return topo
+
     # ------------------------------------------------------------------ text
     def __str__(self) -> str:
         return _fmt(self.widths)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from vcd.writer import VCDWriter
 
-from cosim.analysis.metrics import device_index, measure
+from cosim.analysis.metrics import measure
+from cosim.topology import DEFAULT
 from cosim.errors import UsageError
 from cosim.waves.read import UnknownSignalError, VcdFormatError
 
@@ -108,9 +109,10 @@ def vcd(tmp_path: Path) -> Path:
 
 
 def test_device_index_matches_convention() -> None:
-    assert [device_index(f"w1_{i}_{j}") for i in range(9) for j in range(3)] == list(range(27))
-    assert [device_index(f"w2_{j}") for j in range(3)] == [27, 28, 29]
-    assert device_index("supply") is None and device_index("w1_x_0") is None
+    idx = DEFAULT.parse_device
+    assert [idx(f"w1_{i}_{j}") for i in range(9) for j in range(3)] == list(range(27))
+    assert [idx(f"w2_{j}") for j in range(3)] == [27, 28, 29]
+    assert idx("supply") is None and idx("w1_x_0") is None
 
 
 def test_training_time_first_start_rise_to_next_done_rise(vcd: Path) -> None:

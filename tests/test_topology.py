@@ -58,3 +58,11 @@ def test_parse_forms() -> None:
 def test_unknown_device_name_lists_patterns() -> None:
     with pytest.raises(KeyError, match=r"w2_<0..7>_<0..1>"):
         Topology((16, 8, 2)).device_index("w2_0")
+
+
+@pytest.mark.parametrize("widths", [(9, 3, 1), (16, 8, 2), (3, 2, 4)])
+def test_topology_recovered_from_device_names(widths: tuple[int, int, int]) -> None:
+    t = Topology(widths)
+    assert Topology.from_device_names(list(t.device_names) + ["supply"]) == t
+    with pytest.raises(TopologyError, match="complete"):
+        Topology.from_device_names(t.device_names[:-1])

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from cosim.errors import UsageError
+from cosim.harness.regmap import load_register_map, phase_names
+from cosim.topology import DEFAULT, Topology, TopologyError
 from cosim.waves.read import UnknownSignalError, VcdHeader, VcdVar, closest_names, iter_vcd
 
 __all__ = [
@@ -33,30 +35,36 @@ __all__ = [
     "WINDOWS",
     "DeviceReport",
     "Report",
-    "device_index",
     "measure",
 ]
 
-#: Controller phase codes (``xbar_top.phase``) → names.
-PHASES: dict[int, str] = {0: "idle", 1: "reset", 2: "write", 3: "erase", 4: "read", 5: "infer"}
+#: Controller phase codes (``xbar_top.phase``) → names (``PHASE_*`` of ``hdl/xbar_regs.vh``).
+PHASES: dict[int, str] = phase_names()
 #: Allowed values of ``measure(window=…)``.
 WINDOWS = ("all", "training")
-_PROGRAM = (1, 2, 3)
-_READ = 4
+_REGS = load_register_map()
+_PROGRAM = (_REGS["PHASE_RESET"], _REGS["PHASE_WRITE"], _REGS["PHASE_ERASE"])
+_READ = _REGS["PHASE_READ"]
 _UNKNOWN = "unknown"
 
 
-def device_index(name: str) -> int | None:
-    """Select-bit index of a device: ``w1_<i>_<j>`` → 3·i + j, ``w2_<j>`` → 27 + j."""
-    parts = name.split("_")
-    try:
-        if parts[0] == "w1" and len(parts) == 3:
-            return 3 * int(parts[1]) + int(parts[2])
-        if parts[0] == "w2" and len(parts) == 2:
-            return 27 + int(parts[1])
-    except ValueError:
-        return None
-    return None
+def _select_bits(
+    devices: list[str], topology: Topology | None, notes: list[str]
+) -> list[int | None]:
+    """Select bit of every recorded device (None: not a crossbar device), from ``topology``,
+    else from the recorded device names (a complete network), else the default network's
+    bits (said in ``notes``)."""
+    if topology is None:
+        try:
+            topology = Topology.from_device_names(devices)
+        except TopologyError:
+            topology = DEFAULT
+            if any(DEFAULT.parse_device(d) is not None for d in devices):
+                notes.append(
+                    "the recorded devices are not a complete network: select bits of the "
+                    f"default {DEFAULT} network assumed for pulse counts"
+                )
+    return [topology.parse_device(d) for d in devices]
 
 
 @dataclass
@@ -145,6 +153,7 @@ def measure(
     phase: str | None = None,
     sel: str | None = None,
     window: str = "all",
+    topology: Topology | None = None,
 ) -> Report:
     """Measure training time, energy and pulses from ``vcd_path`` in one pass.
 
@@ -157,6 +166,8 @@ def measure(
         sel: one-hot device select (default ``<scope of start>.sel``; optional).
         window: ``"all"`` (energy, phase times and pulses over the whole recording) or
             ``"training"`` (only from the first rise of start to the rise of done).
+        topology: the network whose select bits the devices are on (default: recovered from
+            the recorded device names).
 
     Raises:
         VcdNotFoundError, VcdFormatError: unreadable VCD.
@@ -233,7 +244,7 @@ def measure(
     entries: dict[str, int] = {}
     pending_entry: int | None = None
     sel_bits = 0
-    dev_bits = [device_index(d) for d in devices]
+    dev_bits = _select_bits(devices, topology, notes)
     pulses: list[dict[str, int]] = [{} for _ in devices]
     reads = [0] * len(devices)
     start_high = done_high = False

@@ -18,9 +18,10 @@ import numpy as np
 from cosim.analysis import metrics
 from cosim.circuit import mss
 from cosim.circuit.devices import load_card
-from cosim.circuit.network import device_names
 from cosim.config import SimConfig
 from cosim.crossbar import card_circuit, device_params
+from cosim.harness.regmap import load_register_map
+from cosim.topology import DEFAULT, Topology
 from cosim.waves.gtkw import write_gtkw
 from cosim.waves.merge import merge_vcds
 from cosim.waves.read import read_traces
@@ -28,7 +29,6 @@ from cosim.waves.read import read_traces
 __all__ = ["merge_outputs", "summarize", "human", "inference_classes"]
 
 TOP = "xbar_top"
-PHASE_INFER = 5
 
 
 def merge_outputs(out: Path) -> Path | None:
@@ -51,10 +51,14 @@ def merge_outputs(out: Path) -> Path | None:
     return merged
 
 
-def inference_classes(vcd: Path, threshold_V: float) -> list[int]:
-    """Class decided at each ADC sample taken during inference, from the output neuron trace."""
+def inference_classes(vcd: Path, threshold_V: float, topology: Topology = DEFAULT) -> list[int]:
+    """Class decided at each ADC sample taken during inference, from the output neuron traces:
+    one output neuron above ``threshold_V`` (class 1) or not; several: the arg-max (lowest
+    index on ties, as the controller decides)."""
 
-    names = [f"{TOP}.adc_sample", f"{TOP}.phase", "analog.neuron.out.v"]
+    outputs = [f"analog.neuron.{name}.v" for name in topology.output_names]
+    names = [f"{TOP}.adc_sample", f"{TOP}.phase", *outputs]
+    phase_infer = load_register_map()["PHASE_INFER"]
     traces, _ = read_traces(vcd, names)
     events: list[tuple[float, int, str, Any]] = []
     for order, name in enumerate(names):
@@ -63,17 +67,19 @@ def inference_classes(vcd: Path, threshold_V: float) -> list[int]:
     # At equal times the analog value (written by the bridge at the sample instant) and the
     # phase are applied before the sample edge is judged.
     events.sort(key=lambda e: (e[0], -e[1]))
-    phase, out_v, adc = 0, 0.0, False
+    phase, adc = 0, False
+    out_v = dict.fromkeys(outputs, 0.0)
     classes = []
     for _, _, name, value in events:
-        if name.endswith("neuron.out.v"):
-            out_v = float(value)
+        if name in out_v:
+            out_v[name] = float(value)
         elif name.endswith(".phase"):
             phase = int(str(value), 2) if str(value).strip("01") == "" else -1
         else:
             high = str(value) == "1"
-            if high and not adc and phase == PHASE_INFER:
-                classes.append(int(out_v > threshold_V))
+            if high and not adc and phase == phase_infer:
+                y = [out_v[n] for n in outputs]
+                classes.append(int(y[0] > threshold_V) if len(y) == 1 else int(np.argmax(y)))
             adc = high
     return classes
 
@@ -83,17 +89,18 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
 
     vcd = out / "training.vcd"
     host = json.loads((out / "host.json").read_text())
-    report = metrics.measure(vcd, window="training")
-    # The card as configured (a TOML path may carry a built-in card's name).
+    # The card and topology as configured (a TOML path may carry a built-in card's name).
     config = SimConfig.from_json(json.loads((out / "config.json").read_text()))
+    topology = config.topology
+    report = metrics.measure(vcd, window="training", topology=topology)
     card = load_card(config.card)
     spec, _, _ = card_circuit(card)
-    _, params = device_params(card, host["seed"])
-    names = device_names()
+    _, params = device_params(card, host["seed"], topology)
+    names = topology.device_names
     x_final = np.array([report.devices[n].x for n in names], dtype=float)
     g_final = mss.conductance(params, x_final)
     labels = [inf["label"] for inf in host["inferences"]]
-    classes = inference_classes(vcd, 0.5 * spec.v_o_max_V)
+    classes = inference_classes(vcd, 0.5 * spec.v_o_max_V, topology)
     if len(classes) != len(labels):
         raise ValueError(f"{vcd}: {len(classes)} inference samples, host ran {len(labels)}")
     correct = sum(int(c == y) for c, y in zip(classes, labels, strict=True))
@@ -122,6 +129,8 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
         "reset_pulse": bool(host["reset_pulse"]),
         "seed": host["seed"],
         "backend": host["backend"],
+        "topology": list(topology.widths),
+        "n_devices": topology.n_dev,
         "training_time_s": report.training_time_s,
         "energy_J": report.energy_J,
         "energy_device_J": report.energy_device_J,

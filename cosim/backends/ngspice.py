@@ -25,7 +25,7 @@ import numpy as np
 
 from cosim.backends.protocol import AnalogSimulationError, BackendStats
 from cosim.circuit import mss
-from cosim.circuit.netlist import NEURONS, SUPPLIES, CrossbarNetlist, tran_card, with_analysis
+from cosim.circuit.netlist import CrossbarNetlist, tran_card, with_analysis
 from cosim.errors import CosimError
 from cosim.spice.ngspice import NgSpice
 from cosim.waves.write import AnalogVcdWriter
@@ -42,10 +42,10 @@ def _probe_values(nl: CrossbarNetlist, get: Any, g_on_off: Any) -> dict[str, Any
         out[f"{name}.i"] = (v_a - v_top) / r_s
         out[f"{name}.x"] = state
         out[f"{name}.g"] = state * g_on[k] + (1.0 - state) * g_off[k]
-    for sup, (src, node) in SUPPLIES.items():
+    for sup, (src, node) in nl.supplies.items():
         out[f"supply.{sup}.v"] = get(node)
         out[f"supply.{sup}.i"] = -get(f"{src}#branch")
-    for neuron, node in NEURONS.items():
+    for neuron, node in nl.neurons.items():
         out[f"neuron.{neuron}.v"] = get(node)
     return out
 
@@ -142,7 +142,11 @@ class NgspiceBackend:
         if self._ng.transient_state == "idle":
             self._ng.advance_to(0.0)
         latest = self._ng.latest
-        return {"sense": latest("v(sense)"), **{n: latest(f"v({n})") for n in NEURONS}}
+        neurons = self._nl.neurons
+        return {
+            "sense": latest("v(sense)"),
+            **{n: latest(f"v({node})") for n, node in neurons.items()},
+        }
 
     def states(self) -> np.ndarray:
         latest = self._ng.latest

@@ -23,8 +23,8 @@ import numpy as np
 
 from cosim.backends.protocol import BackendStats
 from cosim.circuit import mss
-from cosim.circuit.netlist import NEURONS
-from cosim.circuit.network import N_HIDDEN, N_IN, CircuitSpec, device_names
+from cosim.circuit.network import CircuitSpec
+from cosim.topology import DEFAULT, Topology
 from cosim.waves.write import AnalogVcdWriter
 
 
@@ -46,6 +46,7 @@ class NumpyBackend:
         writer: AnalogVcdWriter,
         *,
         points_per_interval: int = 4,
+        topology: Topology = DEFAULT,
     ) -> None:
         self.stats = BackendStats()
         self._spec = spec
@@ -54,7 +55,8 @@ class NumpyBackend:
         self._writer = writer
         self._n_pts = max(1, int(points_per_interval))
         self._ctl: dict[str, float] = {}
-        self._names = device_names()
+        self._topo = topology
+        self._names = topology.device_names
         self._r_path = spec.r_read_path_ohm
         self._record(0.0)
 
@@ -69,29 +71,33 @@ class NumpyBackend:
         v_src[sel] = v_prog
         neurons = self._neurons()
         if ctl.get("vinf", 0.0) > 0.5:
-            v_in = np.array([ctl.get(f"vin{i}", 0.0) for i in range(N_IN)])
-            v_src[: N_IN * N_HIDDEN] += np.repeat(v_in, N_HIDDEN)
-            v_src[N_IN * N_HIDDEN :] += neurons[:N_HIDDEN]
+            t = self._topo
+            l1, l2 = t.layers
+            v_src[l1] += np.repeat(self._inputs(), t.n_hid)
+            v_src[l2] += np.repeat(neurons[: t.n_hid], t.n_out)
         return v_src, v_prog, neurons
 
     def _currents(self, v_src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         v_dev = mss.device_voltage(self._p, v_src, self._x, self._r_path)
         return v_dev, mss.current(self._p, v_dev, self._x)
 
+    def _inputs(self) -> np.ndarray:
+        return np.array([self._ctl.get(f"vin{i}", 0.0) for i in range(self._topo.n_in)])
+
     def _neurons(self) -> np.ndarray:
         """Hidden and output neuron voltages for the held inputs (infer mode)."""
-        spec = self._spec
+        spec, t = self._spec, self._topo
         if self._ctl.get("vinf", 0.0) <= 0.5:
-            return np.zeros(N_HIDDEN + 1)
-        v_in = np.array([self._ctl.get(f"vin{i}", 0.0) for i in range(N_IN)])
-        n1 = N_IN * N_HIDDEN
-        v1 = np.repeat(v_in, N_HIDDEN)
-        _, i1 = self._currents_for(slice(0, n1), v1)
-        i_col = i1.reshape(N_IN, N_HIDDEN).sum(axis=0) - spec.g_ref1_S * v_in.sum()
+            return np.zeros(t.n_neurons)
+        v_in = self._inputs()
+        l1, l2 = t.layers
+        _, i1 = self._currents_for(l1, np.repeat(v_in, t.n_hid))
+        i_col = i1.reshape(t.n_in, t.n_hid).sum(axis=0) - spec.g_ref1_S * v_in.sum()
         h = np.clip(spec.r_f1_ohm * i_col, 0.0, spec.v_h_max_V)
-        _, i2 = self._currents_for(slice(n1, n1 + N_HIDDEN), h)
-        y = np.clip(spec.r_f2_ohm * (i2.sum() - spec.g_ref2_S * h.sum()), 0.0, spec.v_o_max_V)
-        return np.append(h, y)
+        _, i2 = self._currents_for(l2, np.repeat(h, t.n_out))
+        i_out = i2.reshape(t.n_hid, t.n_out).sum(axis=0) - spec.g_ref2_S * h.sum()
+        y = np.clip(spec.r_f2_ohm * i_out, 0.0, spec.v_o_max_V)
+        return np.concatenate([h, y])
 
     def _currents_for(self, idx: slice, v_src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = mss.MSSArrays(**{f: getattr(self._p, f)[idx] for f in self._p.__dataclass_fields__})
@@ -111,18 +117,19 @@ class NumpyBackend:
         spec = self._spec
         sel = v_src != 0
         i_prog = float(i_dev[sel].sum()) if v_prog != 0.0 else 0.0
-        n_amps = N_HIDDEN + 1
+        t = self._topo
+        n_amps = t.n_neurons
         values["supply.vdd.v"], values["supply.vdd.i"] = spec.vdd_V, n_amps * spec.opamp_iq_A
         values["supply.vss.v"], values["supply.vss.i"] = spec.vss_V, -n_amps * spec.opamp_iq_A
         values["supply.prog.v"], values["supply.prog.i"] = v_prog, i_prog
         infer = self._ctl.get("vinf", 0.0) > 0.5
-        for i in range(N_IN):
+        for i in range(t.n_in):
             v_i = self._ctl.get(f"vin{i}", 0.0)
-            row = i_dev[i * N_HIDDEN : (i + 1) * N_HIDDEN].sum() if infer else 0.0
+            row = i_dev[i * t.n_hid : (i + 1) * t.n_hid].sum() if infer else 0.0
             values[f"supply.in{i}.v"], values[f"supply.in{i}.i"] = v_i, float(row)
-            i_ref = -N_HIDDEN * spec.g_ref1_S * v_i
+            i_ref = -t.n_hid * spec.g_ref1_S * v_i
             values[f"supply.inn{i}.v"], values[f"supply.inn{i}.i"] = -v_i, i_ref
-        for n, name in enumerate(NEURONS):
+        for n, name in enumerate(t.neuron_names):
             values[f"neuron.{name}.v"] = float(neurons[n])
         self._writer.write(t_s, values)
         self.stats.points += 1
@@ -159,7 +166,7 @@ class NumpyBackend:
         _, i_dev = self._currents(v_src)
         i_prog = float(i_dev[v_src != 0].sum()) if v_prog != 0.0 else 0.0
         out = {"sense": self._spec.r_sense_ohm * i_prog}
-        out.update({name: float(neurons[n]) for n, name in enumerate(NEURONS)})
+        out.update({name: float(neurons[n]) for n, name in enumerate(self._topo.neuron_names)})
         return out
 
     def states(self) -> np.ndarray:

@@ -23,20 +23,22 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cosim.circuit.network import device_names
 from cosim.errors import CosimError
 
 #: Switch control level of a closed switch (the switch models threshold at 0.5 V).
 V_SWITCH_ON = 1.0
 
 
-def controls(v_prog: float, v_in: Sequence[float], sel: int, infer_en: bool) -> dict[str, float]:
-    """Values of the netlist's external sources for the given HDL outputs."""
+def controls(
+    v_prog: float, v_in: Sequence[float], sel: int, infer_en: bool, n_dev: int
+) -> dict[str, float]:
+    """Values of the netlist's external sources for the given HDL outputs (``n_dev`` select
+    lines)."""
     values = {"vprog": float(v_prog), "vinf": V_SWITCH_ON if infer_en else 0.0}
     for i, v in enumerate(v_in):
         values[f"vin{i}"] = float(v)
         values[f"vinn{i}"] = -float(v)
-    for k in range(len(device_names())):
+    for k in range(n_dev):
         values[f"vsel{k}"] = V_SWITCH_ON if (sel >> k) & 1 else 0.0
     return values
 
@@ -72,7 +74,7 @@ class AnalogBackend(Protocol):
         """Simulate up to ``t_s`` with the held values."""
 
     def sample(self) -> dict[str, float]:
-        """Analog values at the current time: keys ``sense``, ``h0``, ``h1``, ``h2``, ``out``."""
+        """Analog values at the current time: ``sense`` and every neuron by name."""
 
     def states(self) -> np.ndarray:
         """Current state ``x`` of every device (select-line order)."""

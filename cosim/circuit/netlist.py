@@ -1,4 +1,4 @@
-"""Build the ngspice netlist of the 9→3→1 memristor crossbar from a card and a circuit spec.
+"""Build the ngspice netlist of an N_IN→N_HID→N_OUT memristor crossbar (any :class:`Topology`).
 
 Topology (see ``docs/circuit.md``; constants in :class:`cosim.circuit.network.CircuitSpec`):
 
@@ -6,7 +6,8 @@ Topology (see ``docs/circuit.md``; constants in :class:`cosim.circuit.network.Ci
   shared programming bus ``pbus`` through its select switch ``Ssel<k>`` (control ``sel<k>``) and
   its input line (``in<i>`` for layer 1, hidden output ``h<j>`` for layer 2) through an
   inference switch ``Sinf<k>`` (common control ``inf``);
-* the device's other end is its column line: ``col<j>`` (hidden neuron j) or ``colo`` (output);
+* the device's other end is its column line: ``col<j>`` (hidden neuron j) or the output
+  column ``colo`` (one output neuron; ``colo<o>`` with several);
 * every column gets reference resistors ``1/g_ref`` from the *inverted* inputs (signed weights)
   and a clamp switch to ground that is closed while not inferring (programming current returns
   to ground instead of saturating the neuron);
@@ -23,20 +24,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cosim.circuit.network import N_HIDDEN, N_IN, CircuitSpec, device_names
+from cosim.circuit.network import CircuitSpec
+from cosim.topology import DEFAULT, Topology
 
-__all__ = ["CrossbarNetlist", "build_crossbar", "tran_card", "with_analysis", "SUPPLIES", "NEURONS"]
+__all__ = ["CrossbarNetlist", "build_crossbar", "tran_card", "with_analysis", "supplies", "neurons"]
 
-#: Supply and driver sources recorded as ``analog.supply.<name>``: name → (source, node).
-SUPPLIES: dict[str, tuple[str, str]] = {
-    "vdd": ("vdd", "vdd"),
-    "vss": ("vss", "vss"),
-    "prog": ("vprog", "pbus"),
-    **{f"in{i}": (f"vin{i}", f"in{i}") for i in range(N_IN)},
-    **{f"inn{i}": (f"vinn{i}", f"inn{i}") for i in range(N_IN)},
-}
-#: Neuron outputs recorded as ``analog.neuron.<name>.v`` (name → node).
-NEURONS: dict[str, str] = {"h0": "h0", "h1": "h1", "h2": "h2", "out": "out"}
+
+def supplies(topology: Topology = DEFAULT) -> dict[str, tuple[str, str]]:
+    """Supply and driver sources recorded as ``analog.supply.<name>``: name → (source, node)."""
+    return {
+        "vdd": ("vdd", "vdd"),
+        "vss": ("vss", "vss"),
+        "prog": ("vprog", "pbus"),
+        **{f"in{i}": (f"vin{i}", f"in{i}") for i in range(topology.n_in)},
+        **{f"inn{i}": (f"vinn{i}", f"inn{i}") for i in range(topology.n_in)},
+    }
+
+
+def neurons(topology: Topology = DEFAULT) -> dict[str, str]:
+    """Neuron outputs recorded as ``analog.neuron.<name>.v``: name → node (hidden first)."""
+    return {name: name for name in topology.neuron_names}
+
+
+def _output_column(topology: Topology, o: int) -> str:
+    return "colo" if topology.n_out == 1 else f"colo{o}"
+
 
 _SWITCH_MODELS = """\
 .model swsel sw vt=0.5 vh=0 ron={ron:.6g} roff={roff:.6g}
@@ -56,6 +68,9 @@ class CrossbarNetlist:
             device voltage ``v(top) − v(bottom)``, current ``(v(a) − v(top)) / r_series``.
         series_ohm: per-device series resistance (Ω).
         save: vectors to ``.save`` (everything the bridge reads).
+        topology: the network's shape.
+        supplies: recorded supplies, name → (source, node) (:func:`supplies`).
+        neurons: recorded neuron outputs, name → node (:func:`neurons`).
     """
 
     text: str
@@ -65,6 +80,9 @@ class CrossbarNetlist:
     device_nodes: Mapping[str, tuple[str, str, str, str]]
     series_ohm: float
     save: tuple[str, ...] = field(default=())
+    topology: Topology = DEFAULT
+    supplies: Mapping[str, tuple[str, str]] = field(default_factory=supplies)
+    neurons: Mapping[str, str] = field(default_factory=neurons)
 
 
 def _fmt(params: Mapping[str, float]) -> str:
@@ -78,23 +96,26 @@ def build_crossbar(
     *,
     mss_osdi: Path,
     neuron_osdi: Path,
-    title: str = "cosim 9-3-1 memristor crossbar",
+    topology: Topology = DEFAULT,
+    title: str | None = None,
 ) -> CrossbarNetlist:
     """Build the crossbar netlist.
 
     Args:
         spec: circuit constants.
         model_params: ``mss_memristor`` model parameters (the card's ``[model]`` table).
-        instance_params: per device (30, select-line order) instance parameters: ``x0`` and the
+        instance_params: per device (select-line order) instance parameters: ``x0`` and the
             variation multipliers ``m_r_on`` … ``m_tau``.
         mss_osdi: compiled ``mss.va``.
         neuron_osdi: compiled ``neuron.va``.
-        title: netlist title line.
+        topology: the network's shape.
+        title: netlist title line (default ``cosim <N_IN>-<N_HID>-<N_OUT> memristor crossbar``).
 
     Returns:
         the netlist with its probe and source names.
     """
-    names = device_names()
+    names = topology.device_names
+    title = title or f"cosim {str(topology).replace(',', '-')} memristor crossbar"
     if len(instance_params) != len(names):
         raise ValueError(f"need {len(names)} instance parameter sets, got {len(instance_params)}")
     lines = [f"* {title}", "* supplies and drivers"]
@@ -102,7 +123,7 @@ def build_crossbar(
     lines.append("vprog pbus 0 external")
     lines.append(f"hsense sense 0 vprog {-spec.r_sense_ohm:.9g}")
     ext = ["vprog", "vinf"]
-    for i in range(N_IN):
+    for i in range(topology.n_in):
         lines.append(f"vin{i} in{i} 0 external")
         lines.append(f"vinn{i} inn{i} 0 external")
         ext += [f"vin{i}", f"vinn{i}"]
@@ -126,12 +147,11 @@ def build_crossbar(
     nodes: dict[str, tuple[str, str, str, str]] = {}
     lines.append("* memristors: select switch, inference switch, series resistor, device")
     for k, name in enumerate(names):
-        if name.startswith("w1_"):
-            i, j = (int(s) for s in name[3:].split("_"))
-            line_in, col = f"in{i}", f"col{j}"
+        layer, row, column = topology.position(k)
+        if layer == 1:
+            line_in, col = f"in{row}", f"col{column}"
         else:
-            j = int(name[3:])
-            line_in, col = f"h{j}", "colo"
+            line_in, col = topology.hidden_names[row], _output_column(topology, column)
         a, top = f"a{k}", f"t{k}"
         ext.append(f"vsel{k}")
         lines.append(f"vsel{k} sel{k} 0 external")
@@ -142,21 +162,25 @@ def build_crossbar(
         nodes[name] = (a, top, col, f"n{name}#x")
 
     lines.append("* reference resistors (signed weights), column clamps and neurons")
-    for j in range(N_HIDDEN):
-        for i in range(N_IN):
+    for j, h in enumerate(topology.hidden_names):
+        for i in range(topology.n_in):
             lines.append(f"rref1_{i}_{j} inn{i} col{j} {1.0 / spec.g_ref1_S:.9g}")
         lines.append(f"sclamp{j} col{j} 0 inf 0 swclamp")
-        lines.append(f"nh{j} col{j} h{j} hn{j} vdd vss neur1")
-    for j in range(N_HIDDEN):
-        lines.append(f"rref2_{j} hn{j} colo {1.0 / spec.g_ref2_S:.9g}")
-    lines.append("sclampo colo 0 inf 0 swclamp")
-    lines.append("nout colo out outn vdd vss neur2")
+        lines.append(f"n{h} col{j} {h} hn{j} vdd vss neur1")
+    for o, out in enumerate(topology.output_names):
+        col = _output_column(topology, o)
+        suffix = "" if topology.n_out == 1 else f"_{o}"
+        for j in range(topology.n_hid):
+            lines.append(f"rref2_{j}{suffix} hn{j} {col} {1.0 / spec.g_ref2_S:.9g}")
+        lines.append(f"sclamp{col[3:]} {col} 0 inf 0 swclamp")
+        lines.append(f"n{out} {col} {out} {out}n vdd vss neur2")
 
+    sup, neu = supplies(topology), neurons(topology)
     save = ["v(sense)"]
-    save += [f"v({n})" for n in NEURONS.values()]
+    save += [f"v({n})" for n in neu.values()]
     for node_a, top, col, x in nodes.values():
         save += [f"v({node_a})", f"v({top})", f"v({col})", f"v({x})"]
-    for src, node in SUPPLIES.values():
+    for src, node in sup.values():
         save += [f"i({src})", f"v({node})"]
     save = list(dict.fromkeys(save))
     lines.append(".save " + " ".join(save))
@@ -169,6 +193,9 @@ def build_crossbar(
         device_nodes=nodes,
         series_ohm=spec.r_series_ohm,
         save=tuple(save),
+        topology=topology,
+        supplies=sup,
+        neurons=neu,
     )
 
 

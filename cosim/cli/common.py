@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["device_indices", "add_run_options"]
+__all__ = ["device_indices", "topology_widths", "add_run_options"]
 
 
 def device_indices(text: str) -> tuple[int, ...]:
@@ -13,6 +13,16 @@ def device_indices(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected indices like 0,1,27") from None
+
+
+def topology_widths(text: str) -> object:
+    """argparse type: layer widths ``N_IN,N_HID,N_OUT`` (a :class:`cosim.topology.Topology`)."""
+    from cosim.topology import TopologyError, parse_topology
+
+    try:
+        return parse_topology(text)
+    except TopologyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_run_options(p: argparse.ArgumentParser, *, backend: str, seed: int) -> None:
@@ -27,7 +37,7 @@ def add_run_options(p: argparse.ArgumentParser, *, backend: str, seed: int) -> N
         "--devices",
         type=device_indices,
         default=None,
-        help="program only these device indices, e.g. 0,1,27 (default all 30)",
+        help="program only these device indices, e.g. 0,1,27 (default all)",
     )
     p.add_argument(
         "--test-images", type=int, default=None, help="infer only the first N test images"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosim.cli.common import add_run_options
+from cosim.cli.common import add_run_options, topology_widths
 
 __all__ = ["add_parser", "run"]
 
@@ -23,11 +23,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     d = SimConfig()
     p = subparsers.add_parser(
         "sim",
-        help="co-simulate on-chip programming of the 30-device crossbar and inference",
+        help="co-simulate on-chip programming of a memristor crossbar and inference",
         description=(
             "Run the Verilog controller (Icarus) and the analog crossbar (ngspice with the "
-            "Verilog-A models, or the NumPy twin) in lockstep under cocotb: program all 30 "
-            "devices by write-verify, infer the test images with input noise, and write "
+            "Verilog-A models, or the NumPy twin) in lockstep under cocotb: program every "
+            "device by write-verify, infer the test images with input noise, and write "
             "training.vcd, training.gtkw and summary.json."
         ),
     )
@@ -59,6 +59,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     add_run_options(p, backend=d.backend, seed=d.seed)
     p.add_argument(
+        "--topology",
+        type=topology_widths,
+        default=str(d.topology),
+        metavar="N_IN,N_HID,N_OUT",
+        help="layer widths of the network (default 9,3,1, the paper's 30-device crossbar)",
+    )
+    p.add_argument(
         "--dump-all",
         action="store_true",
         help="dump the whole HDL hierarchy (clock, controller internals) into the VCD",
@@ -77,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         out_dir=args.out.resolve(),
         input_noise=args.input_noise,
+        topology=args.topology,
         devices=args.devices,
         test_images=args.test_images,
         dump_all=args.dump_all,

@@ -83,3 +83,13 @@ def load_register_map(path: Path = REGS_VH) -> RegisterMap:
 
 
 # ----------------------------------------------------------------------------- converters
+
+
+def phase_names(regs: RegisterMap | None = None) -> dict[int, str]:
+    """Controller phase codes → lower-case names, from the ``PHASE_*`` constants."""
+    regs = regs or load_register_map()
+    return {
+        value: name[len("PHASE_") :].lower()
+        for name, value in regs.values.items()
+        if name.startswith("PHASE_")
+    }

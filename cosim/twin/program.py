@@ -31,6 +31,7 @@ from cosim.harness.contract import default_harness
 from cosim.harness.converters import HarnessParams, conductance_to_sense_code
 from cosim.harness.policy import PulseScheme, adaptive_widths_cycles, verify_window
 from cosim.harness.regmap import load_register_map
+from cosim.topology import DEFAULT, Topology
 
 __all__ = [
     "ProgramSetup",
@@ -460,8 +461,8 @@ class CrossbarTwin:
     Attributes:
         xbar: the crossbar (:func:`cosim.crossbar.make_crossbar`) with the bench's sense gain.
         setup: controller set-up (scheme with the bench's tolerance, timing, read path).
-        target_codes: target sense codes per device, select-line order (30,).
-        tables: step maps of the 30 devices.
+        target_codes: target sense codes per device, select-line order (``N_DEV``,).
+        tables: step maps of the devices.
     """
 
     xbar: Any
@@ -476,7 +477,7 @@ class CrossbarTwin:
         rng: np.random.Generator | None = None,
         n_switches: float | None = None,
     ) -> ProgramOutcome:
-        """Program ``devices`` (indices, default all 30) from the card's initial state.
+        """Program ``devices`` (indices, default all) from the card's initial state.
 
         Args:
             devices: device indices (select-line order).
@@ -505,6 +506,8 @@ def crossbar_twin(
     reset_pulse: bool = True,
     harness: HarnessParams | None = None,
     n_grid: int = 513,
+    topology: Topology = DEFAULT,
+    dataset: str | None = None,
 ) -> CrossbarTwin:
     """The twin of the crossbar that ``cosim sim --card CARD --seed SEED`` programs.
 
@@ -514,11 +517,12 @@ def crossbar_twin(
         reset_pulse: as ``SimConfig.reset_pulse``.
         harness: harness parameters (default: the defaults of ``hdl/behav/xbar_top.v``).
         n_grid: state-grid points of the step tables.
+        topology, dataset: as ``SimConfig.topology`` / ``SimConfig.dataset``.
     """
 
     c = card if isinstance(card, DeviceCard) else load_card(card)
     hp = harness or default_harness()
-    xbar = make_crossbar(c, seed)
+    xbar = make_crossbar(c, seed, topology, dataset)
     setup, codes = card_program_setup(c, xbar.spec, xbar.g_target_S, hp, reset_pulse=reset_pulse)
     xbar = replace(xbar, spec=replace(xbar.spec, r_sense_ohm=setup.r_sense_ohm))
     return CrossbarTwin(xbar, setup, codes, build_tables(xbar.params, setup, n_grid))
