@@ -29,6 +29,8 @@ class SimConfig:
         out_dir: where the VCD, save file and summary go.
         input_noise: Gaussian input noise during inference, σ relative to the input swing.
         topology: the network's layer widths ``N_IN,N_HID,N_OUT`` (default the paper's 9,3,1).
+        dataset: the task the targets are trained on and the test images come from (default:
+            the one that fits the topology, :func:`cosim.learn.data.dataset_for`).
         devices: indices of the devices to program (default: all).
         test_images: how many test images to infer (default: the whole test set).
         tmax_s: ngspice's largest time step (default: the card's longest pulse, see
@@ -46,6 +48,7 @@ class SimConfig:
     out_dir: Path = field(default_factory=lambda: Path("build", "sim").resolve())
     input_noise: float = 0.05
     topology: Topology = DEFAULT
+    dataset: str | None = None
     devices: tuple[int, ...] | None = None
     test_images: int | None = None
     tmax_s: float | None = None

@@ -35,6 +35,7 @@ __all__ = [
     "make_crossbar",
     "make_backend",
     "TRAINING_NOISE",
+    "decide",
 ]
 
 #: Training-noise level of the target weights programmed by ``cosim sim`` (relative).
@@ -110,6 +111,21 @@ class Crossbar:
             topology=self.topology,
             title=f"cosim {self.topology} crossbar, card {self.card.name}, seed {self.seed}",
         )
+
+
+def decide(spec: CircuitSpec, y_V: NDArray[np.float64]) -> tuple[int, float]:
+    """The class the circuit decides from its output-neuron voltages, and the margin (V).
+
+    One output neuron: class 1 above half its range, margin the distance to that level.
+    Several: the arg-max (lowest index on ties, as ``hdl/xbar_ctrl.v``), margin the gap
+    between the two largest outputs.
+    """
+    y = np.atleast_1d(np.asarray(y_V, dtype=float))
+    if y.size == 1:
+        level = 0.5 * spec.v_o_max_V
+        return int(y[0] > level), abs(float(y[0]) - level)
+    order = np.argsort(-y, kind="stable")
+    return int(order[0]), float(y[order[0]] - y[order[1]])
 
 
 def card_circuit(card: DeviceCard, w_max: float = 0.0) -> tuple[CircuitSpec, float, float]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.errors import UsageError
+from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map, phase_names
 from cosim.topology import DEFAULT, Topology, TopologyError
 from cosim.waves.read import UnknownSignalError, VcdHeader, VcdVar, closest_names, iter_vcd
@@ -185,8 +186,9 @@ def measure(
 
     devices, supplies = _elements(header, scope)
     has_analog = bool(devices or supplies)
-    start_name = start or "xbar_top.start"
-    done_name = done or "xbar_top.done"
+    harness = contract()
+    start_name = start or harness.vcd_name(harness.start)
+    done_name = done or harness.vcd_name(harness.done)
     explicit = start is not None or done is not None or not has_analog
     v_start = _find(header, start_name, "start", explicit)
     v_done = _find(header, done_name, "done", explicit)

@@ -18,8 +18,10 @@ import numpy as np
 from cosim.analysis import metrics
 from cosim.circuit import mss
 from cosim.circuit.devices import load_card
+from cosim.circuit.network import CircuitSpec
 from cosim.config import SimConfig
-from cosim.crossbar import card_circuit, device_params
+from cosim.crossbar import card_circuit, decide, device_params
+from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map
 from cosim.topology import DEFAULT, Topology
 from cosim.waves.gtkw import write_gtkw
@@ -27,8 +29,6 @@ from cosim.waves.merge import merge_vcds
 from cosim.waves.read import read_traces
 
 __all__ = ["merge_outputs", "summarize", "human", "inference_classes"]
-
-TOP = "xbar_top"
 
 
 def merge_outputs(out: Path) -> Path | None:
@@ -51,13 +51,13 @@ def merge_outputs(out: Path) -> Path | None:
     return merged
 
 
-def inference_classes(vcd: Path, threshold_V: float, topology: Topology = DEFAULT) -> list[int]:
-    """Class decided at each ADC sample taken during inference, from the output neuron traces:
-    one output neuron above ``threshold_V`` (class 1) or not; several: the arg-max (lowest
-    index on ties, as the controller decides)."""
+def inference_classes(vcd: Path, spec: CircuitSpec, topology: Topology = DEFAULT) -> list[int]:
+    """Class decided at each ADC sample taken during inference, from the output neuron traces
+    (:func:`cosim.crossbar.decide`)."""
 
     outputs = [f"analog.neuron.{name}.v" for name in topology.output_names]
-    names = [f"{TOP}.adc_sample", f"{TOP}.phase", *outputs]
+    harness = contract(topology)
+    names = [harness.vcd_name(harness.strobe), harness.vcd_name(harness.phase), *outputs]
     phase_infer = load_register_map()["PHASE_INFER"]
     traces, _ = read_traces(vcd, names)
     events: list[tuple[float, int, str, Any]] = []
@@ -78,8 +78,7 @@ def inference_classes(vcd: Path, threshold_V: float, topology: Topology = DEFAUL
         else:
             high = str(value) == "1"
             if high and not adc and phase == phase_infer:
-                y = [out_v[n] for n in outputs]
-                classes.append(int(y[0] > threshold_V) if len(y) == 1 else int(np.argmax(y)))
+                classes.append(decide(spec, np.array([out_v[n] for n in outputs]))[0])
             adc = high
     return classes
 
@@ -100,7 +99,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     x_final = np.array([report.devices[n].x for n in names], dtype=float)
     g_final = mss.conductance(params, x_final)
     labels = [inf["label"] for inf in host["inferences"]]
-    classes = inference_classes(vcd, 0.5 * spec.v_o_max_V, topology)
+    classes = inference_classes(vcd, spec, topology)
     if len(classes) != len(labels):
         raise ValueError(f"{vcd}: {len(classes)} inference samples, host ran {len(labels)}")
     correct = sum(int(c == y) for c, y in zip(classes, labels, strict=True))

@@ -18,7 +18,7 @@ from cosim.harness.regmap import RegisterMap, load_register_map
 
 @dataclass(frozen=True)
 class ProgramResult:
-    """Outcome of one programming run, per device index 0..29."""
+    """Outcome of one programming run, per device index (select-bit order)."""
 
     ok: tuple[bool, ...]
     failed: tuple[bool, ...]
@@ -29,11 +29,18 @@ class ProgramResult:
 
 @dataclass(frozen=True)
 class InferenceResult:
-    """Neuron ADC codes of one inference and the class bit."""
+    """Neuron ADC codes of one inference and the class the controller decided.
 
-    h_codes: tuple[int, int, int]
-    out_code: int
-    class_bit: int
+    Attributes:
+        h_codes: hidden-neuron codes.
+        out_codes: output-neuron codes.
+        class_index: ``REG_INF_CLASS``: with one output neuron 1 when its code reaches the
+            threshold, else 0; with several, the index of the largest output code.
+    """
+
+    h_codes: tuple[int, ...]
+    out_codes: tuple[int, ...]
+    class_index: int
 
 
 # ----------------------------------------------------------------------------- host driver
@@ -58,7 +65,9 @@ class XbarHost:
         self.dut = dut
         self.regs = regs if regs is not None else load_register_map()
         self.params = HarnessParams.from_dut(dut)
-        self.n_dev = self.regs["N_DEV"]
+        # The array's shape, read from REG_N_IN .. REG_N_DEV by reset().
+        self.n_in = self.n_hid = self.n_out = 0
+        self.n_dev: int | None = None
         self.widths_cycles: PulseWidths = PulseWidths({})
         """Pulse width (cycles) per phase code of the last :meth:`configure` (for write and
         erase: the width of a device's first pulses), with the adaptation setting."""
@@ -74,6 +83,10 @@ class XbarHost:
         await ClockCycles(self.dut.clk, cycles)
         self.dut.rst_n.value = 1
         await RisingEdge(self.dut.clk)
+        self.n_in = await self.read("REG_N_IN")
+        self.n_hid = await self.read("REG_N_HID")
+        self.n_out = await self.read("REG_N_OUT")
+        self.n_dev = await self.read("REG_N_DEV")
 
     async def write(self, reg: str | int, value: int) -> None:
         """Write a 16-bit value to a register (name or address) at the next clock edge."""
@@ -138,30 +151,47 @@ class XbarHost:
             mask: device indices to program.
             timeout_s: simulated-time limit of the run (s).
         """
-        r = self.regs
-        for k, code in targets.items():
-            if not 0 <= k < self.n_dev:
-                raise UsageError(f"device index {k} outside 0..{self.n_dev - 1}")
-            await self.write(r["REG_TARGET_BASE"] + k, code)
-        bits = 0
-        for k in targets.keys() if mask is None else mask:
-            if not 0 <= k < self.n_dev:
-                raise UsageError(f"device index {k} outside 0..{self.n_dev - 1}")
-            bits |= 1 << k
-        await self.write("REG_MASK_LO", bits & 0xFFFF)
-        await self.write("REG_MASK_HI", bits >> 16)
+        n_dev = self._size()
+        chosen = sorted(set(targets.keys() if mask is None else mask))
+        for k in [*targets.keys(), *chosen]:
+            if not 0 <= k < n_dev:
+                raise UsageError(f"device index {k} outside 0..{n_dev - 1}")
+        # Targets stream through the window: a write to REG_DEV_TARGET increments DEV_IDX.
+        expected: int | None = None
+        for k in sorted(targets):
+            if k != expected:
+                await self.write("REG_DEV_IDX", k)
+            await self.write("REG_DEV_TARGET", targets[k])
+            expected = k + 1
+        if len(chosen) == n_dev:
+            await self.write("REG_MASK_ALL", 1)
+        else:
+            await self.write("REG_MASK_ALL", 0)
+            for k in chosen:
+                await self.write("REG_DEV_IDX", k)
+                await self.write("REG_DEV_MASK", 1)
         await self._run(0, timeout_s)
         return await self.results()
+
+    def _size(self) -> int:
+        if self.n_dev is None:
+            raise UsageError("XbarHost: call reset() first (it reads the array's size)")
+        return self.n_dev
 
     async def results(self) -> ProgramResult:
         """Per-device flags, pulse counts and last codes of the last programming run."""
         r = self.regs
-        flags = [await self.read(r["REG_FLAG_BASE"] + k) for k in range(self.n_dev)]
+        flags, pulses, codes = [], [], []
+        for k in range(self._size()):
+            await self.write("REG_DEV_IDX", k)
+            flags.append(await self.read("REG_DEV_FLAG"))
+            pulses.append(await self.read("REG_DEV_PCOUNT"))
+            codes.append(await self.read("REG_DEV_CODE"))
         return ProgramResult(
             ok=tuple(bool(f >> r["FLAG_OK"] & 1) for f in flags),
             failed=tuple(bool(f >> r["FLAG_FAIL"] & 1) for f in flags),
-            pulses=tuple([await self.read(r["REG_PCOUNT_BASE"] + k) for k in range(self.n_dev)]),
-            codes=tuple([await self.read(r["REG_CODE_BASE"] + k) for k in range(self.n_dev)]),
+            pulses=tuple(pulses),
+            codes=tuple(codes),
             n_failed=await self.read("REG_NFAIL"),
         )
 
@@ -173,22 +203,27 @@ class XbarHost:
         class_threshold: int,
         timeout_s: float = 0.01,
     ) -> InferenceResult:
-        """Run one inference with input-DAC ``codes`` (9) and return the neuron codes."""
-        r = self.regs
-        if len(codes) != r["N_IN"]:
-            raise UsageError(f"need {r['N_IN']} input codes, got {len(codes)}")
+        """Run one inference with input-DAC ``codes`` (``N_IN`` of them) and return the neuron
+        codes and the controller's class."""
+        self._size()
+        if len(codes) != self.n_in:
+            raise UsageError(f"need {self.n_in} input codes, got {len(codes)}")
         lo, hi = self.params.in_dac.code_range
         for i, code in enumerate(codes):
             if not lo <= code <= hi:
                 raise UsageError(f"input code {code} (input {i}) outside {lo}..{hi}")
-            await self.write(r["REG_INPUT_BASE"] + i, code)
+        await self.write("REG_IN_IDX", 0)
+        for code in codes:  # a write to REG_IN_CODE increments IN_IDX
+            await self.write("REG_IN_CODE", code)
         await self.write("REG_INF_SETTLE", self.params.cycles(settle_s, "settle_s"))
         await self.write("REG_CLASS_THR", class_threshold)
         await self._run(1, timeout_s)
-        h = (await self.read("REG_INF_H0"), await self.read("REG_INF_H1"))
-        h3 = (*h, await self.read("REG_INF_H2"))
+        neurons = []
+        for n in range(self.n_hid + self.n_out):
+            await self.write("REG_NRN_IDX", n)
+            neurons.append(await self.read("REG_NRN_CODE"))
         return InferenceResult(
-            h_codes=h3,
-            out_code=await self.read("REG_INF_OUT"),
-            class_bit=await self.read("REG_INF_CLASS") & 1,
+            h_codes=tuple(neurons[: self.n_hid]),
+            out_codes=tuple(neurons[self.n_hid :]),
+            class_index=await self.read("REG_INF_CLASS"),
         )

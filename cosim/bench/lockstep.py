@@ -3,12 +3,16 @@
 The digital simulator is the master clock.  The bridge wakes only on events (see
 ``docs/timing.md``):
 
-* a change of any HDL output that drives the analog side (``v_prog``, ``v_in0..8`` as
-  ``real``; ``sel`` and ``infer_en`` as logic): the analog side is advanced to that instant with
-  the *old* values held (zero-order hold), then the new values are applied;
+* a change of any HDL output that drives the analog side (the pulse DAC ``v_prog`` and the
+  input DACs ``g_in[i].v`` as ``real``; ``sel`` and ``infer_en`` as logic): the analog side is
+  advanced to that instant with the *old* values held (zero-order hold), then the new values
+  are applied;
 * a rising edge of ``adc_sample``: the analog side is advanced to that instant and the analog
-  values (``v_sense``, ``v_h0..2``, ``v_out``) are written to the HDL's ``input real`` ports in
-  the same time step; the behavioural ADC latches them after its conversion time.
+  values (the sense amplifier into ``v_sense``, every neuron into ``g_nrn[n].v``) are written
+  to the HDL's ``real`` inputs in the same time step; the behavioural ADCs latch them after
+  their conversion time.
+
+Port names come from the harness contract (:mod:`cosim.harness.contract`).
 
 Two analog backends implement :class:`AnalogBackend`: :class:`NgspiceBackend` (libngspice with
 the Verilog-A models; every accepted time point goes to the analog VCD) and
@@ -21,18 +25,18 @@ import math
 from typing import Any
 
 from cosim.backends.protocol import AnalogBackend, controls
-from cosim.circuit.network import N_IN
+from cosim.harness.contract import Contract, resolve
 
-#: HDL ``output real`` ports that drive the analog side.
-OUTPUT_REALS: tuple[str, ...] = ("v_prog",) + tuple(f"v_in{i}" for i in range(N_IN))
-#: HDL ``input real`` port → analog quantity written at each ADC sample.
-INPUT_REALS: dict[str, str] = {
-    "v_sense": "sense",
-    "v_h0": "h0",
-    "v_h1": "h1",
-    "v_h2": "h2",
-    "v_out": "out",
-}
+
+def output_reals(c: Contract) -> tuple[str, ...]:
+    """HDL ``real`` outputs that drive the analog side: the pulse DAC, then the input DACs."""
+    return (c.prog_dac, *c.input_dacs)
+
+
+def input_reals(c: Contract) -> dict[str, str]:
+    """HDL ``real`` input → analog quantity written at each ADC sample."""
+    names = ("sense", *c.topology.neuron_names)
+    return dict(zip((c.sense_adc, *c.neuron_adcs), names, strict=True))
 
 
 class Bridge:
@@ -41,15 +45,18 @@ class Bridge:
     Args:
         dut: the cocotb handle of the harness top ``xbar_top``.
         backend: the analog simulator.
+        contract: the harness's port names for the run's topology.
     """
 
-    def __init__(self, dut: Any, backend: AnalogBackend) -> None:
+    def __init__(self, dut: Any, backend: AnalogBackend, contract: Contract) -> None:
         self._dut = dut
         self.backend = backend
-        self._outs = [getattr(dut, n) for n in OUTPUT_REALS]
-        self._sel = dut.sel
-        self._inf = dut.infer_en
-        self._adc = dut.adc_sample
+        self._n_dev = contract.topology.n_dev
+        self._outs = [resolve(dut, n) for n in output_reals(contract)]
+        self._ins = {resolve(dut, port): q for port, q in input_reals(contract).items()}
+        self._sel = resolve(dut, contract.select)
+        self._inf = resolve(dut, contract.infer)
+        self._adc = resolve(dut, contract.strobe)
         self._held: dict[str, float] = {}
         self._adc_high = False
         self._stopped = False
@@ -74,7 +81,7 @@ class Bridge:
         sel = int(sel_val) if sel_val.is_resolvable else 0
         inf_val = self._inf.value
         inf = bool(int(inf_val)) if inf_val.is_resolvable else False
-        return controls(v[0], v[1:], sel, inf)
+        return controls(v[0], v[1:], sel, inf, self._n_dev)
 
     def _sync_outputs(self) -> None:
         new = self._read_outputs()
@@ -88,11 +95,11 @@ class Bridge:
     def _write_inputs(self) -> None:
         values = self.backend.sample()
         self.samples.append((self._now_s(), values))
-        for port, quantity in INPUT_REALS.items():
+        for handle, quantity in self._ins.items():
             value = values[quantity]
             if not math.isfinite(value):
                 raise ArithmeticError(f"analog {quantity} is {value} at t={self._now_s()} s")
-            getattr(self._dut, port).value = value
+            handle.value = value
 
     async def run(self) -> None:
         """Follow the HDL until :meth:`stop` (start with ``cocotb.start_soon``)."""

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from cosim.bench import host, monitors
-from cosim.bench.lockstep import INPUT_REALS, Bridge
+from cosim.bench.lockstep import Bridge, input_reals
 from cosim.config import SimConfig
-from cosim.crossbar import make_backend, make_crossbar
+from cosim.crossbar import decide, make_backend, make_crossbar
 from cosim.harness import converters, policy
+from cosim.harness.contract import contract, resolve
 from cosim.learn import data
 from cosim.twin.program import card_program_setup, sense_gain_ohm
 
@@ -56,8 +57,7 @@ def _config() -> Any:
 
 
 def _test_images(cfg: Any) -> tuple[np.ndarray, np.ndarray]:
-
-    _, test = data.split(data.make_dataset())
+    _, test = data.split(data.dataset_for(cfg.topology, cfg.dataset))
     n = len(test) if cfg.test_images is None else min(cfg.test_images, len(test))
     return test.x[:n], test.y[:n]
 
@@ -160,19 +160,20 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         res = await xhost.infer(in_codes, settle_s=op.t_read_s, class_threshold=thr)
         record: dict[str, Any] = {
             "label": int(label),
-            "class": res.class_bit,
-            "out_code": res.out_code,
+            "class": res.class_index,
+            "out_codes": list(res.out_codes),
             "h_codes": list(res.h_codes),
             "in_codes": in_codes,
         }
         if g_prog is not None:
             v_applied = np.array([hp.in_dac.code_to_volts(c) for c in in_codes])
             _, y_ref = xbar.reference_outputs(g_prog, v_applied)
-            record["ref_class"] = int(y_ref > 0.5 * xbar.spec.v_o_max_V)
-            record["y_ref_V"] = float(y_ref)
-            near = abs(float(y_ref) - 0.5 * xbar.spec.v_o_max_V) < DECISION_MARGIN_V
-            if res.class_bit != record["ref_class"] and not near:
-                mismatches.append((n, res.class_bit, record["ref_class"], float(y_ref)))
+            y = np.atleast_1d(np.asarray(y_ref, dtype=float))
+            ref_class, margin = decide(xbar.spec, y)
+            record["ref_class"] = ref_class
+            record["y_ref_V"] = y.tolist()
+            if res.class_index != ref_class and margin >= DECISION_MARGIN_V:
+                mismatches.append((n, res.class_index, ref_class, y.tolist()))
         inferences.append(record)
     log.info(
         "inference: %d of %d correct",
@@ -205,12 +206,12 @@ async def training_run(dut: Any) -> None:
     import cocotb
 
     cfg = _config()
-    xbar = make_crossbar(cfg.card, cfg.seed)
+    xbar = make_crossbar(cfg.card, cfg.seed, cfg.topology, cfg.dataset)
     xbar = _with_sense_gain(xbar, converters.HarnessParams.from_dut(dut))
     backend = make_backend(
         xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=cfg.analog_tmax_s()
     )
-    bridge = Bridge(dut, backend)
+    bridge = Bridge(dut, backend, contract(cfg.topology))
     cocotb.start_soon(bridge.run())
     try:
         host_json = await _host_session(dut, cfg, xbar, backend.states)
@@ -249,14 +250,16 @@ async def digital_replay(dut: Any) -> None:
     samples = json.loads(Path(path).read_text())["samples"]
     cfg = _config()
     xbar = _with_sense_gain(
-        make_crossbar(cfg.card, cfg.seed), converters.HarnessParams.from_dut(dut)
+        make_crossbar(cfg.card, cfg.seed, cfg.topology, cfg.dataset),
+        converters.HarnessParams.from_dut(dut),
     )
+    ports = {resolve(dut, p): q for p, q in input_reals(contract(cfg.topology)).items()}
 
     async def replay() -> None:
         for _, values in samples:
             await RisingEdge(dut.adc_sample)
-            for port, quantity in INPUT_REALS.items():
-                getattr(dut, port).value = values[quantity]
+            for handle, quantity in ports.items():
+                handle.value = values[quantity]
 
     cocotb.start_soon(replay())
     await _host_session(dut, cfg, xbar, None)

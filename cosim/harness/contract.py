@@ -1,20 +1,27 @@
-"""The harness contract: what the bench needs from the HDL, read from the HDL itself.
+"""The harness contract: what the bench needs from the HDL, in one place.
 
-The harness top (``hdl/behav/xbar_top.v``) declares the clock and converter parameters; this
-module reads their defaults for code that runs without a simulator (sweeps, the twin), the
-same numbers :meth:`HarnessParams.from_dut` reads from a running DUT.
+:class:`Contract` names the harness top, its dump module, its control ports and the paths of
+its analog ports for a :class:`~cosim.topology.Topology`; the bridge, the host driver, the
+monitors, the metrics, the summary and the ``.gtkw`` writer read them from here.  Numbers
+(register map, phase codes) come from ``hdl/xbar_regs.vh`` (:mod:`cosim.harness.regmap`);
+clock and converter parameters from the harness top itself: :meth:`HarnessParams.from_dut` on
+a running DUT, :func:`default_harness` (the defaults declared in ``hdl/behav/xbar_top.v``) for
+code that runs without a simulator (sweeps, the twin).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cosim.errors import UsageError
 from cosim.harness.converters import HarnessParams
 from cosim.resources import hdl_dir
+from cosim.topology import DEFAULT, Topology
 
-__all__ = ["XBAR_TOP_V", "default_harness"]
+__all__ = ["XBAR_TOP_V", "Contract", "contract", "default_harness", "resolve"]
 
 XBAR_TOP_V = hdl_dir() / "behav" / "xbar_top.v"
 _PARAM = re.compile(r"^\s*parameter\s+(real|integer)\s+(\w+)\s*=\s*([-+0-9.eE]+)")
@@ -46,3 +53,95 @@ def default_harness(path: Path = XBAR_TOP_V) -> HarnessParams:
             return type("P", (), {"value": values[name]})()
 
     return HarnessParams.from_dut(_Dut())
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What the crossbar bench needs from the HDL harness for one topology.
+
+    Attributes:
+        topology: the network's shape (the harness's ``N_IN``/``N_HID``/``N_OUT``).
+        toplevel: the harness top module.
+        dump_module: the extra top that dumps the digital VCD.
+        control: control/status ports dumped and read by the bench, in view order.
+        prog_dac: ``output real`` of the programming-pulse DAC.
+        sense_adc: ``input real`` of the sense ADC (the bridge writes it).
+        input_dacs: paths of the input DACs' ``real`` outputs, input ``i`` at index ``i``.
+        neuron_adcs: paths of the neuron ADCs' ``real`` inputs, neuron ``n`` (hidden first).
+        select: the one-hot select bus (bit ``k`` = device ``k``).
+        infer: the inference-switch control.
+        strobe: the ADCs' sample command (rising edge).
+        phase: the phase marker; ``start``/``done``: the training-window markers.
+        cur_dev: index of the device being programmed.
+    """
+
+    topology: Topology
+    toplevel: str = "xbar_top"
+    dump_module: str = "xbar_dump"
+    prog_dac: str = "v_prog"
+    sense_adc: str = "v_sense"
+    select: str = "sel"
+    infer: str = "infer_en"
+    strobe: str = "adc_sample"
+    phase: str = "phase"
+    start: str = "start"
+    done: str = "done"
+    cur_dev: str = "cur_dev"
+    busy: str = "busy"
+
+    @property
+    def control(self) -> tuple[str, ...]:
+        return (
+            self.start,
+            self.done,
+            self.busy,
+            self.phase,
+            self.cur_dev,
+            self.select,
+            self.infer,
+            self.strobe,
+        )
+
+    @property
+    def input_dacs(self) -> tuple[str, ...]:
+        return tuple(f"g_in[{i}].v" for i in range(self.topology.n_in))
+
+    @property
+    def neuron_adcs(self) -> tuple[str, ...]:
+        return tuple(f"g_nrn[{n}].v" for n in range(self.topology.n_neurons))
+
+    def vcd_name(self, path: str) -> str:
+        """Full dotted VCD name of a harness signal (``xbar_top.sel``)."""
+        return f"{self.toplevel}.{path}"
+
+    def hdl_parameters(self) -> dict[str, int]:
+        """Verilog parameters of the harness top for this topology."""
+        return self.topology.hdl_parameters()
+
+
+def contract(topology: Topology = DEFAULT) -> Contract:
+    """The harness contract of ``hdl/behav/xbar_top.v`` for ``topology``."""
+    return Contract(topology)
+
+
+_PATH_PART = re.compile(r"^(?P<name>\w+)(?:\[(?P<index>\d+)\])?$")
+
+
+def resolve(dut: Any, path: str) -> Any:
+    """The simulator handle of ``path`` (``"g_in[3].v"``) below ``dut``.
+
+    Raises:
+        UsageError: a part of the path does not exist (the message names it).
+    """
+    handle = dut
+    for part in path.split("."):
+        m = _PATH_PART.match(part)
+        if not m:
+            raise UsageError(f"bad harness path {path!r} (part {part!r})")
+        try:
+            handle = getattr(handle, m["name"])
+            if m["index"] is not None:
+                handle = handle[int(m["index"])]
+        except (AttributeError, IndexError, KeyError):
+            raise UsageError(f"the HDL has no {path!r} (missing {part!r})") from None
+    return handle

@@ -21,12 +21,11 @@ from cosim.analysis import summary as summary_mod
 from cosim.circuit.va import compile_va, model_path
 from cosim.config import SimConfig
 from cosim.errors import CosimError
+from cosim.harness.contract import Contract, contract
 from cosim.resources import hdl_dir
+from cosim.topology import DEFAULT, Topology
 
 __all__ = ["SimFailed", "hdl_sources", "run_bench", "run_sim"]
-
-HDL_TOPLEVEL = "xbar_top"
-DUMP_MODULE = "xbar_dump"
 
 
 class SimFailed(CosimError):
@@ -39,16 +38,17 @@ def hdl_sources() -> list[Path]:
     return sorted(hdl.glob("*.v")) + sorted((hdl / "behav").glob("*.v"))
 
 
-def _build(build_dir: Path) -> Any:
+def _build(build_dir: Path, harness: Contract) -> Any:
     from cocotb_tools.runner import get_runner
 
     runner = get_runner("icarus")
     runner.build(
         sources=hdl_sources(),
-        hdl_toplevel=HDL_TOPLEVEL,
+        hdl_toplevel=harness.toplevel,
         includes=[hdl_dir().parent],
+        parameters=harness.hdl_parameters(),
         build_dir=build_dir,
-        build_args=["-s", DUMP_MODULE],
+        build_args=["-s", harness.dump_module],
         timescale=("1ns", "1ps"),
         waves=False,
         log_file=build_dir / "build.log",
@@ -64,6 +64,7 @@ def run_bench(
     vcd_path: Path,
     testcase: str | None = None,
     dump_all: bool = False,
+    topology: Topology = DEFAULT,
 ) -> Path:
     """Build the HDL and run a cocotb test module in ``vvp``; returns the results XML path.
 
@@ -72,8 +73,9 @@ def run_bench(
     ``SIM_CMD_SUFFIX`` variable appends ``-vcd`` after it, which wins.
     """
     build_dir.mkdir(parents=True, exist_ok=True)
+    harness = contract(topology)
     try:
-        runner = _build(build_dir)
+        runner = _build(build_dir, harness)
     except SystemExit as exc:  # cocotb's runner exits on a missing tool or a compile error
         raise SimFailed(
             f"building the HDL failed: {exc} (log: {build_dir / 'build.log'})"
@@ -84,7 +86,7 @@ def run_bench(
     results.unlink(missing_ok=True)
     try:
         runner.test(
-            hdl_toplevel=HDL_TOPLEVEL,
+            hdl_toplevel=harness.toplevel,
             test_module=test_module,
             testcase=testcase,
             build_dir=build_dir,
@@ -147,6 +149,7 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
         vcd_path=digital,
         testcase="training_run",
         dump_all=config.dump_all,
+        topology=config.topology,
     )
     wall_s = time.perf_counter() - t0
     failures = _failures(results)
