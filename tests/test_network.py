@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cosim.backends.protocol import controls
-from cosim.circuit.netlist import SUPPLIES, build_crossbar
+from cosim.circuit.netlist import build_crossbar, supplies
 from cosim.circuit.network import (
     N_DEVICES,
     CircuitSpec,
@@ -20,6 +20,7 @@ from cosim.circuit.network import (
     spec_for_window,
     weights_to_conductances,
 )
+from cosim.topology import DEFAULT, Topology
 
 
 def test_device_names_follow_the_select_line_convention() -> None:
@@ -64,24 +65,44 @@ def test_forward_is_the_signed_sum_with_saturating_rectifiers() -> None:
     assert classify(spec, [0.49, 0.51]).tolist() == [0, 1]
 
 
-def test_netlist_has_every_device_switch_and_source() -> None:
-    inst = [{"x0": 0.1, "m_r_on": 1.0} for _ in range(N_DEVICES)]
+@pytest.mark.parametrize("widths", [(9, 3, 1), (16, 8, 2), (4, 2, 3)])
+def test_netlist_has_every_device_switch_and_source(widths: tuple[int, int, int]) -> None:
+    topo = Topology(widths)
+    inst = [{"x0": 0.1, "m_r_on": 1.0} for _ in range(topo.n_dev)]
     nl = build_crossbar(
-        CircuitSpec(), {"r_on": 5e3}, inst, mss_osdi=Path("a.osdi"), neuron_osdi=Path("b.osdi")
+        CircuitSpec(),
+        {"r_on": 5e3},
+        inst,
+        mss_osdi=Path("a.osdi"),
+        neuron_osdi=Path("b.osdi"),
+        topology=topo,
     )
     lines = nl.text.splitlines()
     assert nl.text.endswith(".end\n")
-    for k, name in enumerate(device_names()):
+    for k, name in enumerate(topo.device_names):
         assert sum(line.startswith(f"n{name} ") for line in lines) == 1
         assert any(line.startswith(f"ssel{k} pbus ") for line in lines)
-    for src, _node in SUPPLIES.values():
+        layer, row, col = topo.position(k)
+        dev_line = next(line for line in lines if line.startswith(f"n{name} "))
+        # layer 2 devices are driven by hidden neuron `row` and sum into output column `col`
+        if layer == 2:
+            sinf = next(line for line in lines if line.startswith(f"sinf{k} "))
+            assert sinf.split()[1] == topo.hidden_names[row]
+            assert dev_line.split()[2] == ("colo" if topo.n_out == 1 else f"colo{col}")
+    for src, _node in supplies(topo).values():
         assert f"i({src})" in nl.save
-    assert set(controls(0.0, [0.0] * 9, 0, False)) == set(nl.external_sources)
-    with pytest.raises(ValueError, match="30 instance"):
-        build_crossbar(CircuitSpec(), {}, inst[:3], mss_osdi=Path("a"), neuron_osdi=Path("b"))
+    for name in topo.neuron_names:
+        assert f"v({name})" in nl.save
+        assert sum(line.startswith(f"n{name} ") for line in lines) == 1
+    zero = controls(0.0, [0.0] * topo.n_in, 0, False, topo.n_dev)
+    assert set(zero) == set(nl.external_sources)
+    with pytest.raises(ValueError, match=f"{topo.n_dev} instance"):
+        build_crossbar(
+            CircuitSpec(), {}, inst[:3], mss_osdi=Path("a"), neuron_osdi=Path("b"), topology=topo
+        )
 
 
 def test_controls_one_hot_select_and_inverted_inputs() -> None:
-    c = controls(0.1, [0.05] * 9, 1 << 28, True)
+    c = controls(0.1, [0.05] * 9, 1 << 28, True, DEFAULT.n_dev)
     assert c["vsel28"] == 1.0 and sum(c[f"vsel{k}"] for k in range(30)) == 1.0
     assert c["vinn3"] == -0.05 and c["vinf"] == 1.0 and c["vprog"] == 0.1
