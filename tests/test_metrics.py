@@ -16,8 +16,8 @@ import pytest
 from vcd.writer import VCDWriter
 
 from cosim.analysis.metrics import measure
-from cosim.topology import DEFAULT
 from cosim.errors import UsageError
+from cosim.topology import DEFAULT
 from cosim.waves.read import UnknownSignalError, VcdFormatError
 
 NS = 1e-9
