@@ -11,7 +11,10 @@ SEED    ?= 1
 BACKEND ?= ngspice
 OUT     ?= build/sim
 
-.PHONY: setup sim test test-all lint bench waves clean
+# Topologies (N_IN,N_HID,N_OUT) whose HDL `make lint-hdl` checks (tools/hdl_check.sh)
+HDL_TOPOLOGIES ?= 9,3,1 2,1,1 64,16,10
+
+.PHONY: setup sim test test-all lint lint-hdl bench waves clean
 
 setup:
 	@tools/setup.sh
@@ -30,8 +33,12 @@ lint: setup
 	$(VENV)/bin/ruff check cosim tests bench
 	$(VENV)/bin/ruff format --check cosim tests bench
 	$(VENV)/bin/mypy cosim
-	yosys -q -p 'read_verilog hdl/*.v; synth -auto-top; check -assert'
-	verilator --lint-only -Wall hdl/*.v
+	$(MAKE) --no-print-directory lint-hdl
+
+# verilator -Wall (controller and harness), iverilog elaboration, yosys synth + check -assert
+# for each topology in HDL_TOPOLOGIES, e.g. `make lint-hdl HDL_TOPOLOGIES=16,8,2`
+lint-hdl:
+	@set -o pipefail; for t in $(HDL_TOPOLOGIES); do tools/hdl_check.sh $$t | tail -1 || exit 1; done
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,8 +1,13 @@
-// xbar_ctrl: write-verify training controller and inference sequencer for the 9->3->1
-// memristor crossbar (30 devices, one shared programming/read source, one-hot select lines).
+// xbar_ctrl: write-verify training controller and inference sequencer of an
+// N_IN -> N_HID -> N_OUT memristor crossbar (N_DEV = N_IN*N_HID + N_HID*N_OUT devices, one
+// shared programming/read source, one-hot select lines).  Default: the paper's 9 -> 3 -> 1.
 //
 // Synthesizable Verilog-2005.  Digital codes only: the DACs/ADCs are outside (hdl/behav/).
 // Register map: hdl/xbar_regs.vh.  Timing contract: docs/controller.md.
+//
+// Device k <-> select bit k: layer-1 device (input i -> hidden j) k = i*N_HID + j; layer-2
+// device (hidden j -> output o) k = N_IN*N_HID + j*N_OUT + o.  Neuron n: 0 .. N_HID-1 hidden,
+// N_HID .. N_HID+N_OUT-1 outputs (neuron_codes / REG_NRN_CODE order).
 //
 // All outputs are registered.  pulse_code is 0 whenever pulse_on is 0 and in_codes are 0
 // whenever infer_en is 0, so a DAC output changes exactly once per code change.
@@ -10,10 +15,13 @@
 `default_nettype none
 
 module xbar_ctrl #(
+    parameter integer N_IN = 9,          // inputs (input DACs)
+    parameter integer N_HID = 3,         // hidden neurons
+    parameter integer N_OUT = 1,         // output neurons
     parameter integer PULSE_BITS = 12,   // pulse DAC width (two's complement code)
     parameter integer IN_BITS = 12,      // input DAC width (unsigned code)
-    parameter integer SENSE_BITS = 12,   // sense ADC width
-    parameter integer NEURON_BITS = 12   // neuron ADC width
+    parameter integer SENSE_BITS = 12,   // sense ADC width (<= 16)
+    parameter integer NEURON_BITS = 12   // neuron ADC width (<= 16)
 ) (
     input wire clk,
     input wire rst_n,
@@ -27,30 +35,55 @@ module xbar_ctrl #(
     output reg busy,
     output reg done,
     output reg [2:0] phase,
-    output reg [29:0] sel,
-    output reg [4:0] cur_dev,
+    output reg [N_IN*N_HID+N_HID*N_OUT-1:0] sel,           // device k at bit k
+    output reg [idx_width(N_IN*N_HID+N_HID*N_OUT)-1:0] cur_dev,
     output reg infer_en,
     // to the DACs
     output reg pulse_on,
     output reg [PULSE_BITS-1:0] pulse_code,
-    output reg [9*IN_BITS-1:0] in_codes,    // input i at [i*IN_BITS +: IN_BITS]
+    output reg [N_IN*IN_BITS-1:0] in_codes,                // input i at [i*IN_BITS +: IN_BITS]
     // ADC handshake
     output reg adc_sample,                  // sample-and-hold command; held until adc_valid
     input wire adc_valid,                   // one-cycle strobe: codes below are converted
     input wire [SENSE_BITS-1:0] sense_code,
-    input wire [4*NEURON_BITS-1:0] neuron_codes  // h0, h1, h2, out at [n*NEURON_BITS +: ...]
+    input wire [(N_HID+N_OUT)*NEURON_BITS-1:0] neuron_codes  // neuron n at [n*NEURON_BITS +: ..]
 );
+
+  // width of an index 0 .. n-1, at least 1 bit
+  function integer idx_width(input integer n);
+    integer r;
+    begin
+      r = 1;
+      while ((1 << r) < n) r = r + 1;
+      idx_width = r;
+    end
+  endfunction
 
   /* verilator lint_off UNUSEDPARAM */
 `include "hdl/xbar_regs.vh"
   /* verilator lint_on UNUSEDPARAM */
+
+  // ---------------------------------------------------------------- shape
+  localparam integer N_DEV = N_IN * N_HID + N_HID * N_OUT;
+  localparam integer N_NEURON = N_HID + N_OUT;
+  localparam integer DEV_W = idx_width(N_DEV);     // cur_dev, device index
+  localparam integer IN_W = idx_width(N_IN);       // input index
+  localparam integer NRN_W = idx_width(N_NEURON);  // neuron index
+  localparam integer CLS_W = idx_width(N_OUT);     // class (output-neuron index)
+  localparam integer N_DEV_M1 = N_DEV - 1;
+  localparam [DEV_W-1:0] LAST_DEV = N_DEV_M1[DEV_W-1:0];
+  localparam [DEV_W-1:0] ONE_DEV = {{(DEV_W - 1) {1'b0}}, 1'b1};
+  localparam [15:0] N_IN_16 = N_IN[15:0];
+  localparam [15:0] N_HID_16 = N_HID[15:0];
+  localparam [15:0] N_OUT_16 = N_OUT[15:0];
+  localparam [15:0] N_DEV_16 = N_DEV[15:0];
+  localparam [15:0] N_NEURON_16 = N_NEURON[15:0];
 
   // ---------------------------------------------------------------- FSM states
   localparam [3:0] S_IDLE = 4'd0, S_SCAN = 4'd1, S_DEV = 4'd2, S_SETUP = 4'd3,
                    S_PULSE = 4'd4, S_HOLD = 4'd5, S_GAP = 4'd6, S_WAIT_ADC = 4'd7,
                    S_EVAL = 4'd8, S_INF_ON = 4'd9, S_INF_SETTLE = 4'd10,
                    S_INF_WAIT = 4'd11, S_FINISH = 4'd12, S_STEP_WAIT = 4'd13;
-  localparam [4:0] LAST_DEV = 5'd29;
 
   // ---------------------------------------------------------------- host registers
   reg                   mode_r;
@@ -63,19 +96,25 @@ module xbar_ctrl #(
   reg                   adapt_en_r;
   reg [15:0]            min_cyc_r;
   reg [31:0]            step_wait_r; // {REG_STEP_WAIT_HI, REG_STEP_WAIT}: cycles after each read
-  reg [29:0]            mask_r;
   reg [NEURON_BITS-1:0] class_thr_r;
-  reg [30*SENSE_BITS-1:0] target_r;   // device k at [k*SENSE_BITS +: SENSE_BITS]
-  reg [9*IN_BITS-1:0]   input_r;    // input i at [i*IN_BITS +: IN_BITS]
+  reg [15:0]            dev_idx_r;  // REG_DEV_IDX
+  reg [15:0]            in_idx_r;   // REG_IN_IDX
+  reg [15:0]            nrn_idx_r;  // REG_NRN_IDX
+  reg [N_DEV-1:0]       mask_r;     // device k at bit k
+  reg [N_DEV-1:0]       tvalid_r;   // target of device k written since reset
+  reg [N_IN*IN_BITS-1:0] input_r;   // input i at [i*IN_BITS +: IN_BITS]
+  // per-device storage as memories (no reset; reads gated by the valid/visited bits)
+  reg [SENSE_BITS-1:0]  target_mem [0:N_DEV-1];
+  reg [15:0]            pcount_mem [0:N_DEV-1];
+  reg [SENSE_BITS-1:0]  code_mem [0:N_DEV-1];
 
   // ---------------------------------------------------------------- results
-  reg [30*16-1:0]       pcount_r;   // device k at [k*16 +: 16]
-  reg [30*SENSE_BITS-1:0] code_r;     // device k at [k*SENSE_BITS +: SENSE_BITS]
-  reg [29:0]            ok_r, fail_r, visited_r;
-  reg [7:0]             nfail_r;
+  reg [N_DEV-1:0]       ok_r, fail_r, visited_r;
+  reg [N_DEV-1:0]       cvalid_r;   // code_mem of device k written since reset
+  reg [15:0]            nfail_r;
   reg                   run_mode_r;
-  reg [4*NEURON_BITS-1:0] inf_r;     // h0, h1, h2, out
-  reg                   class_r;
+  reg [N_NEURON*NEURON_BITS-1:0] inf_r;  // neuron n at [n*NEURON_BITS +: NEURON_BITS]
+  reg [CLS_W-1:0]       class_r;
 
   // ---------------------------------------------------------------- FSM state
   reg [3:0]             state;
@@ -89,17 +128,21 @@ module xbar_ctrl #(
   reg                   dir_valid;  // cur_dev has had a write or erase pulse
   reg                   dir_erase;  // ... and the last one was an erase
   reg [SENSE_BITS-1:0]  sense_lat;
-  reg [4*NEURON_BITS-1:0] neuron_lat;
+  reg [N_NEURON*NEURON_BITS-1:0] neuron_lat;
 
   // ---------------------------------------------------------------- decode helpers
-  wire [2:0] a_hi = host_addr[7:5];
-  wire [4:0] a_ix = host_addr[4:0];
-  wire a_dev_ok = (a_ix < 5'd30);
-  wire a_in_ok = (a_ix < 5'd9);
-  wire wr_start = host_we && (host_addr == REG_CTRL) && host_wdata[CTRL_START] && (state == S_IDLE);
+  wire idle = (state == S_IDLE);
+  wire cfg_we = host_we && idle;    // register writes are taken only while idle
+  wire [DEV_W-1:0] di = dev_idx_r[DEV_W-1:0];
+  wire [IN_W-1:0] ii = in_idx_r[IN_W-1:0];
+  wire [NRN_W-1:0] ni = nrn_idx_r[NRN_W-1:0];
+  wire a_dev_ok = (dev_idx_r < N_DEV_16);
+  wire a_in_ok = (in_idx_r < N_IN_16);
+  wire a_nrn_ok = (nrn_idx_r < N_NEURON_16);
+  wire wr_start = cfg_we && (host_addr == REG_CTRL) && host_wdata[CTRL_START];
 
-  // one-hot select of cur_dev (all zero for indices >= 30, which never occur)
-  wire [29:0] onehot_cur = 30'd1 << cur_dev;
+  // one-hot select of cur_dev (cur_dev < N_DEV always)
+  wire [N_DEV-1:0] onehot_cur = {{(N_DEV - 1) {1'b0}}, 1'b1} << cur_dev;
 
   // width / code of the pulse in flight, with the documented clamps
   // (write/erase widths come from wcur/ecur: the configured widths, halved by adaptation)
@@ -132,13 +175,88 @@ module xbar_ctrl #(
 
   // verify window (one extra bit so that target +/- window cannot wrap)
   // half-width = max(REG_TOL, target >> REG_TOL_SHIFT) with shift 0 = off (absolute REG_TOL)
-  wire [16:0] tgt_x = {{(17 - SENSE_BITS) {1'b0}}, target_r[cur_dev*SENSE_BITS+:SENSE_BITS]};
+  wire [SENSE_BITS-1:0] tgt_cur = tvalid_r[cur_dev] ? target_mem[cur_dev] : {SENSE_BITS{1'b0}};
+  wire [16:0] tgt_x = {{(17 - SENSE_BITS) {1'b0}}, tgt_cur};
   wire [16:0] code_x = {{(17 - SENSE_BITS) {1'b0}}, sense_lat};
   wire [16:0] tol_x = {1'b0, tol_r};
   wire [16:0] rel_x = (tol_shift_r == 4'd0) ? 17'd0 : (tgt_x >> tol_shift_r);
   wire [16:0] win_x = (rel_x > tol_x) ? rel_x : tol_x;
   wire too_low = (code_x + win_x) < tgt_x;    // conductance too low -> write
   wire too_high = code_x > (tgt_x + win_x);   // conductance too high -> erase
+  wire in_window = !too_low && !too_high;
+  wire at_limit = (npulse >= max_pulses_r);   // no write/erase pulse left for cur_dev
+
+  // class of an inference from the latched neuron codes
+  wire [CLS_W-1:0] class_next;
+  generate
+    if (N_OUT == 1) begin : g_class_thr
+      // one output neuron: bit0 = (output code >= CLASS_THR)
+      assign class_next = (neuron_lat[N_HID*NEURON_BITS+:NEURON_BITS] >= class_thr_r);
+    end else begin : g_class_argmax
+      // arg-max of the output neurons' codes, the lowest index wins a tie
+      reg [CLS_W-1:0] best;
+      reg [NEURON_BITS-1:0] best_code;
+      integer o;
+      always @(*) begin
+        best = {CLS_W{1'b0}};
+        best_code = neuron_lat[N_HID*NEURON_BITS+:NEURON_BITS];
+        for (o = 1; o < N_OUT; o = o + 1) begin
+          if (neuron_lat[(N_HID+o)*NEURON_BITS+:NEURON_BITS] > best_code) begin
+            best = o[CLS_W-1:0];
+            best_code = neuron_lat[(N_HID+o)*NEURON_BITS+:NEURON_BITS];
+          end
+        end
+      end
+      assign class_next = best;
+    end
+  endgenerate
+
+  // ---------------------------------------------------------------- memory write ports
+  wire tgt_we = rst_n && cfg_we && (host_addr == REG_DEV_TARGET) && a_dev_ok;
+  wire pc_clear = (state == S_DEV);                            // new device: count from 0
+  wire pc_step = (state == S_EVAL) && !in_window && !at_limit; // one more write/erase pulse
+  wire pc_we = rst_n && (pc_clear || pc_step);
+  wire code_we = rst_n && (state == S_EVAL);
+
+  // ---------------------------------------------------------------- per-device flag vectors
+  // Updated with whole-vector operations and one-hot masks (no dynamic bit-select writes):
+  // keeps synthesis linear in N_DEV.
+  wire [N_DEV-1:0] onehot_di = {{(N_DEV - 1) {1'b0}}, 1'b1} << di;
+  wire mask_we = cfg_we && (host_addr == REG_DEV_MASK) && a_dev_ok;
+  wire mask_all_we = cfg_we && (host_addr == REG_MASK_ALL);
+  wire run_prog = wr_start && !host_wdata[CTRL_MODE];     // a programming run starts
+  wire [N_DEV-1:0] dev_now = (state == S_DEV) ? onehot_cur : {N_DEV{1'b0}};
+  wire [N_DEV-1:0] eval_now = (state == S_EVAL) ? onehot_cur : {N_DEV{1'b0}};
+  always @(posedge clk or negedge rst_n) begin
+    if (!rst_n) begin
+      mask_r <= {N_DEV{1'b0}};
+      tvalid_r <= {N_DEV{1'b0}};
+      cvalid_r <= {N_DEV{1'b0}};
+      ok_r <= {N_DEV{1'b0}};
+      fail_r <= {N_DEV{1'b0}};
+      visited_r <= {N_DEV{1'b0}};
+    end else begin
+      if (mask_all_we) mask_r <= {N_DEV{host_wdata[0]}};
+      else if (mask_we) mask_r <= (mask_r & ~onehot_di) | (host_wdata[0] ? onehot_di : {N_DEV{1'b0}});
+      if (tgt_we) tvalid_r <= tvalid_r | onehot_di;
+      cvalid_r <= cvalid_r | eval_now;     // code_mem[cur_dev] written in S_EVAL
+      if (run_prog) begin
+        ok_r <= {N_DEV{1'b0}};
+        fail_r <= {N_DEV{1'b0}};
+        visited_r <= {N_DEV{1'b0}};  // also hides the pulse counts of the last run
+      end else begin
+        if (in_window) ok_r <= ok_r | eval_now;
+        else if (at_limit) fail_r <= fail_r | eval_now;
+        visited_r <= visited_r | dev_now;  // pcount_mem[cur_dev] <= 0 (memory port below)
+      end
+    end
+  end
+
+  always @(posedge clk) begin  // memory write ports
+    if (tgt_we) target_mem[di] <= host_wdata[SENSE_BITS-1:0];
+    if (pc_we) pcount_mem[cur_dev] <= pc_clear ? 16'd0 : (npulse + 16'd1);
+    if (code_we) code_mem[cur_dev] <= sense_lat;
+  end
 
   // ---------------------------------------------------------------- host writes
   always @(posedge clk or negedge rst_n) begin
@@ -162,44 +280,62 @@ module xbar_ctrl #(
       adapt_en_r <= 1'b0;
       min_cyc_r <= 16'd0;
       step_wait_r <= 32'd0;
-      mask_r <= 30'd0;
       class_thr_r <= {NEURON_BITS{1'b0}};
-      target_r <= {(30 * SENSE_BITS) {1'b0}};
-      input_r <= {(9 * IN_BITS) {1'b0}};
+      dev_idx_r <= 16'd0;
+      in_idx_r <= 16'd0;
+      nrn_idx_r <= 16'd0;
     end else if (host_we) begin
+      // index registers: pointers of the host's windows, writable at any time
       case (host_addr)
-        REG_CTRL: mode_r <= host_wdata[CTRL_MODE];
-        REG_TOL: tol_r <= host_wdata;
-        REG_TOL_SHIFT: tol_shift_r <= host_wdata[3:0];
-        REG_MAX_PULSES: max_pulses_r <= host_wdata;
-        REG_RESET_EN: reset_en_r <= host_wdata[0];
-        REG_WRITE_CODE: write_code_r <= host_wdata[PULSE_BITS-1:0];
-        REG_WRITE_CYC: write_cyc_r <= host_wdata;
-        REG_ERASE_CODE: erase_code_r <= host_wdata[PULSE_BITS-1:0];
-        REG_ERASE_CYC: erase_cyc_r <= host_wdata;
-        REG_RESET_CODE: reset_code_r <= host_wdata[PULSE_BITS-1:0];
-        REG_RESET_CYC: reset_cyc_r <= host_wdata;
-        REG_READ_CODE: read_code_r <= host_wdata[PULSE_BITS-1:0];
-        REG_READ_CYC: read_cyc_r <= host_wdata;
-        REG_READ_SAMPLE: read_sample_r <= host_wdata;
-        REG_GAP_CYC: gap_cyc_r <= host_wdata;
-        REG_MASK_LO: mask_r[15:0] <= host_wdata;
-        REG_MASK_HI: mask_r[29:16] <= host_wdata[13:0];
-        REG_INF_SETTLE: inf_settle_r <= host_wdata;
-        REG_CLASS_THR: class_thr_r <= host_wdata[NEURON_BITS-1:0];
-        REG_ADAPT: adapt_en_r <= host_wdata[ADAPT_EN];
-        REG_MIN_CYC: min_cyc_r <= host_wdata;
-        REG_STEP_WAIT: step_wait_r[15:0] <= host_wdata;
-        REG_STEP_WAIT_HI: step_wait_r[31:16] <= host_wdata;
-        default: begin
-          if (a_hi == REG_TARGET_BASE[7:5] && a_dev_ok)
-            target_r[a_ix*SENSE_BITS+:SENSE_BITS] <= host_wdata[SENSE_BITS-1:0];
-          if (a_hi == REG_INPUT_BASE[7:5] && a_in_ok)
-            input_r[a_ix*IN_BITS+:IN_BITS] <= host_wdata[IN_BITS-1:0];
-        end
+        REG_DEV_IDX: dev_idx_r <= host_wdata;
+        REG_IN_IDX: in_idx_r <= host_wdata;
+        REG_NRN_IDX: nrn_idx_r <= host_wdata;
+        default: ;
       endcase
+      // everything else only while idle
+      if (idle) begin
+        case (host_addr)
+          REG_CTRL: mode_r <= host_wdata[CTRL_MODE];
+          REG_TOL: tol_r <= host_wdata;
+          REG_TOL_SHIFT: tol_shift_r <= host_wdata[3:0];
+          REG_MAX_PULSES: max_pulses_r <= host_wdata;
+          REG_RESET_EN: reset_en_r <= host_wdata[0];
+          REG_WRITE_CODE: write_code_r <= host_wdata[PULSE_BITS-1:0];
+          REG_WRITE_CYC: write_cyc_r <= host_wdata;
+          REG_ERASE_CODE: erase_code_r <= host_wdata[PULSE_BITS-1:0];
+          REG_ERASE_CYC: erase_cyc_r <= host_wdata;
+          REG_RESET_CODE: reset_code_r <= host_wdata[PULSE_BITS-1:0];
+          REG_RESET_CYC: reset_cyc_r <= host_wdata;
+          REG_READ_CODE: read_code_r <= host_wdata[PULSE_BITS-1:0];
+          REG_READ_CYC: read_cyc_r <= host_wdata;
+          REG_READ_SAMPLE: read_sample_r <= host_wdata;
+          REG_GAP_CYC: gap_cyc_r <= host_wdata;
+          REG_INF_SETTLE: inf_settle_r <= host_wdata;
+          REG_CLASS_THR: class_thr_r <= host_wdata[NEURON_BITS-1:0];
+          REG_ADAPT: adapt_en_r <= host_wdata[ADAPT_EN];
+          REG_MIN_CYC: min_cyc_r <= host_wdata;
+          REG_STEP_WAIT: step_wait_r[15:0] <= host_wdata;
+          REG_STEP_WAIT_HI: step_wait_r[31:16] <= host_wdata;
+          // data of these three: target_mem, mask_r, input_r (own processes)
+          REG_DEV_TARGET: dev_idx_r <= dev_idx_r + 16'd1;
+          REG_IN_CODE: in_idx_r <= in_idx_r + 16'd1;
+          default: ;
+        endcase
+      end
     end
   end
+
+  // input-DAC codes: one register per input, written through the REG_IN_CODE window
+  wire in_we = cfg_we && (host_addr == REG_IN_CODE) && a_in_ok;
+  genvar gk;
+  generate
+    for (gk = 0; gk < N_IN; gk = gk + 1) begin : g_input
+      always @(posedge clk or negedge rst_n) begin
+        if (!rst_n) input_r[gk*IN_BITS+:IN_BITS] <= {IN_BITS{1'b0}};
+        else if (in_we && (ii == gk[IN_W-1:0])) input_r[gk*IN_BITS+:IN_BITS] <= host_wdata[IN_BITS-1:0];
+      end
+    end
+  endgenerate
 
   // ---------------------------------------------------------------- host reads (combinational)
   always @(*) begin
@@ -211,7 +347,7 @@ module xbar_ctrl #(
         host_rdata[STATUS_DONE] = done;
         host_rdata[STATUS_MODE] = run_mode_r;
       end
-      REG_NFAIL: host_rdata[7:0] = nfail_r;
+      REG_NFAIL: host_rdata = nfail_r;
       REG_TOL: host_rdata = tol_r;
       REG_TOL_SHIFT: host_rdata[3:0] = tol_shift_r;
       REG_MAX_PULSES: host_rdata = max_pulses_r;
@@ -226,33 +362,34 @@ module xbar_ctrl #(
       REG_READ_CYC: host_rdata = read_cyc_r;
       REG_READ_SAMPLE: host_rdata = read_sample_r;
       REG_GAP_CYC: host_rdata = gap_cyc_r;
-      REG_MASK_LO: host_rdata = mask_r[15:0];
-      REG_MASK_HI: host_rdata[13:0] = mask_r[29:16];
       REG_INF_SETTLE: host_rdata = inf_settle_r;
       REG_CLASS_THR: host_rdata[NEURON_BITS-1:0] = class_thr_r;
-      REG_INF_H0: host_rdata[NEURON_BITS-1:0] = inf_r[0*NEURON_BITS+:NEURON_BITS];
-      REG_INF_H1: host_rdata[NEURON_BITS-1:0] = inf_r[1*NEURON_BITS+:NEURON_BITS];
-      REG_INF_H2: host_rdata[NEURON_BITS-1:0] = inf_r[2*NEURON_BITS+:NEURON_BITS];
-      REG_INF_OUT: host_rdata[NEURON_BITS-1:0] = inf_r[3*NEURON_BITS+:NEURON_BITS];
-      REG_INF_CLASS: host_rdata[0] = class_r;
+      REG_INF_CLASS: host_rdata[CLS_W-1:0] = class_r;
       REG_ADAPT: host_rdata[ADAPT_EN] = adapt_en_r;
       REG_MIN_CYC: host_rdata = min_cyc_r;
       REG_STEP_WAIT: host_rdata = step_wait_r[15:0];
       REG_STEP_WAIT_HI: host_rdata = step_wait_r[31:16];
-      default: begin
+      REG_DEV_IDX: host_rdata = dev_idx_r;
+      REG_DEV_TARGET:
+        if (a_dev_ok && tvalid_r[di]) host_rdata[SENSE_BITS-1:0] = target_mem[di];
+      REG_DEV_MASK: if (a_dev_ok) host_rdata[0] = mask_r[di];
+      REG_DEV_PCOUNT: if (a_dev_ok && visited_r[di]) host_rdata = pcount_mem[di];
+      REG_DEV_FLAG:
         if (a_dev_ok) begin
-          if (a_hi == REG_TARGET_BASE[7:5]) host_rdata[SENSE_BITS-1:0] = target_r[a_ix*SENSE_BITS+:SENSE_BITS];
-          if (a_hi == REG_PCOUNT_BASE[7:5]) host_rdata = pcount_r[a_ix*16+:16];
-          if (a_hi == REG_FLAG_BASE[7:5]) begin
-            host_rdata[FLAG_OK] = ok_r[a_ix];
-            host_rdata[FLAG_FAIL] = fail_r[a_ix];
-            host_rdata[FLAG_DONE] = visited_r[a_ix];
-          end
-          if (a_hi == REG_CODE_BASE[7:5]) host_rdata[SENSE_BITS-1:0] = code_r[a_ix*SENSE_BITS+:SENSE_BITS];
+          host_rdata[FLAG_OK] = ok_r[di];
+          host_rdata[FLAG_FAIL] = fail_r[di];
+          host_rdata[FLAG_DONE] = visited_r[di];
         end
-        if (a_in_ok && a_hi == REG_INPUT_BASE[7:5])
-          host_rdata[IN_BITS-1:0] = input_r[a_ix*IN_BITS+:IN_BITS];
-      end
+      REG_DEV_CODE: if (a_dev_ok && cvalid_r[di]) host_rdata[SENSE_BITS-1:0] = code_mem[di];
+      REG_IN_IDX: host_rdata = in_idx_r;
+      REG_IN_CODE: if (a_in_ok) host_rdata[IN_BITS-1:0] = input_r[ii*IN_BITS+:IN_BITS];
+      REG_NRN_IDX: host_rdata = nrn_idx_r;
+      REG_NRN_CODE: if (a_nrn_ok) host_rdata[NEURON_BITS-1:0] = inf_r[ni*NEURON_BITS+:NEURON_BITS];
+      REG_N_IN: host_rdata = N_IN_16;
+      REG_N_HID: host_rdata = N_HID_16;
+      REG_N_OUT: host_rdata = N_OUT_16;
+      REG_N_DEV: host_rdata = N_DEV_16;
+      default: ;
     endcase
   end
 
@@ -268,12 +405,12 @@ module xbar_ctrl #(
       busy <= 1'b0;
       done <= 1'b0;
       phase <= PHASE_IDLE;
-      sel <= 30'd0;
-      cur_dev <= 5'd0;
+      sel <= {N_DEV{1'b0}};
+      cur_dev <= {DEV_W{1'b0}};
       infer_en <= 1'b0;
       pulse_on <= 1'b0;
       pulse_code <= {PULSE_BITS{1'b0}};
-      in_codes <= {(9 * IN_BITS) {1'b0}};
+      in_codes <= {(N_IN * IN_BITS) {1'b0}};
       adc_sample <= 1'b0;
       adc_got <= 1'b0;
       wcur <= 16'd1;
@@ -281,16 +418,11 @@ module xbar_ctrl #(
       dir_valid <= 1'b0;
       dir_erase <= 1'b0;
       sense_lat <= {SENSE_BITS{1'b0}};
-      neuron_lat <= {(4 * NEURON_BITS) {1'b0}};
-      ok_r <= 30'd0;
-      fail_r <= 30'd0;
-      visited_r <= 30'd0;
-      nfail_r <= 8'd0;
+      neuron_lat <= {(N_NEURON * NEURON_BITS) {1'b0}};
+      nfail_r <= 16'd0;
       run_mode_r <= 1'b0;
-      class_r <= 1'b0;
-      pcount_r <= {(30 * 16) {1'b0}};
-      code_r <= {(30 * SENSE_BITS) {1'b0}};
-      inf_r <= {(4 * NEURON_BITS) {1'b0}};
+      class_r <= {CLS_W{1'b0}};
+      inf_r <= {(N_NEURON * NEURON_BITS) {1'b0}};
     end else begin
       start <= 1'b0;
       cnt <= cnt + 16'd1;
@@ -310,15 +442,11 @@ module xbar_ctrl #(
             busy <= 1'b1;
             done <= 1'b0;
             run_mode_r <= host_wdata[CTRL_MODE];
-            cur_dev <= 5'd0;
+            cur_dev <= {DEV_W{1'b0}};
             if (host_wdata[CTRL_MODE]) begin
               state <= S_INF_ON;
             end else begin
-              ok_r <= 30'd0;
-              fail_r <= 30'd0;
-              visited_r <= 30'd0;
-              nfail_r <= 8'd0;
-              pcount_r <= {(30 * 16) {1'b0}};
+              nfail_r <= 16'd0;             // flags: see the flag process
               state <= S_SCAN;
             end
           end
@@ -329,14 +457,13 @@ module xbar_ctrl #(
           phase <= PHASE_IDLE;
           if (mask_r[cur_dev]) state <= S_DEV;
           else if (cur_dev == LAST_DEV) state <= S_FINISH;
-          else cur_dev <= cur_dev + 5'd1;
+          else cur_dev <= cur_dev + ONE_DEV;
         end
         S_DEV: begin
           npulse <= 16'd0;
           wcur <= write_eff;
           ecur <= erase_eff;
           dir_valid <= 1'b0;
-          visited_r[cur_dev] <= 1'b1;
           kind <= reset_en_r ? PHASE_RESET : PHASE_READ;
           phase <= reset_en_r ? PHASE_RESET : PHASE_READ;
           sel <= onehot_cur;
@@ -365,7 +492,7 @@ module xbar_ctrl #(
         end
         S_HOLD: begin
           if (cnt == SEL_HOLD_CYC - 16'd1) begin
-            sel <= 30'd0;
+            sel <= {N_DEV{1'b0}};
             cnt <= 16'd0;
             state <= S_GAP;
           end
@@ -403,21 +530,17 @@ module xbar_ctrl #(
           end
         end
 
-        // ---- verify decision
+        // ---- verify decision (code_mem, pcount_mem, ok_r, fail_r: see their processes)
         S_EVAL: begin
-          code_r[cur_dev*SENSE_BITS+:SENSE_BITS] <= sense_lat;
-          if (!too_low && !too_high) begin
-            ok_r[cur_dev] <= 1'b1;
+          if (in_window) begin
             state <= (cur_dev == LAST_DEV) ? S_FINISH : S_SCAN;
-            if (cur_dev != LAST_DEV) cur_dev <= cur_dev + 5'd1;
-          end else if (npulse >= max_pulses_r) begin
-            fail_r[cur_dev] <= 1'b1;
-            nfail_r <= nfail_r + 8'd1;
+            if (cur_dev != LAST_DEV) cur_dev <= cur_dev + ONE_DEV;
+          end else if (at_limit) begin
+            nfail_r <= nfail_r + 16'd1;
             state <= (cur_dev == LAST_DEV) ? S_FINISH : S_SCAN;
-            if (cur_dev != LAST_DEV) cur_dev <= cur_dev + 5'd1;
+            if (cur_dev != LAST_DEV) cur_dev <= cur_dev + ONE_DEV;
           end else begin
-            npulse <= npulse + 16'd1;
-            pcount_r[cur_dev*16+:16] <= npulse + 16'd1;
+            npulse <= npulse + 16'd1;     // pcount_mem[cur_dev] <= npulse + 1
             // direction reversal: this pulse and all later ones of cur_dev use halved widths
             if (adapt_en_r && dir_valid && (dir_erase == too_low)) begin
               wcur <= wcur_next;
@@ -451,9 +574,9 @@ module xbar_ctrl #(
         S_INF_WAIT: begin
           if (adc_got) begin
             inf_r <= neuron_lat;
-            class_r <= (neuron_lat[3*NEURON_BITS+:NEURON_BITS] >= class_thr_r);
+            class_r <= class_next;
             infer_en <= 1'b0;
-            in_codes <= {(9 * IN_BITS) {1'b0}};
+            in_codes <= {(N_IN * IN_BITS) {1'b0}};
             state <= S_FINISH;
           end
         end
@@ -462,7 +585,7 @@ module xbar_ctrl #(
           busy <= 1'b0;
           done <= 1'b1;
           phase <= PHASE_IDLE;
-          sel <= 30'd0;
+          sel <= {N_DEV{1'b0}};
           state <= S_IDLE;
         end
         default: state <= S_IDLE;

@@ -7,11 +7,16 @@
 //
 // Host bus: 8-bit address, 16-bit data.  Writes are sampled on the rising clock edge when
 // host_we = 1; host_rdata is COMBINATIONAL from host_addr (no read latency).
-
-// ---- sizes -------------------------------------------------------------------------------
-localparam integer N_DEV = 30;            // 27 layer-1 + 3 layer-2 devices
-localparam integer N_IN = 9;              // inference inputs
-localparam integer N_NEURON = 4;          // h0, h1, h2, out
+//
+// The array's shape is NOT in this file: N_IN, N_HID, N_OUT are parameters of xbar_ctrl /
+// xbar_top (N_DEV = N_IN*N_HID + N_HID*N_OUT, N_NEURON = N_HID + N_OUT); a host reads them
+// from REG_N_IN .. REG_N_DEV.  Per-device and per-input data is reached through an index
+// register plus a data window (up to 65535 devices / inputs / neurons).
+//
+// Writes while the controller is busy (a run in progress, REG_STATUS bit BUSY) are IGNORED,
+// except to the index registers REG_DEV_IDX, REG_IN_IDX, REG_NRN_IDX (pointers of the host's
+// windows, never used by the sequencer): no register the sequencer uses changes during a run.
+// Unmapped addresses read 0; writes to them are ignored.
 
 // ---- scalar registers --------------------------------------------------------------------
 localparam [7:0] REG_CTRL = 8'h00;        // W: bit START (strobe), bit MODE; R: MODE
@@ -30,27 +35,38 @@ localparam [7:0] REG_READ_CODE = 8'h0C;   // RW: pulse-DAC code of a read (signe
 localparam [7:0] REG_READ_CYC = 8'h0D;    // RW: read pulse width (cycles, < 2 -> 2)
 localparam [7:0] REG_READ_SAMPLE = 8'h0E; // RW: cycles from read-pulse start to adc_sample rise
 localparam [7:0] REG_GAP_CYC = 8'h0F;     // RW: deselected cycles after each pulse (0 -> 1)
-localparam [7:0] REG_MASK_LO = 8'h10;     // RW: program mask, devices 0..15
-localparam [7:0] REG_MASK_HI = 8'h11;     // RW: program mask, devices 16..29 (bits 13:0)
 localparam [7:0] REG_INF_SETTLE = 8'h12;  // RW: cycles from inputs on to adc_sample (0 -> 1)
 localparam [7:0] REG_CLASS_THR = 8'h13;   // RW: class = (out code >= this)
-localparam [7:0] REG_INF_H0 = 8'h14;      // R: neuron ADC code of h0 (last inference)
-localparam [7:0] REG_INF_H1 = 8'h15;      // R: h1
-localparam [7:0] REG_INF_H2 = 8'h16;      // R: h2
-localparam [7:0] REG_INF_OUT = 8'h17;     // R: output neuron
-localparam [7:0] REG_INF_CLASS = 8'h18;   // R: bit0 class of the last inference
+localparam [7:0] REG_INF_CLASS = 8'h18;   // R: class of the last inference: N_OUT == 1: bit0 =
+                                          //    (output code >= CLASS_THR); N_OUT > 1: index
+                                          //    of the largest output code (lowest index on ties)
 localparam [7:0] REG_ADAPT = 8'h19;       // RW: bit ADAPT_EN = halve write/erase widths on reversal
 localparam [7:0] REG_MIN_CYC = 8'h1A;     // RW: smallest adaptive write/erase width (cycles, 0 -> 1)
 localparam [7:0] REG_STEP_WAIT = 8'h1B;   // RW: host/MCU step latency, cycles [15:0] (0 = off)
 localparam [7:0] REG_STEP_WAIT_HI = 8'h1C; // RW: ... cycles [31:16]; wait after every verify read
 localparam [7:0] REG_TOL_SHIFT = 8'h1D;   // RW: bits [3:0] s; window = max(TOL, target >> s) (0 = off)
 
-// ---- per-device / per-input arrays (base + index; bases are multiples of 0x20) -----------
-localparam [7:0] REG_TARGET_BASE = 8'h20; // RW: target sense-ADC code of device k
-localparam [7:0] REG_PCOUNT_BASE = 8'h40; // R: write+erase pulses applied to device k
-localparam [7:0] REG_FLAG_BASE = 8'h60;   // R: bit FLAG_OK / FLAG_FAIL / FLAG_DONE of device k
-localparam [7:0] REG_CODE_BASE = 8'h80;   // R: last verify (sense ADC) code of device k
-localparam [7:0] REG_INPUT_BASE = 8'hA0;  // RW: input-DAC code of inference input i (0..8)
+// ---- index + data windows (0x20 .. 0x2F) ---------------------------------------------------
+// Device k: layer 1 (input i -> hidden j) k = i*N_HID + j; layer 2 (hidden j -> output o)
+// k = N_IN*N_HID + j*N_OUT + o.  Neuron n: 0 .. N_HID-1 hidden, N_HID .. N_HID+N_OUT-1 outputs.
+// An index >= the size reads 0 through its window and writes through it are ignored.
+localparam [7:0] REG_DEV_IDX = 8'h20;     // RW: device index k for the DEV_* window (16 bits)
+localparam [7:0] REG_DEV_TARGET = 8'h21;  // RW: target sense code of device DEV_IDX; a write
+                                          //     (taken while idle) then increments DEV_IDX
+localparam [7:0] REG_DEV_MASK = 8'h22;    // RW: bit0 = program device DEV_IDX (no increment)
+localparam [7:0] REG_MASK_ALL = 8'h23;    // W: bit0 copied into the mask bit of every device
+localparam [7:0] REG_DEV_PCOUNT = 8'h24;  // R: write+erase pulses applied to DEV_IDX (last run)
+localparam [7:0] REG_DEV_FLAG = 8'h25;    // R: bits FLAG_OK / FLAG_FAIL / FLAG_DONE of DEV_IDX
+localparam [7:0] REG_DEV_CODE = 8'h26;    // R: last verify (sense ADC) code of DEV_IDX
+localparam [7:0] REG_IN_IDX = 8'h27;      // RW: input index i for REG_IN_CODE (16 bits)
+localparam [7:0] REG_IN_CODE = 8'h28;     // RW: input-DAC code of input IN_IDX; a write (taken
+                                          //     while idle) then increments IN_IDX
+localparam [7:0] REG_NRN_IDX = 8'h29;     // RW: neuron index n for REG_NRN_CODE (16 bits)
+localparam [7:0] REG_NRN_CODE = 8'h2A;    // R: ADC code of neuron NRN_IDX (last inference)
+localparam [7:0] REG_N_IN = 8'h2B;        // R: parameter N_IN (inputs)
+localparam [7:0] REG_N_HID = 8'h2C;       // R: parameter N_HID (hidden neurons)
+localparam [7:0] REG_N_OUT = 8'h2D;       // R: parameter N_OUT (output neurons)
+localparam [7:0] REG_N_DEV = 8'h2E;       // R: N_DEV = N_IN*N_HID + N_HID*N_OUT (devices)
 
 // ---- bit positions -----------------------------------------------------------------------
 localparam integer CTRL_START = 0;

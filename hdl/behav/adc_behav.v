@@ -33,6 +33,9 @@ module adc_behav #(
   function [BITS-1:0] quantize(input real v);
     real x;
     real top;
+    /* verilator lint_off UNUSEDSIGNAL */  // clipped to 0 .. 2**BITS-1 above: high bits 0
+    integer q;
+    /* verilator lint_on UNUSEDSIGNAL */
     begin
       top = (2.0 ** BITS) - 1.0;
       if (BIPOLAR != 0) x = v * (2.0 ** (BITS - 1)) / FS_V + (2.0 ** (BITS - 1));
@@ -40,10 +43,14 @@ module adc_behav #(
       x = $floor(x + 0.5);
       if (x < 0.0) x = 0.0;
       if (x > top) x = top;
-      quantize = $rtoi(x);
+      q = $rtoi(x);
+      quantize = q[BITS-1:0];
     end
   endfunction
 
+  // Blocking assignments on purpose: `converting` is shared by the two processes and the
+  // clocked one must see the sample-edge's update in the same time step (behavioural model).
+  /* verilator lint_off BLKSEQ */
   always @(posedge sample) begin
     t_rise_ns = $realtime;
     converting = 1'b1;
@@ -58,4 +65,5 @@ module adc_behav #(
       converting = 1'b0;
     end
   end
+  /* verilator lint_on BLKSEQ */
 endmodule

@@ -4,9 +4,15 @@
 // line (cocotb passes -none / -fst otherwise; see docs/controller.md).
 //
 // By default only the harness's ports are dumped (control markers, select lines, host bus,
-// DAC outputs and ADC inputs), not the free-running clock or the controller's per-cycle
+// v_prog, v_sense) plus the real `v` of every generate scope g_in[i] (input DAC outputs) and
+// g_nrn[n] (neuron voltages), not the free-running clock or the controller's per-cycle
 // counters: a paper-scale run (seconds at 1 MHz) otherwise spends most of its VCD on clock
 // edges.  +dump_all dumps the whole hierarchy, clock and internals included.
+//
+// The scopes g_in[i] / g_nrn[n] exist N_IN / N_HID+N_OUT times, numbers this module cannot
+// know (a hierarchical parameter is not a constant here), so it triggers xbar_top.dump_ports
+// once the file is open and every scope dumps its own `v`.  VCD names: xbar_top.g_in[3].v
+// (scope "g_in[3]" of type begin inside module xbar_top, real variable "v").
 `timescale 1ns / 1ps
 
 module xbar_dump;
@@ -21,12 +27,9 @@ module xbar_dump;
       $dumpvars(0, xbar_top.rst_n, xbar_top.host_we, xbar_top.host_addr, xbar_top.host_wdata,
                 xbar_top.host_rdata, xbar_top.busy, xbar_top.done, xbar_top.start,
                 xbar_top.phase, xbar_top.sel, xbar_top.infer_en, xbar_top.cur_dev,
-                xbar_top.adc_sample);
-      $dumpvars(0, xbar_top.v_prog, xbar_top.v_in0, xbar_top.v_in1, xbar_top.v_in2,
-                xbar_top.v_in3, xbar_top.v_in4, xbar_top.v_in5, xbar_top.v_in6,
-                xbar_top.v_in7, xbar_top.v_in8);
-      $dumpvars(0, xbar_top.v_sense, xbar_top.v_h0, xbar_top.v_h1, xbar_top.v_h2,
-                xbar_top.v_out);
+                xbar_top.adc_sample, xbar_top.v_prog, xbar_top.v_sense);
+      // #0: after every generate scope of xbar_top waits on the event (all start at time 0)
+      #0 -> xbar_top.dump_ports;
     end
   end
 endmodule

@@ -1,18 +1,26 @@
 // xbar_top: simulation harness of the crossbar controller (not synthesizable).
 //
-// Instantiates the synthesizable controller (hdl/xbar_ctrl.v) with behavioural DACs and
-// ADCs and generates its own clock.  The port names are a FIXED contract with the analog
-// bridge (cosim.bridge) and the cocotb benches; see docs/controller.md.
+// Instantiates the synthesizable controller (hdl/xbar_ctrl.v) for an N_IN -> N_HID -> N_OUT
+// crossbar with behavioural DACs and ADCs and generates its own clock.  The names below are
+// a FIXED contract with the analog bridge and the cocotb benches; see docs/controller.md.
 //
-//   digital -> analog (output real): v_prog, v_in0 .. v_in8
-//   analog -> digital (input real):  v_sense, v_h0, v_h1, v_h2, v_out
+//   digital -> analog: v_prog (output real port; the shared programming/read source)
+//                      g_in[i].v, i = 0 .. N_IN-1 (real in generate scope g_in[i]; the
+//                      output of input DAC i; cocotb: dut.g_in[i].v)
+//   analog -> digital: v_sense (input real port; sense amplifier output)
+//                      g_nrn[n].v, n = 0 .. N_HID+N_OUT-1 (real in generate scope g_nrn[n];
+//                      neuron n, hidden first, then outputs; cocotb: dut.g_nrn[n].v.value = x)
 //     written by the bridge at each rising edge of adc_sample and held until the next one.
 //
-// Every DAC/ADC parameter is a parameter of this module, so benches read it from the DUT
-// handle (dut.PULSE_DAC_BITS.value, ...) instead of restating it.
+// Every size and DAC/ADC parameter is a parameter of this module, so benches read it from
+// the DUT handle (dut.N_IN.value, dut.PULSE_DAC_BITS.value, ...) instead of restating it.
 `timescale 1ns / 1ps
+`default_nettype none
 
 module xbar_top #(
+    parameter integer N_IN = 9,              // inputs
+    parameter integer N_HID = 3,             // hidden neurons
+    parameter integer N_OUT = 1,             // output neurons
     parameter real CLK_PERIOD_NS = 1000.0,   // 1 MHz
     parameter integer PULSE_DAC_BITS = 12,   // two's complement
     parameter real PULSE_DAC_FS_V = 2.5,     // code -2**(B-1) -> -FS, 2**(B-1)-1 -> FS - 1 LSB
@@ -35,37 +43,48 @@ module xbar_top #(
     output wire done,
     output wire start,
     output wire [2:0] phase,
-    output wire [29:0] sel,
+    output wire [N_IN*N_HID+N_HID*N_OUT-1:0] sel,            // device k at bit k
     output wire infer_en,
-    output wire [4:0] cur_dev,
+    output wire [idx_width(N_IN*N_HID+N_HID*N_OUT)-1:0] cur_dev,
     output wire adc_sample,
     output real v_prog,
-    output real v_in0,
-    output real v_in1,
-    output real v_in2,
-    output real v_in3,
-    output real v_in4,
-    output real v_in5,
-    output real v_in6,
-    output real v_in7,
-    output real v_in8,
-    input real v_sense,
-    input real v_h0,
-    input real v_h1,
-    input real v_h2,
-    input real v_out
+    input real v_sense
 );
+  // width of an index 0 .. n-1, at least 1 bit (same rule as xbar_ctrl)
+  function integer idx_width(input integer n);
+    integer r;
+    begin
+      r = 1;
+      while ((1 << r) < n) r = r + 1;
+      idx_width = r;
+    end
+  endfunction
+
+  localparam integer N_DEV = N_IN * N_HID + N_HID * N_OUT;   // devices
+  localparam integer N_NEURON = N_HID + N_OUT;               // neurons (ADCs)
+
   reg clk = 1'b0;
+  /* verilator lint_off BLKSEQ */  // a free-running testbench clock, not sequential logic
   always #(CLK_PERIOD_NS / 2.0) clk = ~clk;
+  /* verilator lint_on BLKSEQ */
+
+  // xbar_dump triggers this once its VCD is open: each generate scope below then adds its
+  // real `v` to the dump (xbar_dump cannot name g_in[i] for a parameter i itself).
+  /* verilator lint_off UNDRIVEN */  // triggered by xbar_dump, a separate root
+  event dump_ports;
+  /* verilator lint_on UNDRIVEN */
 
   wire pulse_on;
   wire [PULSE_DAC_BITS-1:0] pulse_code;
-  wire [9*IN_DAC_BITS-1:0] in_codes;
+  wire [N_IN*IN_DAC_BITS-1:0] in_codes;
   wire adc_valid;
   wire [SENSE_ADC_BITS-1:0] sense_code;
-  wire [4*NEURON_ADC_BITS-1:0] neuron_codes;
+  wire [N_NEURON*NEURON_ADC_BITS-1:0] neuron_codes;
 
   xbar_ctrl #(
+      .N_IN(N_IN),
+      .N_HID(N_HID),
+      .N_OUT(N_OUT),
       .PULSE_BITS(PULSE_DAC_BITS),
       .IN_BITS(IN_DAC_BITS),
       .SENSE_BITS(SENSE_ADC_BITS),
@@ -93,49 +112,43 @@ module xbar_top #(
       .neuron_codes(neuron_codes)
   );
 
-  // ---- DACs
+  // ---- pulse DAC and sense ADC
   dac_behav #(.BITS(PULSE_DAC_BITS), .FS_V(PULSE_DAC_FS_V), .SIGNED(1)) u_dac_prog (
       .en(pulse_on), .code(pulse_code), .vout(v_prog));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in0 (
-      .en(infer_en), .code(in_codes[0*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in0));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in1 (
-      .en(infer_en), .code(in_codes[1*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in1));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in2 (
-      .en(infer_en), .code(in_codes[2*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in2));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in3 (
-      .en(infer_en), .code(in_codes[3*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in3));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in4 (
-      .en(infer_en), .code(in_codes[4*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in4));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in5 (
-      .en(infer_en), .code(in_codes[5*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in5));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in6 (
-      .en(infer_en), .code(in_codes[6*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in6));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in7 (
-      .en(infer_en), .code(in_codes[7*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in7));
-  dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac_in8 (
-      .en(infer_en), .code(in_codes[8*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v_in8));
-
-  // ---- ADCs: one sample-and-hold command for all five channels, same conversion time
-  wire valid_h0, valid_h1, valid_h2, valid_out;
   adc_behav #(.BITS(SENSE_ADC_BITS), .FS_V(SENSE_ADC_FS_V), .BIPOLAR(SENSE_ADC_BIPOLAR),
       .CONV_NS(ADC_CONV_NS)) u_adc_sense (
       .clk(clk), .sample(adc_sample), .vin(v_sense), .code(sense_code), .valid(adc_valid));
-  adc_behav #(.BITS(NEURON_ADC_BITS), .FS_V(NEURON_ADC_FS_V), .BIPOLAR(NEURON_ADC_BIPOLAR),
-      .CONV_NS(ADC_CONV_NS)) u_adc_h0 (
-      .clk(clk), .sample(adc_sample), .vin(v_h0),
-      .code(neuron_codes[0*NEURON_ADC_BITS+:NEURON_ADC_BITS]), .valid(valid_h0));
-  adc_behav #(.BITS(NEURON_ADC_BITS), .FS_V(NEURON_ADC_FS_V), .BIPOLAR(NEURON_ADC_BIPOLAR),
-      .CONV_NS(ADC_CONV_NS)) u_adc_h1 (
-      .clk(clk), .sample(adc_sample), .vin(v_h1),
-      .code(neuron_codes[1*NEURON_ADC_BITS+:NEURON_ADC_BITS]), .valid(valid_h1));
-  adc_behav #(.BITS(NEURON_ADC_BITS), .FS_V(NEURON_ADC_FS_V), .BIPOLAR(NEURON_ADC_BIPOLAR),
-      .CONV_NS(ADC_CONV_NS)) u_adc_h2 (
-      .clk(clk), .sample(adc_sample), .vin(v_h2),
-      .code(neuron_codes[2*NEURON_ADC_BITS+:NEURON_ADC_BITS]), .valid(valid_h2));
-  adc_behav #(.BITS(NEURON_ADC_BITS), .FS_V(NEURON_ADC_FS_V), .BIPOLAR(NEURON_ADC_BIPOLAR),
-      .CONV_NS(ADC_CONV_NS)) u_adc_out (
-      .clk(clk), .sample(adc_sample), .vin(v_out),
-      .code(neuron_codes[3*NEURON_ADC_BITS+:NEURON_ADC_BITS]), .valid(valid_out));
+
+  // ---- input DACs: g_in[i].v = output voltage of input i
+  genvar gi;
+  generate
+    for (gi = 0; gi < N_IN; gi = gi + 1) begin : g_in
+      /* verilator lint_off UNUSEDSIGNAL */  // read by the analog bridge through VPI
+      real v;
+      /* verilator lint_on UNUSEDSIGNAL */
+      dac_behav #(.BITS(IN_DAC_BITS), .FS_V(IN_DAC_FS_V), .SIGNED(0)) u_dac (
+          .en(infer_en), .code(in_codes[gi*IN_DAC_BITS+:IN_DAC_BITS]), .vout(v));
+      always @(dump_ports) $dumpvars(0, v);
+    end
+  endgenerate
+
+  // ---- neuron ADCs: g_nrn[n].v = neuron n's voltage, written by the analog bridge; one
+  // sample-and-hold command and conversion time for all channels (the sense ADC's valid
+  // stands for all of them)
+  generate
+    for (gi = 0; gi < N_NEURON; gi = gi + 1) begin : g_nrn
+      real v;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire valid;  // same instant as adc_valid
+      /* verilator lint_on UNUSEDSIGNAL */
+      initial v = 0.0;
+      adc_behav #(.BITS(NEURON_ADC_BITS), .FS_V(NEURON_ADC_FS_V), .BIPOLAR(NEURON_ADC_BIPOLAR),
+          .CONV_NS(ADC_CONV_NS)) u_adc (
+          .clk(clk), .sample(adc_sample), .vin(v),
+          .code(neuron_codes[gi*NEURON_ADC_BITS+:NEURON_ADC_BITS]), .valid(valid));
+      always @(dump_ports) $dumpvars(0, v);
+    end
+  endgenerate
 
   initial begin
     if (ADC_CONV_NS < CLK_PERIOD_NS) begin
@@ -143,5 +156,13 @@ module xbar_top #(
                CLK_PERIOD_NS);
       $finish;
     end
+    if (N_IN < 1 || N_HID < 1 || N_OUT < 1 || N_DEV > 65535 || N_IN > 65535
+        || N_NEURON > 65535) begin
+      $display("xbar_top: N_IN=%0d N_HID=%0d N_OUT=%0d: each must be >= 1 and N_DEV=%0d, N_IN, N_NEURON=%0d <= 65535 (16-bit register windows)",
+               N_IN, N_HID, N_OUT, N_DEV, N_NEURON);
+      $finish;
+    end
   end
 endmodule
+
+`default_nettype wire
