@@ -72,5 +72,7 @@ def test_ctrl_bench(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert n_failed == 0, f"cocotb test {case} failed; see the log above and {results}"
     header, sep, _ = vcd.read_text().partition("$enddefinitions")
     assert sep, f"{vcd} is not a VCD (no $enddefinitions)"
-    for name in ("v_prog", "v_sense", "v_out", "adc_sample", "sel", "phase"):
+    for name in ("v_prog", "v_sense", "v", "adc_sample", "sel", "phase"):
         assert re.search(rf"\$var \w+ \d+ \S+ {name} ", header), f"{name} missing from {vcd}"
+    for scope in ("g_in[8]", "g_nrn[3]"):  # input DAC and neuron ADC reals in generate scopes
+        assert f"$scope begin {scope} $end" in header, f"{scope} missing from {vcd}"

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cosim.errors import UsageError
+from cosim.topology import Topology
 
 __all__ = [
     "N_PIXELS",
@@ -173,3 +174,17 @@ def add_input_noise(
     else:
         noise = rng.uniform(-1.0, 1.0, size=v.shape) * scale
     return np.maximum(v + noise, 0.0)
+
+
+def dataset_for(topology: Topology, name: str | None = None) -> Dataset:
+    """The dataset of a run: the 3×3 patterns (``"patterns"``), the one that fits 9,3,1.
+
+    Raises:
+        UsageError: the dataset does not fit the topology (the message says what fits).
+    """
+    if name not in (None, "patterns") or topology.n_in != N_PIXELS or topology.n_classes != 2:
+        raise UsageError(
+            f"dataset {name or 'patterns'!r} does not fit topology {topology}: the 3×3 patterns "
+            f"need {N_PIXELS} inputs and 2 classes (one output neuron)"
+        )
+    return make_dataset()

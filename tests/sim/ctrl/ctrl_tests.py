@@ -17,6 +17,7 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from cosim.bench.host import XbarHost
 from cosim.bench.monitors import ProtocolViolation, StepDevices, monitor_one_hot_sel, monitor_pulses
+from cosim.harness.contract import resolve
 from cosim.harness.converters import (
     HarnessParams,
     conductance_to_sense_code,
@@ -24,9 +25,11 @@ from cosim.harness.converters import (
 )
 from cosim.harness.policy import PulseScheme, PulseWidths, verify_window
 from cosim.harness.regmap import load_register_map
+from cosim.topology import DEFAULT
 
 REGS = load_register_map()
-N_DEV = REGS["N_DEV"]
+#: The bench runs the harness with its default parameters (the paper's 9,3,1 network).
+N_DEV = DEFAULT.n_dev
 R_SENSE_OHM = 10e3
 R_PATH_OHM = 10.1e3
 V_READ_V = 0.1
@@ -95,17 +98,29 @@ async def test_register_roundtrip(dut: Any) -> None:
     p = host.params
     assert p.clk_period_s > 0 and p.pulse_dac.signed and p.sense_adc.conv_s >= p.clk_period_s
     await host.write("REG_TOL", 0x1234)
-    await host.write(REG_TARGET := REGS["REG_TARGET_BASE"] + 29, 0x0ABC)
-    await host.write(REGS["REG_INPUT_BASE"] + 8, 0x0123)
-    await host.write("REG_MASK_HI", 0x3FFF)
+    last = N_DEV - 1
+    await host.write("REG_DEV_IDX", last - 1)
+    await host.write("REG_DEV_TARGET", 0x0123)  # increments DEV_IDX
+    await host.write("REG_DEV_TARGET", 0x0ABC)
+    await host.write("REG_DEV_IDX", last)
+    await host.write("REG_DEV_MASK", 1)
+    await host.write("REG_IN_IDX", DEFAULT.n_in - 1)
+    await host.write("REG_IN_CODE", 0x0123)
     await host.write("REG_ADAPT", 0xFFFF)
     await host.write("REG_MIN_CYC", 0x0203)
     await host.write("REG_TOL_SHIFT", 0xFFF5)  # 4-bit register: upper bits dropped
     assert await host.read("REG_TOL") == 0x1234
     assert await host.read("REG_TOL_SHIFT") == 0x5
-    assert await host.read(REG_TARGET) == 0x0ABC
-    assert await host.read(REGS["REG_INPUT_BASE"] + 8) == 0x0123
-    assert await host.read("REG_MASK_HI") == 0x3FFF
+    assert await host.read("REG_DEV_IDX") == last
+    assert await host.read("REG_DEV_TARGET") == 0x0ABC
+    assert await host.read("REG_DEV_MASK") == 1
+    await host.write("REG_DEV_IDX", last - 1)
+    assert await host.read("REG_DEV_TARGET") == 0x0123
+    assert await host.read("REG_DEV_MASK") == 0
+    await host.write("REG_IN_IDX", DEFAULT.n_in - 1)
+    assert await host.read("REG_IN_CODE") == 0x0123
+    shape = [await host.read(f"REG_N_{n}") for n in ("IN", "HID", "OUT", "DEV")]
+    assert shape == [*DEFAULT.widths, N_DEV]
     assert await host.read("REG_ADAPT") == 1 << REGS["ADAPT_EN"]
     assert await host.read("REG_MIN_CYC") == 0x0203
     status = await host.read("REG_STATUS")
@@ -115,7 +130,7 @@ async def test_register_roundtrip(dut: Any) -> None:
 @cocotb.test()
 @cocotb.parametrize(reset=[False, True])
 async def test_program_converges(dut: Any, reset: bool) -> None:
-    """All 30 devices reach their window; pulses, codes and protocol match the model."""
+    """All devices reach their window; pulses, codes and protocol match the model."""
     host = await setup(dut)
     p = host.params
     tol = tolerance_for_step(p)
@@ -228,7 +243,7 @@ async def test_inference(dut: Any) -> None:
             seen.append(
                 {
                     "infer_en": int(dut.infer_en.value),
-                    "v_in": [float(getattr(dut, f"v_in{i}").value) for i in range(9)],
+                    "v_in": [float(dut.g_in[i].v.value) for i in range(DEFAULT.n_in)],
                 }
             )
 
@@ -237,20 +252,20 @@ async def test_inference(dut: Any) -> None:
     # h0 below zero and h2 above full scale exercise the clipping
     for v_out in (0.75 * adc.fs_V, 0.25 * adc.fs_V):
         v_h = [-0.05, float(rng.uniform(0, adc.fs_V)), 1.2 * adc.fs_V]
-        for name, v in zip(("v_h0", "v_h1", "v_h2", "v_out"), (*v_h, v_out), strict=True):
-            getattr(dut, name).value = v
-        codes = [int(c) for c in rng.integers(0, hi + 1, 9)]
+        for n, v in enumerate((*v_h, v_out)):
+            resolve(dut, f"g_nrn[{n}].v").value = v
+        codes = [int(c) for c in rng.integers(0, hi + 1, DEFAULT.n_in)]
         res = await host.infer(codes, settle_s=3 * p.clk_period_s, class_threshold=thr)
         assert res.h_codes == tuple(adc.quantize(v) for v in v_h)
         assert res.h_codes[0] == 0 and res.h_codes[2] == 2**adc.bits - 1
-        assert res.out_code == adc.quantize(v_out)
-        assert res.class_bit == int(res.out_code >= thr)
+        assert res.out_codes == (adc.quantize(v_out),)
+        assert res.class_index == int(res.out_codes[0] >= thr)
         assert seen[-1]["infer_en"] == 1
         want = [p.in_dac.code_to_volts(c) for c in codes]
         pairs = zip(seen[-1]["v_in"], want, strict=True)
         assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in pairs)
         assert int(dut.infer_en.value) == 0 and int(dut.busy.value) == 0
-        assert [float(getattr(dut, f"v_in{i}").value) for i in range(9)] == [0.0] * 9
+        assert [float(dut.g_in[i].v.value) for i in range(DEFAULT.n_in)] == [0.0] * DEFAULT.n_in
     assert len(seen) == 2
 
 
