@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 
 from cosim.analysis import metrics
+from cosim.analysis.selected import selected_device_signals
+from cosim.analysis.view import write_view
 from cosim.circuit import mss
 from cosim.circuit.devices import load_card
 from cosim.circuit.network import device_names
 from cosim.config import SimConfig
 from cosim.crossbar import card_circuit, device_params
-from cosim.waves.gtkw import write_gtkw
 from cosim.waves.merge import merge_vcds
 from cosim.waves.read import read_traces
 
@@ -32,7 +33,8 @@ PHASE_INFER = 5
 
 
 def merge_outputs(out: Path) -> Path | None:
-    """Merge ``digital.vcd`` and ``analog.vcd`` into ``training.vcd`` (+ ``training.gtkw``).
+    """Merge ``digital.vcd`` and ``analog.vcd`` into ``training.vcd`` with the selected-device
+    traces, and write the curated view ``training.gtkw`` (+ its filter files).
 
     Works on partial files (a run that failed midway): whatever was written is merged.
     Returns the merged VCD, or None when there is nothing to merge.
@@ -44,10 +46,10 @@ def merge_outputs(out: Path) -> Path | None:
     if not inputs:
         return None
     if len(inputs) == 2:
-        merge_vcds(digital, analog, merged, partial=True)
+        merge_vcds(digital, analog, merged, partial=True, derive=selected_device_signals)
     else:
         merged.write_bytes(inputs[0].read_bytes())
-    write_gtkw(merged, out / "training.gtkw")
+    write_view(merged, out / "training.gtkw", scan_vcd=inputs[0])
     return merged
 
 
