@@ -120,6 +120,8 @@ class NgspiceBackend:
     def set_controls(self, values: Mapping[str, float]) -> None:
         for name, value in values.items():
             self._ng.set_source(name, value)
+        if values:
+            self._ng.mark_discontinuity()
 
     def advance_to(self, t_s: float) -> None:
         if t_s > self.stats.t_s:

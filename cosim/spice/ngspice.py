@@ -215,6 +215,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.ngSpice_Circ.restype = _c_int
     lib.ngGet_Vec_Info.argtypes = [_c_char_p]
     lib.ngGet_Vec_Info.restype = ctypes.POINTER(_VectorInfo)
+    lib.ngSpice_SetBkpt.argtypes = [ctypes.c_double]
+    lib.ngSpice_SetBkpt.restype = _c_bool
     lib.ngSpice_CurPlot.argtypes = []
     lib.ngSpice_CurPlot.restype = _c_char_p
     lib.ngSpice_AllVecs.argtypes = [_c_char_p]
@@ -327,6 +329,13 @@ class _Library:
         if owner is None:
             return 0
         step = delta[0]
+        if loc == 1 and not redo:
+            owner._next_step_s = step
+        elif loc == 0 and owner._restart:
+            # ngspice restarted at the discontinuity's breakpoint (order 1, the right thing)
+            # and cut the step to a tenth; its error control had chosen the step before.
+            owner._restart = False
+            step = max(step, owner._next_step_s)
         if loc == 0 or redo:
             gap = owner._target_s - t
             if gap > owner._target_tol_s:
@@ -542,6 +551,8 @@ class NgSpice:
         self._target_reached_s = _INF
         self._target_tol_s = 0.0
         self._paused_s = 0.0
+        self._next_step_s = 0.0  # the step ngspice chose after the latest accepted point
+        self._restart = False  # the next resume starts after a source discontinuity
         name = os.fspath(library) if library is not None else _default_library()
         self._state = _acquire(name, private_copy, self)
         self._lib = self._state.lib
@@ -808,6 +819,8 @@ class NgSpice:
             if t_s > self._tstop_s + tol_s:
                 raise UsageError(f"advance_to({t_s!r}): the transient ends at {self._tstop_s!r} s")
             self._set_target(t_s)
+            if self._restart:
+                self._lib.ngSpice_SetBkpt(now_s)
             self._go(b"resume", t_s, tol_s)
             return
         self._need_circuit("advance_to")
@@ -839,6 +852,17 @@ class NgSpice:
         finally:
             self.alter(_SYNC_SOURCE, 0.0, "dc")
 
+    def mark_discontinuity(self) -> None:
+        """Tell ngspice that an input jumps at the current (paused) time.
+
+        The next :meth:`advance_to` restarts the integration there with a first-order step,
+        as ngspice does at a source's own breakpoint, but keeps the step size its error
+        control chose (no cut to a tenth). Trapezoidal integration across a jump of an
+        ``external`` source would otherwise mix the rates before and after it for one step.
+        """
+        if self._tran == "paused":
+            self._restart = True
+
     def _set_target(self, t_s: float) -> None:
         """Where the sync callbacks steer and pause: ``t_s``, or nowhere (inf, or the end)."""
         tol_s = _time_tolerance(t_s)
@@ -849,6 +873,12 @@ class NgSpice:
         self._target_reached_s = t_s - tol_s
 
     def _go(self, command: bytes, t_s: float, tol_s: float) -> None:
+        try:
+            self._go_once(command, t_s, tol_s)
+        finally:
+            self._restart = False
+
+    def _go_once(self, command: bytes, t_s: float, tol_s: float) -> None:
         """Run or resume until the target; classify the outcome (cheaply when it is a pause).
 
         A pause short of the target can only be a stale stop request of an earlier run of

@@ -1,0 +1,154 @@
+"""The port map of a lockstep design: which HDL ports drive which analog sources, and back.
+
+A design (the crossbar, or a user's own) is connected to the analog simulator only through
+this map; the bridge (:mod:`cosim.bench.lockstep`) knows nothing else about it. Port kinds
+(see ``docs/bridge.md`` and ``docs/timing.md``):
+
+* :class:`Drive` — an HDL ``output real`` (``bit=None``) or one bit of a logic vector drives an
+  ``external`` source: ``gain * value`` for a real, ``levels[bit]`` for a logic bit. Applied as a
+  zero-order hold from the instant the port changes.
+* :class:`Sample` — an analog quantity (a node voltage, the key the backend's ``sample()``
+  returns) is written to an HDL ``input real`` on the rising edge of the map's ``strobe``.
+
+HDL port names are paths below the DUT: ``v_prog``, ``sel``, or a generate scope such as
+``g_in[3].v``. A port rename in the HDL is a change of this data, not of the bridge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cosim.errors import UsageError
+from cosim.topology import Topology
+
+__all__ = ["Drive", "PortMap", "PortMapError", "Sample", "crossbar_ports", "hdl_path"]
+
+#: Switch control level of a closed switch (the switch models threshold at 0.5 V).
+V_SWITCH_ON = 1.0
+
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\[\d+\])?(\.[A-Za-z_][A-Za-z0-9_$]*(\[\d+\])?)*")
+
+
+class PortMapError(UsageError):
+    """A port map that cannot work (bad path, duplicate source, no strobe)."""
+
+
+def hdl_path(path: str) -> tuple[tuple[str, int | None], ...]:
+    """``"g_in[3].v"`` → ``(("g_in", 3), ("v", None))``: the steps from the DUT to a port.
+
+    Raises:
+        PortMapError: not a dotted HDL path with optional ``[index]`` steps.
+    """
+    if not _PATH.fullmatch(path):
+        raise PortMapError(f"HDL port {path!r} is not a path like 'v_prog' or 'g_in[3].v'")
+    steps: list[tuple[str, int | None]] = []
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        steps.append((name, int(index[:-1]) if index else None))
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class Drive:
+    """HDL output → ``external`` source.
+
+    Attributes:
+        hdl: path of the HDL port below the DUT.
+        source: name of the ``external`` source in the deck (case-insensitive in ngspice).
+        gain: source value per unit of a real port (V/V or A/V); -1 gives an inverted copy.
+        bit: for a logic port, the bit that drives the source (None: the port is ``real``).
+        levels: source values for bit 0 and bit 1 (V or A); an unknown bit (x/z) gives level 0.
+    """
+
+    hdl: str
+    source: str
+    gain: float = 1.0
+    bit: int | None = None
+    levels: tuple[float, float] = (0.0, V_SWITCH_ON)
+
+    def __post_init__(self) -> None:
+        hdl_path(self.hdl)
+        if self.bit is not None and self.bit < 0:
+            raise PortMapError(f"drive {self.hdl!r} -> {self.source!r}: bit must be >= 0")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Analog quantity → HDL ``input real``, written on the strobe's rising edge.
+
+    Attributes:
+        hdl: path of the HDL ``input real`` below the DUT.
+        quantity: key of the backend's ``sample()`` (a node name such as ``sense``).
+    """
+
+    hdl: str
+    quantity: str
+
+    def __post_init__(self) -> None:
+        hdl_path(self.hdl)
+
+
+@dataclass(frozen=True)
+class PortMap:
+    """Everything that crosses between the HDL and the analog side.
+
+    Attributes:
+        drives: HDL outputs → sources.
+        samples: analog quantities → HDL inputs.
+        strobe: HDL signal whose rising edge takes the samples (None: no samples).
+    """
+
+    drives: tuple[Drive, ...]
+    samples: tuple[Sample, ...] = ()
+    strobe: str | None = None
+
+    def __post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        for d in self.drives:
+            key = d.source.lower()
+            if key in seen:
+                raise PortMapError(
+                    f"source {d.source!r} is driven twice (by {seen[key]!r} and {d.hdl!r})"
+                )
+            seen[key] = d.hdl
+        if self.samples and self.strobe is None:
+            raise PortMapError("samples need a strobe: name the HDL signal that takes them")
+        if self.strobe is not None:
+            hdl_path(self.strobe)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The driven source names, in drive order."""
+        return tuple(d.source for d in self.drives)
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """The sampled analog quantities, in sample order."""
+        return tuple(s.quantity for s in self.samples)
+
+
+def crossbar_ports(topology: Topology, *, harness: str = "flat") -> PortMap:
+    """The port map of the crossbar harness for ``topology``.
+
+    ``v_prog`` → ``vprog``; input DAC ``i`` → ``vin<i>`` and the inverted ``vinn<i>``; select
+    bit ``k`` → ``vsel<k>`` (0/1 V); ``infer_en`` → ``vinf``; on ``adc_sample``'s rising edge
+    ``v_sense`` ← ``sense`` and each neuron's ADC input ← the neuron's node.
+
+    Args:
+        topology: the network shape (names and widths).
+        harness: ``"flat"`` for ports ``v_in<i>``/``v_<neuron>`` (the 9→3→1 harness),
+            ``"generate"`` for the generate scopes ``g_in[i].v``/``g_nrn[n].v``.
+    """
+    if harness not in ("flat", "generate"):
+        raise PortMapError(f"harness {harness!r}: use 'flat' or 'generate'")
+    drives = [Drive("v_prog", "vprog")]
+    for i in range(topology.n_in):
+        port = f"v_in{i}" if harness == "flat" else f"g_in[{i}].v"
+        drives += [Drive(port, f"vin{i}"), Drive(port, f"vinn{i}", gain=-1.0)]
+    drives += [Drive("sel", f"vsel{k}", bit=k) for k in range(topology.n_dev)]
+    drives.append(Drive("infer_en", "vinf", bit=0))
+    samples = [Sample("v_sense", "sense")]
+    for n, name in enumerate(topology.neuron_names):
+        samples.append(Sample(f"v_{name}" if harness == "flat" else f"g_nrn[{n}].v", name))
+    return PortMap(tuple(drives), tuple(samples), strobe="adc_sample")
