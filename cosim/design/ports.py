@@ -75,18 +75,46 @@ class Drive:
 
 @dataclass(frozen=True)
 class Sample:
-    """Analog quantity → HDL ``input real``, written on the strobe's rising edge.
+    """Analog quantity → HDL input: a ``real``, or a logic bit through a hysteresis threshold.
 
     Attributes:
-        hdl: path of the HDL ``input real`` below the DUT.
-        quantity: key of the backend's ``sample()`` (a node name such as ``sense``).
+        hdl: path of the HDL input below the DUT.
+        quantity: key of the backend's ``sample()`` (a node name such as ``sense``, or
+            ``i(<source>)`` for a branch current).
+        strobe: HDL signal whose ``edge`` takes the sample; None: updated at every sync (every
+            wake of the bridge: each change of a driving port and each strobe edge).
+        edge: ``"rising"`` or ``"falling"``.
+        deadband: with ``strobe=None``, a new value is written only when it differs from the
+            last written one by more than this (V or A); 0 writes every change.
+        hysteresis: ``(low, high)``: the HDL input is logic, 1 once the quantity rises above
+            ``high``, 0 once it falls below ``low``, unchanged in between. None: a ``real``.
     """
 
     hdl: str
     quantity: str
+    strobe: str | None = None
+    edge: str = "rising"
+    deadband: float = 0.0
+    hysteresis: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         hdl_path(self.hdl)
+        if self.strobe is not None:
+            hdl_path(self.strobe)
+        if self.edge not in ("rising", "falling"):
+            raise PortMapError(f"sample {self.hdl!r}: edge {self.edge!r}, use rising or falling")
+        if self.hysteresis is not None and not self.hysteresis[0] <= self.hysteresis[1]:
+            raise PortMapError(f"sample {self.hdl!r}: hysteresis needs low <= high")
+
+    def level(self, value: float, previous: int) -> int:
+        """The logic level for ``value`` given the previous level (hysteresis ports)."""
+        assert self.hysteresis is not None
+        low, high = self.hysteresis
+        if value > high:
+            return 1
+        if value < low:
+            return 0
+        return previous
 
 
 @dataclass(frozen=True)
@@ -96,12 +124,10 @@ class PortMap:
     Attributes:
         drives: HDL outputs → sources.
         samples: analog quantities → HDL inputs.
-        strobe: HDL signal whose rising edge takes the samples (None: no samples).
     """
 
     drives: tuple[Drive, ...]
     samples: tuple[Sample, ...] = ()
-    strobe: str | None = None
 
     def __post_init__(self) -> None:
         seen: dict[str, str] = {}
@@ -112,10 +138,6 @@ class PortMap:
                     f"source {d.source!r} is driven twice (by {seen[key]!r} and {d.hdl!r})"
                 )
             seen[key] = d.hdl
-        if self.samples and self.strobe is None:
-            raise PortMapError("samples need a strobe: name the HDL signal that takes them")
-        if self.strobe is not None:
-            hdl_path(self.strobe)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -124,8 +146,14 @@ class PortMap:
 
     @property
     def quantities(self) -> tuple[str, ...]:
-        """The sampled analog quantities, in sample order."""
-        return tuple(s.quantity for s in self.samples)
+        """The sampled analog quantities (each once), in sample order."""
+        return tuple(dict.fromkeys(s.quantity for s in self.samples))
+
+    @property
+    def strobes(self) -> tuple[tuple[str, str], ...]:
+        """The distinct ``(strobe, edge)`` pairs of the samples."""
+        pairs = ((s.strobe, s.edge) for s in self.samples if s.strobe is not None)
+        return tuple(dict.fromkeys(pairs))
 
 
 def crossbar_ports(topology: Topology, *, harness: str = "flat") -> PortMap:
@@ -148,7 +176,8 @@ def crossbar_ports(topology: Topology, *, harness: str = "flat") -> PortMap:
         drives += [Drive(port, f"vin{i}"), Drive(port, f"vinn{i}", gain=-1.0)]
     drives += [Drive("sel", f"vsel{k}", bit=k) for k in range(topology.n_dev)]
     drives.append(Drive("infer_en", "vinf", bit=0))
-    samples = [Sample("v_sense", "sense")]
+    samples = [Sample("v_sense", "sense", strobe="adc_sample")]
     for n, name in enumerate(topology.neuron_names):
-        samples.append(Sample(f"v_{name}" if harness == "flat" else f"g_nrn[{n}].v", name))
-    return PortMap(tuple(drives), tuple(samples), strobe="adc_sample")
+        port = f"v_{name}" if harness == "flat" else f"g_nrn[{n}].v"
+        samples.append(Sample(port, name, strobe="adc_sample"))
+    return PortMap(tuple(drives), tuple(samples))

@@ -329,12 +329,15 @@ class _Library:
         if owner is None:
             return 0
         step = delta[0]
+        if owner._break_s < _INF:
+            self.lib.ngSpice_SetBkpt(owner._break_s)
+            owner._break_s = _INF
         if loc == 1 and not redo:
             owner._next_step_s = step
-        elif loc == 0 and owner._restart:
-            # ngspice restarted at the discontinuity's breakpoint (order 1, the right thing)
-            # and cut the step to a tenth; its error control had chosen the step before.
-            owner._restart = False
+        elif loc == 0 and t == owner._restart_s:
+            # ngspice restarted at the jump's breakpoint (order 1, the right thing) and cut
+            # the step to a tenth of the one its error control had chosen: take that back.
+            owner._restart_s = _INF
             step = max(step, owner._next_step_s)
         if loc == 0 or redo:
             gap = owner._target_s - t
@@ -552,7 +555,8 @@ class NgSpice:
         self._target_tol_s = 0.0
         self._paused_s = 0.0
         self._next_step_s = 0.0  # the step ngspice chose after the latest accepted point
-        self._restart = False  # the next resume starts after a source discontinuity
+        self._restart_s = _INF  # time of the latest announced input jump (see break_at)
+        self._break_s = _INF  # a breakpoint for ngspice, set at the next sync callback
         name = os.fspath(library) if library is not None else _default_library()
         self._state = _acquire(name, private_copy, self)
         self._lib = self._state.lib
@@ -819,8 +823,6 @@ class NgSpice:
             if t_s > self._tstop_s + tol_s:
                 raise UsageError(f"advance_to({t_s!r}): the transient ends at {self._tstop_s!r} s")
             self._set_target(t_s)
-            if self._restart:
-                self._lib.ngSpice_SetBkpt(now_s)
             self._go(b"resume", t_s, tol_s)
             return
         self._need_circuit("advance_to")
@@ -852,16 +854,19 @@ class NgSpice:
         finally:
             self.alter(_SYNC_SOURCE, 0.0, "dc")
 
-    def mark_discontinuity(self) -> None:
-        """Tell ngspice that an input jumps at the current (paused) time.
+    def break_at(self, t_s: float) -> None:
+        """Announce that an input jumps at ``t_s`` (call before advancing to it).
 
-        The next :meth:`advance_to` restarts the integration there with a first-order step,
-        as ngspice does at a source's own breakpoint, but keeps the step size its error
-        control chose (no cut to a tenth). Trapezoidal integration across a jump of an
-        ``external`` source would otherwise mix the rates before and after it for one step.
+        ngspice puts a breakpoint there, as at a source's own edge: the integration restarts at
+        ``t_s`` with a first-order step, so trapezoidal integration never mixes the rates before
+        and after the jump. Unlike a plain breakpoint, the step after it keeps the size
+        ngspice's error control chose (no cut to a tenth; a too-long step is rejected and
+        retried as usual).
         """
-        if self._tran == "paused":
-            self._restart = True
+        if self._tran == "paused" and t_s > self._paused_s:
+            # Set from the sync callback once the run is going: a resume from the t = 0 pause
+            # restarts the transient and would drop a breakpoint set now.
+            self._break_s = self._restart_s = float(t_s)
 
     def _set_target(self, t_s: float) -> None:
         """Where the sync callbacks steer and pause: ``t_s``, or nowhere (inf, or the end)."""
@@ -873,12 +878,6 @@ class NgSpice:
         self._target_reached_s = t_s - tol_s
 
     def _go(self, command: bytes, t_s: float, tol_s: float) -> None:
-        try:
-            self._go_once(command, t_s, tol_s)
-        finally:
-            self._restart = False
-
-    def _go_once(self, command: bytes, t_s: float, tol_s: float) -> None:
         """Run or resume until the target; classify the outcome (cheaply when it is a pause).
 
         A pause short of the target can only be a stale stop request of an earlier run of
