@@ -116,12 +116,13 @@ class DeckBackend:
         for name, vec in self._record:
             sign = -1.0 if vec.startswith("-") else 1.0
             cols[name] = sign * tail(vec.lstrip("-"), self._read)[: t.size]
+        t_prev = self._last.get("t")
         for sup in self._supplies:
             v, i = cols[f"supply.{sup}.v"], cols[f"supply.{sup}.i"]
             p = v * i
-            if self._last:
+            if t_prev is not None:
                 p0 = self._last[sup]
-                self.energy_J[sup] += 0.5 * (p0 + float(p[0])) * (float(t[0]) - self._last["t"])
+                self.energy_J[sup] += 0.5 * (p0 + float(p[0])) * (float(t[0]) - t_prev)
             self.energy_J[sup] += float((0.5 * (p[1:] + p[:-1]) * (t[1:] - t[:-1])).sum())
             self._last[sup] = float(p[-1])
         self._last["t"] = float(t[-1])

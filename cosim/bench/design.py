@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import cocotb
-from cocotb.handle import LogicArrayObject, LogicObject, RealObject
+from cocotb.handle import IntegerObject, LogicArrayObject, LogicObject, PackedObject, RealObject
 
 from cosim.backends.deck import DeckBackend
 from cosim.bench.lockstep import Bridge, resolve
@@ -38,6 +38,7 @@ __all__ = ["DesignBridge", "check_ports", "start"]
 
 ENV_DESIGN = "COSIM_DESIGN"
 ENV_OUT = "COSIM_OUT"
+_LOGIC = (LogicObject, LogicArrayObject, PackedObject, IntegerObject)
 
 
 def _handle(dut: Any, design: Design, path: str, where: str) -> Any:
@@ -67,9 +68,13 @@ def check_ports(dut: Any, design: Design) -> None:
                 f"{d.hdl!r} is not a `real` port ({type(h).__name__}); give `bit` for a logic port",
             )
         if d.bit is not None:
-            if not isinstance(h, LogicObject | LogicArrayObject):
-                raise DesignError(design.path, f"drive.{k}.bit", f"{d.hdl!r} is not a logic port")
-            width = len(h) if isinstance(h, LogicArrayObject) else 1
+            if not isinstance(h, _LOGIC):
+                raise DesignError(
+                    design.path,
+                    f"drive.{k}.bit",
+                    f"{d.hdl!r} is not a logic port ({type(h).__name__})",
+                )
+            width = 1 if isinstance(h, LogicObject) else len(h)
             if d.bit >= width:
                 raise DesignError(
                     design.path, f"drive.{k}.bit", f"{d.hdl!r} has {width} bit(s), no bit {d.bit}"
@@ -83,8 +88,12 @@ def check_ports(dut: Any, design: Design) -> None:
                 f"{s.hdl!r} is not a `real` input ({type(h).__name__}); give `hysteresis` "
                 "to drive a logic input",
             )
-        if s.hysteresis is not None and not isinstance(h, LogicObject | LogicArrayObject):
-            raise DesignError(design.path, f"sample.{k}.hdl", f"{s.hdl!r} is not a logic input")
+        if s.hysteresis is not None and not isinstance(h, _LOGIC):
+            raise DesignError(
+                design.path,
+                f"sample.{k}.hdl",
+                f"{s.hdl!r} is not a logic input ({type(h).__name__})",
+            )
         if s.strobe is not None:
             _handle(dut, design, s.strobe, f"sample.{k}.strobe")
 
