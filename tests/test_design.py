@@ -50,7 +50,7 @@ def test_example_loads(example: Path) -> None:
         ('source = "vin"', 'source = "vnone"', "drive.0.source", "no element"),
         ('node = "cmp"', 'node = "cmpx"', "sample.0.node", "does not exist"),
         ('hdl = "v_in"', 'hdl = "v_in"\ncolour = 1', "drive.0.colour", "unknown field"),
-        ('tmax = 50e-9', 'tmax = "fast"', "analog.tmax", "must be a float"),
+        ("tmax = 50e-9", 'tmax = "fast"', "analog.tmax", "must be a float"),
         ('"v(top)"', '"v(nowhere)"', "analog.record.0.node", "does not exist"),
     ],
     ids=["missing-deck", "not-external", "no-source", "no-node", "unknown-field", "type", "record"],
