@@ -19,7 +19,7 @@ from cosim.backends.numpy import NumpyBackend
 from cosim.circuit import mss
 from cosim.circuit.devices import DeviceCard, Variation, draw_variation, load_card
 from cosim.circuit.netlist import NEURONS, SUPPLIES, CrossbarNetlist, build_crossbar
-from cosim.circuit.network import N_DEVICES, N_HIDDEN, N_IN, CircuitSpec, device_names, forward
+from cosim.circuit.network import N_DEVICES, CircuitSpec, device_names, forward, split_layers
 from cosim.circuit.va import compile_va, model_path
 from cosim.learn import data, train
 from cosim.waves.write import AnalogVcdWriter
@@ -84,9 +84,8 @@ class Crossbar:
     def split_layers(
         self, g_S: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Select-line-ordered per-device values → ``(layer 1 (9, 3), layer 2 (3,))``."""
-        g = np.asarray(g_S, dtype=float)
-        return g[: N_IN * N_HIDDEN].reshape(N_IN, N_HIDDEN), g[N_IN * N_HIDDEN :]
+        """Select-line-ordered per-device values → ``(layer 1 (9, 3), layer 2 (3, 1))``."""
+        return split_layers(g_S)
 
     def netlist(self, mss_osdi: Path, neuron_osdi: Path) -> CrossbarNetlist:
         """The ngspice netlist of this crossbar."""

@@ -168,11 +168,12 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         if g_prog is not None:
             v_applied = np.array([hp.in_dac.code_to_volts(c) for c in in_codes])
             _, y_ref = xbar.reference_outputs(g_prog, v_applied)
-            record["ref_class"] = int(y_ref > 0.5 * xbar.spec.v_o_max_V)
-            record["y_ref_V"] = float(y_ref)
-            near = abs(float(y_ref) - 0.5 * xbar.spec.v_o_max_V) < DECISION_MARGIN_V
+            y_out = float(y_ref[0])
+            record["ref_class"] = int(y_out > 0.5 * xbar.spec.v_o_max_V)
+            record["y_ref_V"] = y_out
+            near = abs(y_out - 0.5 * xbar.spec.v_o_max_V) < DECISION_MARGIN_V
             if res.class_bit != record["ref_class"] and not near:
-                mismatches.append((n, res.class_bit, record["ref_class"], float(y_ref)))
+                mismatches.append((n, res.class_bit, record["ref_class"], y_out))
         inferences.append(record)
     log.info(
         "inference: %d of %d correct",

@@ -460,8 +460,8 @@ class CrossbarTwin:
     Attributes:
         xbar: the crossbar (:func:`cosim.crossbar.make_crossbar`) with the bench's sense gain.
         setup: controller set-up (scheme with the bench's tolerance, timing, read path).
-        target_codes: target sense codes per device, select-line order (30,).
-        tables: step maps of the 30 devices.
+        target_codes: target sense codes per device, select-line order (N_DEV,).
+        tables: step maps of the crossbar's devices.
     """
 
     xbar: Any
@@ -476,7 +476,7 @@ class CrossbarTwin:
         rng: np.random.Generator | None = None,
         n_switches: float | None = None,
     ) -> ProgramOutcome:
-        """Program ``devices`` (indices, default all 30) from the card's initial state.
+        """Program ``devices`` (indices, default all) from the card's initial state.
 
         Args:
             devices: device indices (select-line order).
