@@ -11,7 +11,7 @@ import pytest
 
 from cosim.config import SimConfig
 from cosim.run.sim import run_sim
-from cosim.waves.read import END_ID, VcdHeader, iter_vcd
+from cosim.waves.read import END_ID, VcdHeader, iter_vcd, read_header
 
 pytestmark = pytest.mark.sim
 
@@ -89,7 +89,6 @@ def _gtkw_traces(text: str) -> list[str]:
 
 def test_curated_view(run: Path) -> None:
     from cosim.analysis.view import phase_names
-    from cosim.waves.read import read_header
 
     text = (run / "training.gtkw").read_text()
     names = set(read_header(run / "training.vcd").by_name())
@@ -139,7 +138,6 @@ def test_selected_traces_follow_the_selected_device(run: Path) -> None:
 def test_fst_output_reads_like_the_vcd(run: Path, tmp_path: Path) -> None:
     from cosim.analysis.metrics import measure
     from cosim.waves.fst import is_fst, write_fst
-    from cosim.waves.read import read_header
 
     fst = write_fst(run / "training.vcd", tmp_path / "training.fst")
     assert is_fst(fst) and fst.stat().st_size < (run / "training.vcd").stat().st_size
@@ -149,3 +147,44 @@ def test_fst_output_reads_like_the_vcd(run: Path, tmp_path: Path) -> None:
     a, b = measure(fst, window="training"), measure(run / "training.vcd", window="training")
     assert a.training_time_s == b.training_time_s and a.energy_J == pytest.approx(b.energy_J)
     assert a.devices["w1_0_0"].pulses == b.devices["w1_0_0"].pulses > 0
+
+
+def test_makefile_flow_leaves_the_runner_outputs(run: Path, tmp_path: Path) -> None:
+    """`make -C tests/sim/xbar` (cocotb's Makefile flow) ends with the same merged VCD, view
+    and summary as `cosim sim` for the same configuration; WAVES=1 dumps the whole hierarchy
+    and adds FST, without a second $dumpfile."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if not run.name.startswith("numpy") or shutil.which("make") is None:
+        pytest.skip("compared with the NumPy-backend run; needs make")
+    bench = Path(__file__).parent / "sim" / "xbar"
+    out = tmp_path / "out"
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    options = [
+        "COSIM_ANALOG=numpy",
+        "COSIM_DEVICES=0",
+        "COSIM_TEST_IMAGES=2",
+        f"COSIM_OUT={out}",
+        f"SIM_BUILD={tmp_path / 'hdl'}",
+        f"COCOTB_RESULTS_FILE={tmp_path / 'results.xml'}",
+        "WAVES=1",
+    ]
+    proc = subprocess.run(
+        ["make", "-C", str(bench), *options], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "$dumpfile called after" not in proc.stdout + proc.stderr
+    for name in ("training.vcd", "training.gtkw", "phase.txt", "summary.json", "training.fst"):
+        assert (out / name).stat().st_size > 0, name
+    mine, theirs = (json.loads((d / "summary.json").read_text()) for d in (out, run))
+    for key in ("training_time_s", "energy_J", "energy_device_J", "pulses_total", "accuracy"):
+        assert mine[key] == theirs[key], key
+    assert mine["devices"] == theirs["devices"]
+    names = {v.name for v in read_header(out / "training.vcd").vars}
+    assert "xbar_top.clk" in names  # WAVES=1: the whole hierarchy
+    assert "analog.selected.v" in names

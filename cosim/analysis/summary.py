@@ -26,7 +26,7 @@ from cosim.crossbar import card_circuit, device_params
 from cosim.waves.merge import merge_vcds
 from cosim.waves.read import read_traces
 
-__all__ = ["merge_outputs", "summarize", "human", "inference_classes"]
+__all__ = ["merge_outputs", "summarize", "write_summary", "human", "inference_classes"]
 
 TOP = "xbar_top"
 PHASE_INFER = 5
@@ -142,6 +142,14 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     }
     if wall_s is not None:
         summary["wall_time_s"] = wall_s
+    return summary
+
+
+def write_summary(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
+    """:func:`summarize` the run in ``out`` and write ``summary.json`` there."""
+
+    summary = summarize(out, wall_s=wall_s)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 

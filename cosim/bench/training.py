@@ -43,14 +43,21 @@ def _config() -> Any:
     if path:
         cfg = SimConfig.from_json(json.loads(Path(path).read_text()))
     else:  # the Makefile flow: options as environment variables
+        devices = os.environ.get("COSIM_DEVICES", "")
+        images = os.environ.get("COSIM_TEST_IMAGES", "")
         cfg = SimConfig(
             card=os.environ.get("COSIM_CARD", "Cr"),
             reset_pulse=os.environ.get("COSIM_RESET", "on") == "on",
             seed=int(os.environ.get("COSIM_SEED", "1")),
             out_dir=Path(os.environ.get("COSIM_OUT", "sim_build")).resolve(),
+            devices=tuple(int(k) for k in devices.split(",")) if devices else None,
+            test_images=int(images) if images else None,
+            backend=os.environ.get("COSIM_ANALOG", "ngspice"),
         )
         cfg.validate()
         cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        # As cosim sim writes it: `cosim merge` summarizes the run from it.
+        (cfg.out_dir / "config.json").write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
     cfg.backend = os.environ.get("COSIM_ANALOG", cfg.backend)
     return cfg
 

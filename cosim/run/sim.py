@@ -161,7 +161,6 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
         raise SimFailed(
             "co-simulation failed: " + "; ".join(failed) + f" (waveforms so far: {merged})"
         )
-    summary = summary_mod.summarize(out, wall_s=wall_s)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = summary_mod.write_summary(out, wall_s=wall_s)
     log(summary_mod.human(summary))
     return summary
