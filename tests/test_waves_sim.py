@@ -107,6 +107,10 @@ def test_curated_view(run: Path) -> None:
     assert filt == [f"{code} {name}" for code, name in sorted(phase_names().items())]
     assert any(line.endswith(" WRITE") for line in filt)
     assert (run / "devices.txt").read_text().splitlines()[0] == "0 w1_0_0"
+    # The Surfer command file: the same rows, by names the VCD has.
+    sucl = (run / "training.sucl").read_text().splitlines()
+    added = [line.split(" ", 1)[1] for line in sucl if line.startswith("variable_add ")]
+    assert set(added) <= names and set(added) == set(traces)
     # Opens on device 0's first write–verify cycle; marker A at its programming start.
     ch = changes(run / "training.vcd")
     codes = {name: code for code, name in phase_names().items()}

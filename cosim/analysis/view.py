@@ -17,7 +17,7 @@ from the register header (``PHASE_*`` of ``hdl/xbar_regs.vh``), the device names
 Analog rows are several rows tall and drawn as steps.  The view opens on the first
 programmed device's first write–verify cycle; a named marker (GTKWave has 26) marks the start
 of each device's programming.  The filter files are written beside the save file; every path
-in it is relative.
+in it is relative.  The same rows go to a Surfer command file (``training.sucl``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from cosim.harness.regmap import load_register_map
 from cosim.topology import Topology
 from cosim.waves.gtkw import Group, Row, View, write_gtkw, write_translate_filter
 from cosim.waves.read import END_ID, UnknownSignalError, closest_names, iter_vcd, read_header
+from cosim.waves.surfer import write_surfer_commands
 
 __all__ = ["PHASE_FILTER", "DEVICE_FILTER", "Timeline", "phase_names", "scan", "write_view"]
 
@@ -151,6 +152,7 @@ def write_view(
         markers=markers,
         comment=f"cosim: {vcd_path.name}" + (f", device {device}" if device else ""),
     )
+    write_surfer_commands(vcd_path, gtkw_path.with_suffix(".sucl"), view)
     return write_gtkw(vcd_path, gtkw_path, view)
 
 
