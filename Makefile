@@ -44,7 +44,7 @@ bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 waves: setup
-	gtkwave $(OUT)/training.vcd $(OUT)/training.gtkw &
+	gtkwave $(OUT)/training.gtkw &
 
 clean:
 	rm -rf build sim_build results.xml .pytest_cache .mypy_cache .ruff_cache

@@ -38,12 +38,11 @@ def _infer(spec: network.CircuitSpec, g_dev: np.ndarray, rng: np.random.Generato
     """Accuracy of trials ``g_dev (n, 30)`` on the test set with Gaussian input noise."""
     _, test = data.split(data.make_dataset())
     gb = 1.0 / (spec.r_infer_path_ohm + 1.0 / g_dev)
-    n_w1 = network.N_IN * network.N_HIDDEN
-    g1 = gb[:, :n_w1].reshape(-1, network.N_IN, network.N_HIDDEN)
+    g1, g2 = network.split_layers(gb)
     return train.evaluate(
         spec,
         g1,
-        gb[:, n_w1:],
+        g2,
         test,
         rng,
         train.NonIdealities(input_noise=noise),

@@ -10,6 +10,7 @@ from typing import Any
 from cosim.circuit.devices import load_card
 from cosim.errors import UsageError
 from cosim.harness.contract import default_harness
+from cosim.learn.datasets import dataset_for
 from cosim.topology import DEFAULT, Topology, parse_topology
 
 __all__ = ["SimConfig", "BACKENDS"]
@@ -29,8 +30,8 @@ class SimConfig:
         out_dir: where the VCD, save file and summary go.
         input_noise: Gaussian input noise during inference, σ relative to the input swing.
         topology: the network's layer widths ``N_IN,N_HID,N_OUT`` (default the paper's 9,3,1).
-        dataset: the task the targets are trained on and the test images come from (default:
-            the one that fits the topology, :func:`cosim.learn.data.dataset_for`).
+        dataset: the task the targets are trained on and the test images come from
+            (:data:`cosim.learn.datasets.DATASET_NAMES`; it must fit the topology).
         devices: indices of the devices to program (default: all).
         test_images: how many test images to infer (default: the whole test set).
         tmax_s: ngspice's largest time step (default: the card's longest pulse, see
@@ -48,7 +49,7 @@ class SimConfig:
     out_dir: Path = field(default_factory=lambda: Path("build", "sim").resolve())
     input_noise: float = 0.05
     topology: Topology = DEFAULT
-    dataset: str | None = None
+    dataset: str = "patterns"
     devices: tuple[int, ...] | None = None
     test_images: int | None = None
     tmax_s: float | None = None
@@ -68,6 +69,7 @@ class SimConfig:
 
         load_card(self.card)  # unknown card → CardError listing the known ones
         self.topology = parse_topology(self.topology)  # bad shape → TopologyError
+        dataset_for(self.topology, self.dataset)  # unknown or misfit → DatasetError
         if self.backend not in BACKENDS:
             raise UsageError(f"backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         if not 0.0 <= self.input_noise <= 1.0:

@@ -19,9 +19,9 @@ from cosim.backends.numpy import NumpyBackend
 from cosim.circuit import mss
 from cosim.circuit.devices import DeviceCard, Variation, draw_variation, load_card
 from cosim.circuit.netlist import CrossbarNetlist, build_crossbar, neurons, supplies
-from cosim.circuit.network import CircuitSpec, forward
+from cosim.circuit.network import CircuitSpec, classify, forward, split_layers
 from cosim.circuit.va import compile_va, model_path
-from cosim.learn import data, train
+from cosim.learn import datasets, train
 from cosim.topology import DEFAULT, Topology
 from cosim.waves.write import AnalogVcdWriter
 
@@ -90,10 +90,7 @@ class Crossbar:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Select-line-ordered per-device values → ``(layer 1 (N_IN, N_HID), layer 2
         (N_HID, N_OUT))``."""
-        g = np.asarray(g_S, dtype=float)
-        t = self.topology
-        l1, l2 = t.layers
-        return g[l1].reshape(t.n_in, t.n_hid), g[l2].reshape(t.n_hid, t.n_out)
+        return split_layers(g_S, self.topology)
 
     def netlist(self, mss_osdi: Path, neuron_osdi: Path) -> CrossbarNetlist:
         """The ngspice netlist of this crossbar."""
@@ -121,11 +118,10 @@ def decide(spec: CircuitSpec, y_V: NDArray[np.float64]) -> tuple[int, float]:
     between the two largest outputs.
     """
     y = np.atleast_1d(np.asarray(y_V, dtype=float))
+    cls = int(classify(spec, y))
     if y.size == 1:
-        level = 0.5 * spec.v_o_max_V
-        return int(y[0] > level), abs(float(y[0]) - level)
-    order = np.argsort(-y, kind="stable")
-    return int(order[0]), float(y[order[0]] - y[order[1]])
+        return cls, abs(float(y[0]) - 0.5 * spec.v_o_max_V)
+    return cls, float(y[cls] - np.delete(y, cls).max())
 
 
 def card_circuit(card: DeviceCard, w_max: float = 0.0) -> tuple[CircuitSpec, float, float]:
@@ -151,15 +147,14 @@ def device_params(
 
 
 def make_crossbar(
-    card: str | DeviceCard, seed: int, topology: Topology = DEFAULT, dataset: str | None = None
+    card: str | DeviceCard, seed: int, topology: Topology = DEFAULT, dataset: str = "patterns"
 ) -> Crossbar:
     """Draw the devices, size the circuit for the card and train the target weights.
 
     Weights act on *branch* conductances (switch + series resistor + device, what a column
     actually sums), so the training window is the card's device window seen through the
     inference path; device targets are recovered from the branch targets.  ``dataset`` names
-    the training task (default: the one that fits the topology,
-    :func:`cosim.learn.data.dataset_for`).
+    the training task (:func:`cosim.learn.datasets.dataset_for`).
     """
 
     card = load_card(card) if not isinstance(card, DeviceCard) else card
@@ -167,7 +162,7 @@ def make_crossbar(
     r_inf = spec.r_infer_path_ohm
     variation, params = device_params(card, seed, topology)
     x0 = np.full(topology.n_dev, float(card.x0))
-    train_set, _ = data.split(data.dataset_for(topology, dataset))
+    train_set, _ = datasets.train_test(topology, dataset)
     cfg = train.TrainConfig(noise=TRAINING_NOISE, seed=seed)
     w = train.train(spec, train_set, gb_min, gb_max, cfg)
     targets = train.to_conductances(spec, w, gb_min, gb_max)

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "cosim.waves": 1,
     "cosim.topology": 2,
     "cosim.circuit": 3,
+    "cosim.design": 3,
     "cosim.harness": 4,
     "cosim.backends": 4,
     "cosim.learn": 4,

@@ -109,7 +109,7 @@ def test_merged_vcd_converts_to_fst(numpy_run: tuple[Path, dict], tmp_path: Path
     subprocess.run(["vcd2fst", str(out / "training.vcd"), str(fst)], check=True)
     assert fst.stat().st_size > 0
     gtkw = (out / "training.gtkw").read_text()
-    assert "xbar_top.phase" in gtkw and "analog.w1_0_0.x" in gtkw
+    assert "xbar_top.phase" in gtkw and "analog.selected.x" in gtkw  # the curated view
 
 
 def test_reset_off_has_no_reset_pulses(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cosim.errors import UsageError
-from cosim.learn import data
+from cosim.learn import data, datasets
+from cosim.topology import DEFAULT, Topology
 
 
 def test_dataset_classes_distinct_and_balanced() -> None:
@@ -63,3 +64,82 @@ def test_input_noise_clips_at_zero_and_rejects_bad_input() -> None:
         data.add_input_noise(v, 0.1, v_read_V=0.1, rng=np.random.default_rng(0), kind="pink")  # type: ignore[arg-type]
     with pytest.raises(UsageError, match=">= 0"):
         data.add_input_noise(v, -0.1, v_read_V=0.1, rng=np.random.default_rng(0))
+
+
+def test_default_topology_keeps_the_3x3_patterns() -> None:
+    ds = datasets.dataset_for(DEFAULT)
+    ref = data.make_dataset()
+    assert np.array_equal(ds.x, ref.x) and np.array_equal(ds.y, ref.y)
+    tr, te = datasets.train_test(DEFAULT, seed=0)
+    assert np.array_equal(te.x, data.split(ref, seed=0)[1].x)
+
+
+@pytest.mark.parametrize("widths", [(16, 8, 1), (16, 8, 4), (12, 6, 3), (64, 16, 10)])
+def test_parametric_patterns_fit_the_topology(widths: tuple[int, int, int]) -> None:
+    topo = Topology(widths)
+    ds = datasets.dataset_for(topo)
+    r, c = datasets.pattern_grid(topo.n_in)
+    assert r * c == topo.n_in and 3 <= r <= c
+    assert ds.x.shape[1] == topo.n_in and set(np.unique(ds.x)) <= {0, 1}
+    assert set(np.unique(ds.y)) == set(range(topo.n_classes))
+    assert np.unique(ds.x, axis=0).shape[0] == len(ds)  # no pattern in two classes or twice
+    protos = ds.flipped == data.PROTOTYPE
+    for label in range(topo.n_classes):
+        assert np.any(protos & (ds.y == label))
+    # every distortion is one flip away from its prototype
+    by_origin = {int(o): ds.x[i] for i, o in enumerate(ds.origin) if protos[i]}
+    for i in np.flatnonzero(~protos):
+        if int(ds.origin[i]) in by_origin:
+            diff = np.flatnonzero(ds.x[i] != by_origin[int(ds.origin[i])])
+            assert diff.tolist() == [ds.flipped[i]]
+    tr, te = datasets.train_test(topo, seed=1)
+    assert len(tr) + len(te) == len(ds) and np.all(te.flipped != data.PROTOTYPE)
+    assert set(np.unique(te.y)) == set(range(topo.n_classes))
+
+
+def test_the_4x4_families_are_drawn_where_documented() -> None:
+    ds = datasets.dataset_for(Topology((16, 4, 10)))
+    img = {int(lab): ds.x[(ds.y == lab) & (ds.flipped == data.PROTOTYPE)] for lab in range(10)}
+    grid = [p.reshape(4, 4) for p in img[0]]  # hbar: full rows
+    assert sorted(int(np.flatnonzero(g.sum(axis=1) == 4)[0]) for g in grid) == [0, 1, 2, 3]
+    assert any(np.array_equal(p.reshape(4, 4), np.eye(4)) for p in img[2])  # diag
+    assert any(np.array_equal(p.reshape(4, 4), np.fliplr(np.eye(4))) for p in img[3])
+    frame = np.ones((4, 4))
+    frame[1:3, 1:3] = 0
+    assert np.array_equal(img[5][0].reshape(4, 4), frame)
+    assert np.array_equal(img[6][0].reshape(4, 4), 1 - frame)  # center
+    assert img[9].shape[0] == 2 and np.array_equal(img[9][0] + img[9][1], np.ones(16))
+
+
+@pytest.mark.parametrize(
+    ("widths", "name", "match"),
+    [
+        ((7, 3, 1), "patterns", "N_IN = 7 has none"),
+        ((8, 3, 1), "patterns", "9, 12, 15, 16"),
+        ((16, 4, 11), "patterns", "at most 10 classes"),
+        ((9, 3, 1), "digits", "needs N_IN = 64 .* e.g. --topology 64,16,10"),
+        ((64, 16, 2), "digits", "N_OUT = 10"),
+        ((9, 3, 1), "mnist", "allowed: \\['patterns', 'digits'\\]"),
+    ],
+)
+def test_a_dataset_that_does_not_fit_is_a_named_error(widths, name, match) -> None:
+    with pytest.raises(datasets.DatasetError, match=match):
+        datasets.dataset_for(Topology(widths), name)
+    assert issubclass(datasets.DatasetError, UsageError)
+
+
+def test_digits_grey_levels_and_stratified_80_20_split() -> None:
+    pytest.importorskip("sklearn", reason="scikit-learn (a cosim dependency) is not installed")
+    topo = Topology((64, 16, 10))
+    ds = datasets.dataset_for(topo, "digits")
+    assert ds.x.shape == (1797, 64) and ds.x.min() == 0.0 and ds.x.max() == 1.0
+    assert np.allclose(ds.x * 16, np.round(ds.x * 16))  # 17 grey levels
+    v = data.to_voltages(ds.x, 0.1)
+    assert v.max() == pytest.approx(0.1) and v.min() == 0.0
+    tr, te = datasets.train_test(topo, "digits", seed=0)
+    assert len(te) == sum(round(0.2 * n) for n in np.bincount(ds.y))
+    assert np.all(np.abs(np.bincount(te.y) / np.bincount(ds.y) - 0.2) < 0.02)
+    assert not set(tr.origin) & set(te.origin) and len(tr) + len(te) == 1797
+    _, te2 = datasets.train_test(topo, "digits", seed=0)
+    _, te3 = datasets.train_test(topo, "digits", seed=1)
+    assert np.array_equal(te.origin, te2.origin) and not np.array_equal(te.origin, te3.origin)

@@ -17,7 +17,9 @@ from cosim.circuit.network import (
     device_index,
     device_names,
     forward,
+    join_layers,
     spec_for_window,
+    split_layers,
     weights_to_conductances,
 )
 from cosim.topology import DEFAULT, Topology
@@ -36,7 +38,7 @@ def test_weights_round_trip_and_window() -> None:
     spec = spec_for_window(10e-6, 110e-6, v_read_V=0.1, r_series_ohm=10e3, w_max=4.0)
     assert spec.g_ref1_S == pytest.approx(60e-6)
     rng = np.random.default_rng(0)
-    w1, w2 = rng.uniform(-4, 4, (9, 3)), rng.uniform(-4, 4, 3)
+    w1, w2 = rng.uniform(-4, 4, (9, 3)), rng.uniform(-4, 4, (3, 1))
     g1, g2 = weights_to_conductances(spec, w1, w2)
     assert g1.min() >= 10e-6 - 1e-12 and g1.max() <= 110e-6 + 1e-12
     back1, back2 = conductances_to_weights(spec, g1, g2)
@@ -48,21 +50,48 @@ def test_forward_is_the_signed_sum_with_saturating_rectifiers() -> None:
     spec = CircuitSpec()
     g1 = np.full((9, 3), spec.g_ref1_S)
     g1[0, 0] += 1e-5  # only w1[0,0] is non-zero: h0 = r_f * 1e-5 * v0
-    g2 = np.full(3, spec.g_ref2_S)
-    g2[0] += 2e-5
+    g2 = np.full((3, 1), spec.g_ref2_S)
+    g2[0, 0] += 2e-5
     v = np.zeros(9)
     v[0] = 0.01
     h, y = forward(spec, g1, g2, v)
     assert h[0] == pytest.approx(min(spec.r_f1_ohm * 1e-5 * 0.01, spec.v_h_max_V))
     assert h[1] == h[2] == 0.0
-    assert y == pytest.approx(min(spec.r_f2_ohm * 2e-5 * h[0], spec.v_o_max_V))
+    assert y.shape == (1,)
+    assert y[0] == pytest.approx(min(spec.r_f2_ohm * 2e-5 * h[0], spec.v_o_max_V))
     # Large inputs saturate; negative sums rectify to 0.
     _, y_big = forward(spec, g1, g2, np.full(9, 1.0))
-    assert y_big <= spec.v_o_max_V
+    assert y_big[0] <= spec.v_o_max_V
     g1[0, 0] = spec.g_ref1_S - 1e-5
     h_neg, _ = forward(spec, g1, g2, v)
     assert h_neg[0] == 0.0
-    assert classify(spec, [0.49, 0.51]).tolist() == [0, 1]
+    assert classify(spec, [[0.49], [0.51]]).tolist() == [0, 1]
+
+
+def test_forward_and_classify_for_a_multi_output_topology() -> None:
+    topo = Topology((16, 8, 4))
+    spec = CircuitSpec()
+    rng = np.random.default_rng(2)
+    g = rng.uniform(0.5, 1.5, (5, topo.n_dev)) * spec.g_ref1_S  # 5 networks
+    g1, g2 = split_layers(g, topo)
+    assert g1.shape == (5, 16, 8) and g2.shape == (5, 8, 4)
+    assert np.array_equal(join_layers(g1, g2), g)
+    # select-bit order: layer 2 device w2_<j>_<o> sits at N_IN·N_HID + j·N_OUT + o
+    k = topo.device_index("w2_3_2")
+    assert g2[1, 3, 2] == g[1, k] and g1[1, 7, 5] == g[1, topo.device_index("w1_7_5")]
+    v = rng.uniform(0, spec.v_read_V, (5, 7, 16))  # 7 inputs per network
+    h, y = forward(spec, g1[:, None], g2[:, None], v)
+    assert h.shape == (5, 7, 8) and y.shape == (5, 7, 4)
+    # one output neuron computed by hand
+    h_ref = np.clip(spec.r_f1_ohm * v[2, 3] @ (g1[2] - spec.g_ref1_S), 0, spec.v_h_max_V)
+    y_ref = np.clip(spec.r_f2_ohm * h_ref @ (g2[2] - spec.g_ref2_S), 0, spec.v_o_max_V)
+    np.testing.assert_allclose(y[2, 3], y_ref, rtol=1e-12)
+    # arg-max over the output neurons (ties to the lowest index); threshold for one output
+    assert classify(spec, [[0.1, 0.7, 0.3, 0.7], [0.9, 0.0, 0.0, 0.2]]).tolist() == [1, 0]
+    assert np.array_equal(classify(spec, y), np.argmax(y, axis=-1))
+    with pytest.raises(ValueError, match="144 per-device"):
+        split_layers(np.zeros(30), Topology((16, 8, 2)))
+    assert split_layers(np.zeros(DEFAULT.n_dev))[1].shape == (3, 1)
 
 
 @pytest.mark.parametrize("widths", [(9, 3, 1), (16, 8, 2), (4, 2, 3)])

@@ -121,13 +121,38 @@ def test_advance_to_stops_exactly_and_matches_plain_run(ng: NgSpice) -> None:
         assert abs(ng.time_s - t_s) <= 1e-12
         assert ng.transient_state == "paused"
     stops = [line for line in ng.command("status") if "stop when" in line]
-    assert len(stops) == 1, stops  # conditions never pile up
+    assert len(stops) == 1, stops  # one permanent condition on the sync node, no pile-up
     ng.advance_to(float(times_s[-1]))  # same time: nothing to do
     ng.run()
     assert ng.transient_state == "done"
     assert ng.time_s == pytest.approx(50e-6)
     assert ng.latest("v(out)") == pytest.approx(plain_end_V, abs=1e-4)
-    assert not [line for line in ng.command("status") if "stop when" in line]
+
+
+def test_advance_to_costs_about_one_point_per_sync(ng: NgSpice) -> None:
+    """A sync is no breakpoint: the step after it is ngspice's own (issue 10: was ~5)."""
+    ng.load_circuit([*LOCKSTEP_NET[:-1], ".tran 10n 50u 0 5u"])
+    ng.advance_to(1e-6)
+    times_s = 1e-6 + 0.037e-6 * np.arange(1, 1001)
+    for t_s in times_s:
+        ng.advance_to(float(t_s))
+    points = len(ng.vector("time")) - ng.vector("time").searchsorted(1e-6)
+    assert points / len(times_s) <= 1.05
+
+
+def test_advance_to_the_end_then_a_new_transient(ng: NgSpice) -> None:
+    """Advancing exactly to tstop ends the run; the next circuit starts from scratch."""
+    for _ in range(2):
+        ng.load_circuit([*LOCKSTEP_NET[:-1], ".tran 10n 20u 0 1u uic"])
+        ng.advance_to(5e-6)
+        ng.advance_to(20e-6)
+        assert ng.transient_state == "done"
+        assert ng.time_s == pytest.approx(20e-6, abs=1e-18)
+        ng.load_circuit(LOCKSTEP_NET)
+        ng.advance_to(3e-6)
+        assert ng.transient_state == "paused"
+        assert ng.time_s == pytest.approx(3e-6, abs=1e-18)
+        assert ng.vector("time")[0] == 0.0
 
 
 def test_advance_to_rejects_bad_times(ng: NgSpice) -> None:

@@ -8,9 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from vcd.gtkw import GTKWFlag
 from vcd.reader import TokenKind, tokenize
 
-from cosim.waves.gtkw import write_gtkw
+from cosim.waves.gtkw import Group, Row, View, write_gtkw, write_translate_filter
 from cosim.waves.merge import merge_vcds
 from cosim.waves.read import (
     END_ID,
@@ -207,26 +208,56 @@ def test_merge_rejects_duplicate_names(tmp_path: Path) -> None:
         merge_vcds(a, a, tmp_path / "m.vcd")
 
 
+def gtkw_traces(text: str) -> list[str]:
+    """Signal names a save file shows (aliases and bit ranges stripped)."""
+    out = []
+    for line in text.splitlines():
+        if not line or line[0] in "[@-*^":
+            continue
+        line = re.sub(r"^\+\{[^}]*\} ", "", line)
+        out.append(re.sub(r"\[[0-9:]+\]$", "", line))
+    return out
+
+
 @pytest.mark.sim
-def test_gtkw_names_existing_signals(tmp_path: Path, digital: Path) -> None:
+def test_gtkw_names_existing_signals_relative_paths(tmp_path: Path, digital: Path) -> None:
     merged = merge_vcds(digital, write_analog(tmp_path / "a.vcd"), tmp_path / "m.vcd")
-    gtkw = write_gtkw(merged, tmp_path / "m.gtkw")  # device: first selected (sel bit 28)
+    (tmp_path / "view").mkdir()
+    write_translate_filter(tmp_path / "view" / "phase.txt", {2: "WRITE", 4: "READ"})
+    view = View(
+        groups=[
+            Group("control", [Row("xbar_top.phase", "phase", "dec", translate="phase.txt")]),
+            Group(
+                "device",
+                [
+                    Row("analog.w2_1.v", "V", "real", analog_rows=4),
+                    Row("analog.w2_1.nope", "missing"),  # not in the VCD: left out
+                ],
+            ),
+            Group("empty", [Row("analog.nothing.v")]),
+        ],
+        window_s=(1e-9, 5e-9),
+        markers=[(2e-9, "w2_1 start"), (4e-9, "second")],
+    )
+    gtkw = write_gtkw(merged, tmp_path / "view" / "m.gtkw", view)
     text = gtkw.read_text()
-    assert "-device w2_1" in text
-    names = set(read_header(merged).by_name())
-    traces = [
-        re.sub(r"\[[0-9:]+\]$", "", line)
-        for line in text.splitlines()
-        if line and line[0] not in "[@-*"
-    ]
-    assert set(traces) <= names
-    assert {"xbar_top.phase", "xbar_top.busy", "xbar_top.done", "xbar_top.sel"} <= set(traces)
-    assert {"analog.w2_1.v", "analog.w2_1.i", "analog.w2_1.x", "analog.neuron.h0.v"} <= set(traces)
-    assert f'[dumpfile] "{merged.resolve()}"' in text
-    explicit = write_gtkw(merged, tmp_path / "d.gtkw", device="w1_0_0").read_text()
-    assert "analog.w1_0_0.x" in explicit and "analog.w2_1.x" not in explicit
-    with pytest.raises(UnknownSignalError, match="w9_9"):
-        write_gtkw(merged, tmp_path / "x.gtkw", device="w9_9")
+    assert set(gtkw_traces(text)) == {"xbar_top.phase", "analog.w2_1.v"}
+    assert '[dumpfile] "../m.vcd"' in text and '[savefile] "m.gtkw"' in text
+    assert str(tmp_path) not in text  # no absolute path anywhere
+    assert "^1 phase.txt" in text and "-empty" not in text
+    assert (tmp_path / "view" / "phase.txt").read_text() == "2 WRITE\n4 READ\n"
+    assert "[timestart] 1000" in text
+    lines = text.splitlines()
+    zoom = next(line for line in lines if line.startswith("*")).split()
+    assert zoom[2:5] == ["2000", "4000", "-1"]  # named markers A, B (ticks of 1 ps)
+    assert "[markername] Aw2_1 start" in text and "[markername] Bsecond" in text
+    # The analog row: step rendering, 4 rows tall (3 stretch blanks after it).
+    k = next(n for n, line in enumerate(lines) if line.endswith("analog.w2_1.v"))
+    flags = int(lines[k - 1][1:], 16)
+    assert flags & int(GTKWFlag.analog_step.value) and not flags & int(
+        GTKWFlag.analog_interpolated.value
+    )
+    assert lines[k + 1 : k + 5] == ["@20200", "-", "-", "-"]
 
 
 def test_read_traces(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from cosim.config import SimConfig
 from cosim.run.sim import run_sim
-from cosim.waves.read import END_ID, VcdHeader, iter_vcd
+from cosim.waves.read import END_ID, VcdHeader, iter_vcd, read_header
 
 pytestmark = pytest.mark.sim
 
@@ -75,3 +75,120 @@ def test_every_dac_edge_has_the_held_analog_point(run: Path) -> None:
                     assert after == pytest.approx(float(value), abs=1e-9), (port, t)
             before = float(value)
     assert n_edges > 20
+
+
+def _gtkw_traces(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        if not line or line[0] in "[@-*^":
+            continue
+        line = re.sub(r"^\+\{[^}]*\} ", "", line)
+        out.append(re.sub(r"\[[0-9:]+\]$", "", line))
+    return out
+
+
+def test_curated_view(run: Path) -> None:
+    from cosim.analysis.view import phase_names
+
+    text = (run / "training.gtkw").read_text()
+    names = set(read_header(run / "training.vcd").by_name())
+    traces = _gtkw_traces(text)
+    assert set(traces) <= names  # only signals present in the VCD
+    for wanted in ("xbar_top.phase", "xbar_top.v_prog", "analog.selected.v", "analog.selected.g"):
+        assert wanted in traces
+    assert "analog.neuron.h0.v" in traces and "analog.neuron.out.v" in traces
+    for alias in ("{h0}", "{out}", "{v_prog}", "{phase}"):
+        assert alias in text
+    # Relative paths only: the directory can move.
+    assert str(run) not in text and '"/' not in text and "^1 /" not in text
+    assert '[dumpfile] "training.vcd"' in text
+    # phase by name: the filter beside it, from the register header's PHASE_* codes.
+    filt = (run / "phase.txt").read_text().splitlines()
+    assert filt == [f"{code} {name}" for code, name in sorted(phase_names().items())]
+    assert any(line.endswith(" WRITE") for line in filt)
+    assert (run / "devices.txt").read_text().splitlines()[0] == "0 w1_0_0"
+    # The Surfer command file: the same rows, by names the VCD has.
+    sucl = (run / "training.sucl").read_text().splitlines()
+    added = [line.split(" ", 1)[1] for line in sucl if line.startswith("variable_add ")]
+    assert set(added) <= names and set(added) == set(traces)
+    # Opens on device 0's first write–verify cycle; marker A at its programming start.
+    ch = changes(run / "training.vcd")
+    codes = {name: code for code, name in phase_names().items()}
+    phase = [(t, int(str(v), 2)) for t, v in ch[f"{TOP}.phase"] if str(v).strip("01") == ""]
+    t_write = next(t for t, code in phase if code == codes["WRITE"])
+    start = int(re.search(r"\[timestart\] (\d+)", text).group(1))  # type: ignore[union-attr]
+    assert 0 < start < t_write
+    sel_rise = next(t for t, v in ch[f"{TOP}.sel"] if "1" in str(v))
+    zoom = next(line for line in text.splitlines() if line.startswith("*")).split()
+    assert int(zoom[2]) == sel_rise and "[markername] Aw1_0_0" in text
+
+
+def test_selected_traces_follow_the_selected_device(run: Path) -> None:
+    ch = changes(run / "training.vcd")
+    dev = [(t, v) for t, v in ch["analog.selected.dev"] if "x" not in str(v)]  # x until then
+    assert dev and {int(str(v), 2) for _, v in dev} == {0}  # only device 0 is programmed
+    t0 = dev[0][0]
+    assert t0 == next(t for t, v in ch[f"{TOP}.sel"] if "1" in str(v))
+    for q in ("v", "i", "x", "g"):
+        own = [(t, v) for t, v in ch[f"analog.w1_0_0.{q}"] if t >= t0]
+        mirrored = [(t, v) for t, v in ch[f"analog.selected.{q}"] if t > t0]
+        assert mirrored and mirrored == [(t, v) for t, v in own if t > t0], q
+    # The copy is not a device: energy and device lists are unchanged.
+    from cosim.analysis.metrics import measure
+
+    assert "selected" not in measure(run / "training.vcd").devices
+
+
+def test_fst_output_reads_like_the_vcd(run: Path, tmp_path: Path) -> None:
+    from cosim.analysis.metrics import measure
+    from cosim.waves.fst import is_fst, write_fst
+
+    fst = write_fst(run / "training.vcd", tmp_path / "training.fst")
+    assert is_fst(fst) and fst.stat().st_size < (run / "training.vcd").stat().st_size
+    assert {v.name for v in read_header(fst).vars} == {
+        v.name for v in read_header(run / "training.vcd").vars
+    }
+    a, b = measure(fst, window="training"), measure(run / "training.vcd", window="training")
+    assert a.training_time_s == b.training_time_s and a.energy_J == pytest.approx(b.energy_J)
+    assert a.devices["w1_0_0"].pulses == b.devices["w1_0_0"].pulses > 0
+
+
+def test_makefile_flow_leaves_the_runner_outputs(run: Path, tmp_path: Path) -> None:
+    """`make -C tests/sim/xbar` (cocotb's Makefile flow) ends with the same merged VCD, view
+    and summary as `cosim sim` for the same configuration; WAVES=1 dumps the whole hierarchy
+    and adds FST, without a second $dumpfile."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if not run.name.startswith("numpy") or shutil.which("make") is None:
+        pytest.skip("compared with the NumPy-backend run; needs make")
+    bench = Path(__file__).parent / "sim" / "xbar"
+    out = tmp_path / "out"
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    options = [
+        "COSIM_ANALOG=numpy",
+        "COSIM_DEVICES=0",
+        "COSIM_TEST_IMAGES=2",
+        f"COSIM_OUT={out}",
+        f"SIM_BUILD={tmp_path / 'hdl'}",
+        f"COCOTB_RESULTS_FILE={tmp_path / 'results.xml'}",
+        "WAVES=1",
+    ]
+    proc = subprocess.run(
+        ["make", "-C", str(bench), *options], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "$dumpfile called after" not in proc.stdout + proc.stderr
+    for name in ("training.vcd", "training.gtkw", "phase.txt", "summary.json", "training.fst"):
+        assert (out / name).stat().st_size > 0, name
+    mine, theirs = (json.loads((d / "summary.json").read_text()) for d in (out, run))
+    for key in ("training_time_s", "energy_J", "energy_device_J", "pulses_total", "accuracy"):
+        assert mine[key] == theirs[key], key
+    assert mine["devices"] == theirs["devices"]
+    names = {v.name for v in read_header(out / "training.vcd").vars}
+    assert "xbar_top.clk" in names  # WAVES=1: the whole hierarchy
+    assert "analog.selected.v" in names

@@ -6,10 +6,10 @@ Any VCD works — the merged co-simulation file, an analog-only file written by
 * **training time**: first rise of the start signal → first rise of the done signal after it
   (defaults ``xbar_top.start`` / ``xbar_top.done``; any full dotted name may be given).
 * **device energy**: for every direct sub-scope of ``scope`` (default ``analog``) that has both
-  ``v`` and ``i`` — other than ``supply`` — ∫ v·i dt.  **Whole-circuit energy**: Σ over
-  ``<scope>.supply.<name>`` of ∫ v·i dt.  Integrals use VCD hold semantics: a value holds
-  until its next change, so the product is piecewise constant and is integrated exactly as
-  recorded (see docs/energy.md for why a trapezoid would be wrong here).
+  ``v`` and ``i`` — other than ``supply`` and the derived ``selected`` — ∫ v·i dt.
+  **Whole-circuit energy**: Σ over ``<scope>.supply.<name>`` of ∫ v·i dt.  Integrals use VCD
+  hold semantics: a value holds until its next change, so the product is piecewise constant
+  and is integrated exactly as recorded (docs/energy.md: why a trapezoid would be wrong here).
 * **by phase** (if ``<top>.phase`` exists, ``<top>`` being the start signal's scope): energy
   and time per controller phase; **pulses**: entries into reset/write/erase while the device's
   ``<top>.sel`` bit is high (and reads: entries into the read phase while it is high).
@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cosim.analysis.selected import SELECTED
 from cosim.errors import UsageError
 from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map, phase_names
@@ -47,6 +48,9 @@ _REGS = load_register_map()
 _PROGRAM = (_REGS["PHASE_RESET"], _REGS["PHASE_WRITE"], _REGS["PHASE_ERASE"])
 _READ = _REGS["PHASE_READ"]
 _UNKNOWN = "unknown"
+#: Sub-scopes of the analog scope that are not devices: the supplies, and the derived traces
+#: of whichever device is selected (a copy, never counted twice).
+_NOT_DEVICES = frozenset({"supply", SELECTED})
 
 
 def _select_bits(
@@ -138,7 +142,7 @@ def _elements(header: VcdHeader, scope: str) -> tuple[list[str], list[str]]:
         if not n.startswith(prefix) or not n.endswith(".v"):
             continue
         parts = n[len(prefix) :].split(".")
-        if len(parts) == 2 and parts[0] != "supply" and n[:-2] + ".i" in names:
+        if len(parts) == 2 and parts[0] not in _NOT_DEVICES and n[:-2] + ".i" in names:
             devices.add(parts[0])
         elif len(parts) == 3 and parts[0] == "supply" and n[:-2] + ".i" in names:
             supplies.add(parts[1])

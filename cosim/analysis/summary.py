@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from cosim.analysis import metrics
+from cosim.analysis.selected import selected_device_signals
+from cosim.analysis.view import write_view
 from cosim.circuit import mss
 from cosim.circuit.devices import load_card
 from cosim.circuit.network import CircuitSpec
@@ -24,15 +26,15 @@ from cosim.crossbar import card_circuit, decide, device_params
 from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map
 from cosim.topology import DEFAULT, Topology
-from cosim.waves.gtkw import write_gtkw
 from cosim.waves.merge import merge_vcds
 from cosim.waves.read import read_traces
 
-__all__ = ["merge_outputs", "summarize", "human", "inference_classes"]
+__all__ = ["merge_outputs", "summarize", "write_summary", "human", "inference_classes"]
 
 
 def merge_outputs(out: Path) -> Path | None:
-    """Merge ``digital.vcd`` and ``analog.vcd`` into ``training.vcd`` (+ ``training.gtkw``).
+    """Merge ``digital.vcd`` and ``analog.vcd`` into ``training.vcd`` with the selected-device
+    traces, and write the curated view ``training.gtkw`` (+ its filter files).
 
     Works on partial files (a run that failed midway): whatever was written is merged.
     Returns the merged VCD, or None when there is nothing to merge.
@@ -44,10 +46,10 @@ def merge_outputs(out: Path) -> Path | None:
     if not inputs:
         return None
     if len(inputs) == 2:
-        merge_vcds(digital, analog, merged, partial=True)
+        merge_vcds(digital, analog, merged, partial=True, derive=selected_device_signals)
     else:
         merged.write_bytes(inputs[0].read_bytes())
-    write_gtkw(merged, out / "training.gtkw")
+    write_view(merged, out / "training.gtkw", scan_vcd=inputs[0])
     return merged
 
 
@@ -148,6 +150,14 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     }
     if wall_s is not None:
         summary["wall_time_s"] = wall_s
+    return summary
+
+
+def write_summary(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
+    """:func:`summarize` the run in ``out`` and write ``summary.json`` there."""
+
+    summary = summarize(out, wall_s=wall_s)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 

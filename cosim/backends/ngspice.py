@@ -117,6 +117,10 @@ class NgspiceBackend:
         held value there (at the next flush, after the accepted point on ``t_s``)."""
         self._edges.append(t_s)
 
+    def announce_edge(self, t_s: float) -> None:
+        """Controls will change at ``t_s`` (called before :meth:`advance_to` reaches it)."""
+        self._ng.break_at(t_s)
+
     def set_controls(self, values: Mapping[str, float]) -> None:
         for name, value in values.items():
             self._ng.set_source(name, value)

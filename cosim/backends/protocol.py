@@ -58,8 +58,35 @@ class BackendStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class LockstepBackend(Protocol):
+    """What the generic bridge (:mod:`cosim.bench.lockstep`) needs from an analog simulator.
+
+    An optional ``announce_edge(t_s)`` (called before :meth:`advance_to` reaches a time at
+    which controls change) lets a backend restart its integration exactly at the jump.
+    """
+
+    stats: BackendStats
+
+    def mark_edge(self, t_s: float) -> None:
+        """Controls are about to change at ``t_s`` (the current time): record the held
+        (pre-edge) point of every analog signal there."""
+
+    def set_controls(self, values: Mapping[str, float]) -> None:
+        """Hold these external-source values from the current time on."""
+
+    def advance_to(self, t_s: float) -> None:
+        """Simulate up to ``t_s`` with the held values."""
+
+    def sample(self) -> dict[str, float]:
+        """Analog values at the current time, by the port map's quantity keys."""
+
+    def close(self) -> None:
+        """Flush and close the analog VCD; release the simulator."""
+
+
 class AnalogBackend(Protocol):
-    """What the bridge needs from an analog simulator."""
+    """What the crossbar bench needs from an analog simulator (a :class:`LockstepBackend`
+    that also reports the devices' states)."""
 
     stats: BackendStats
 

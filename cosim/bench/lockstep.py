@@ -1,22 +1,19 @@
-"""The lockstep bridge between the HDL (Icarus, under cocotb) and the analog crossbar.
+"""The lockstep bridge between the HDL (Icarus, under cocotb) and an analog simulator.
 
-The digital simulator is the master clock.  The bridge wakes only on events (see
+Generic: what crosses is given by a :class:`cosim.design.ports.PortMap` (the crossbar's is
+:meth:`cosim.harness.contract.Contract.port_map`); the bridge knows nothing of crossbars.
+The digital simulator is the master clock and the bridge wakes only on events (see
 ``docs/timing.md``):
 
-* a change of any HDL output that drives the analog side (the pulse DAC ``v_prog`` and the
-  input DACs ``g_in[i].v`` as ``real``; ``sel`` and ``infer_en`` as logic): the analog side is
+* a change of any HDL output that drives a source (``real`` or logic): the analog side is
   advanced to that instant with the *old* values held (zero-order hold), then the new values
   are applied;
-* a rising edge of ``adc_sample``: the analog side is advanced to that instant and the analog
-  values (the sense amplifier into ``v_sense``, every neuron into ``g_nrn[n].v``) are written
-  to the HDL's ``real`` inputs in the same time step; the behavioural ADCs latch them after
-  their conversion time.
+* a rising edge of the map's strobe: the analog side is advanced to that instant and the
+  sampled quantities are written to the HDL's ``input real`` ports in the same time step.
 
-Port names come from the harness contract (:mod:`cosim.harness.contract`).
-
-Two analog backends implement :class:`AnalogBackend`: :class:`NgspiceBackend` (libngspice with
-the Verilog-A models; every accepted time point goes to the analog VCD) and
-:class:`NumpyBackend` (the NumPy twin; fast, for control-logic checks).
+Analog backends implement ``LockstepBackend``: ``DeckBackend`` (any deck), ``NgspiceBackend``
+(the crossbar with the Verilog-A models) and ``NumpyBackend`` (the crossbar's NumPy twin; fast,
+for control-logic checks).
 """
 
 from __future__ import annotations
@@ -24,46 +21,56 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cosim.backends.protocol import AnalogBackend, controls
-from cosim.harness.contract import Contract, resolve
+from cosim.backends.protocol import LockstepBackend
+from cosim.design.ports import PortMap, Sample, hdl_path
 
 
-def output_reals(c: Contract) -> tuple[str, ...]:
-    """HDL ``real`` outputs that drive the analog side: the pulse DAC, then the input DACs."""
-    return (c.prog_dac, *c.input_dacs)
-
-
-def input_reals(c: Contract) -> dict[str, str]:
-    """HDL ``real`` input → analog quantity written at each ADC sample."""
-    names = ("sense", *c.topology.neuron_names)
-    return dict(zip((c.sense_adc, *c.neuron_adcs), names, strict=True))
+def resolve(dut: Any, path: str) -> Any:
+    """The cocotb handle of ``path`` (``"v_prog"``, ``"g_in[3].v"``) below ``dut``."""
+    handle = dut
+    for name, index in hdl_path(path):
+        handle = getattr(handle, name)
+        if index is not None:
+            handle = handle[index]
+    return handle
 
 
 class Bridge:
-    """The cocotb side of the lockstep: watches the HDL and drives an :class:`AnalogBackend`.
+    """The cocotb side of the lockstep: watches the HDL and drives a :class:`LockstepBackend`.
 
     Args:
-        dut: the cocotb handle of the harness top ``xbar_top``.
+        dut: the cocotb handle of the harness top.
         backend: the analog simulator.
-        contract: the harness's port names for the run's topology.
+        ports: what crosses (the crossbar's: ``contract(topology).port_map()``).
     """
 
-    def __init__(self, dut: Any, backend: AnalogBackend, contract: Contract) -> None:
+    def __init__(self, dut: Any, backend: LockstepBackend, ports: PortMap) -> None:
         self._dut = dut
         self.backend = backend
-        self._n_dev = contract.topology.n_dev
-        self._outs = [resolve(dut, n) for n in output_reals(contract)]
-        self._ins = {resolve(dut, port): q for port, q in input_reals(contract).items()}
-        self._sel = resolve(dut, contract.select)
-        self._inf = resolve(dut, contract.infer)
-        self._adc = resolve(dut, contract.strobe)
+        self.ports = ports
+        # One handle per distinct HDL port; each drive reads its port's value from a list.
+        paths = list(dict.fromkeys(d.hdl for d in ports.drives))
+        self._handles = [resolve(dut, p) for p in paths]
+        slot = {p: k for k, p in enumerate(paths)}
+        self._reals = [(d.source, slot[d.hdl], d.gain) for d in ports.drives if d.bit is None]
+        self._bits = [
+            (d.source, slot[d.hdl], d.bit, d.levels) for d in ports.drives if d.bit is not None
+        ]
+        self._announce = getattr(backend, "announce_edge", None)
+        # Samples grouped by what takes them: each (strobe, edge), and every sync (None).
+        self._groups: dict[tuple[str, str] | None, list[tuple[Any, Sample]]] = {}
+        for smp in ports.samples:
+            key = (smp.strobe, smp.edge) if smp.strobe is not None else None
+            self._groups.setdefault(key, []).append((resolve(dut, smp.hdl), smp))
+        self._strobes = [(key, resolve(dut, key[0])) for key in self._groups if key is not None]
+        self._strobe_level = {key: -1 for key, _ in self._strobes}
+        self._written: dict[str, float] = {}  # last value written per sampled HDL port
         self._held: dict[str, float] = {}
-        self._adc_high = False
         self._stopped = False
         self.events = 0
         #: Every change applied to the analog side: ``(t_s, {source: value})``.
         self.stimulus: list[tuple[float, dict[str, float]]] = []
-        #: Every ADC sample handed to the HDL: ``(t_s, {quantity: value})``.
+        #: Every sample handed to the HDL: ``(t_s, {quantity: value})``.
         self.samples: list[tuple[float, dict[str, float]]] = []
 
     def stop(self) -> None:
@@ -76,47 +83,80 @@ class Bridge:
         return float(get_sim_time("fs")) * 1e-15
 
     def _read_outputs(self) -> dict[str, float]:
-        v = [float(h.value) for h in self._outs]
-        sel_val = self._sel.value
-        sel = int(sel_val) if sel_val.is_resolvable else 0
-        inf_val = self._inf.value
-        inf = bool(int(inf_val)) if inf_val.is_resolvable else False
-        return controls(v[0], v[1:], sel, inf, self._n_dev)
+        raw = [h.value for h in self._handles]
+        out = {src: gain * float(raw[k]) for src, k, gain in self._reals}
+        for src, k, bit, levels in self._bits:
+            value = raw[k]
+            word = int(value) if value.is_resolvable else 0
+            out[src] = levels[(word >> bit) & 1]
+        return out
 
-    def _sync_outputs(self) -> None:
+    def _advance_and_apply(self) -> None:
+        """Advance the analog side to now with the old values held, then apply the new ones.
+
+        A backend that can (``announce_edge``) learns about a change before it advances, so
+        that its integrator restarts exactly at the jump (see ``docs/timing.md``).
+        """
+        now_s = self._now_s()
         new = self._read_outputs()
         changed = {k: v for k, v in new.items() if self._held.get(k) != v}
+        if changed and self._announce is not None:
+            self._announce(now_s)
+        self.backend.advance_to(now_s)
         if changed:
-            self.backend.mark_edge(self._now_s())
+            self.backend.mark_edge(now_s)
             self.backend.set_controls(changed)
             self._held.update(changed)
-            self.stimulus.append((self._now_s(), changed))
+            self.stimulus.append((now_s, changed))
 
-    def _write_inputs(self) -> None:
+    def _write_inputs(self, group: list[tuple[Any, Sample]], *, every_change: bool) -> None:
         values = self.backend.sample()
-        self.samples.append((self._now_s(), values))
-        for handle, quantity in self._ins.items():
-            value = values[quantity]
+        now_s = self._now_s()
+        self.samples.append((now_s, values))
+        for handle, smp in group:
+            value = values[smp.quantity]
             if not math.isfinite(value):
-                raise ArithmeticError(f"analog {quantity} is {value} at t={self._now_s()} s")
+                raise ArithmeticError(f"analog {smp.quantity} is {value} at t={now_s} s")
+            if smp.hysteresis is not None:
+                old = int(self._written.get(smp.hdl, 0))
+                new_level = smp.level(value, old)
+                if smp.hdl not in self._written or new_level != old:
+                    handle.value = new_level
+                    self._written[smp.hdl] = new_level
+                continue
+            last = self._written.get(smp.hdl)
+            if every_change and last is not None and abs(value - last) <= smp.deadband:
+                continue
             handle.value = value
+            self._written[smp.hdl] = value
+
+    def _strobe_edges(self) -> None:
+        """Take the samples of every strobe that has just made its edge."""
+        for key, handle in self._strobes:
+            value = handle.value
+            level = int(value) if value.is_resolvable else -1
+            before, self._strobe_level[key] = self._strobe_level[key], level
+            rising = key[1] == "rising"
+            if (level == 1 and before != 1) if rising else (level == 0 and before == 1):
+                self._write_inputs(self._groups[key], every_change=False)
 
     async def run(self) -> None:
         """Follow the HDL until :meth:`stop` (start with ``cocotb.start_soon``)."""
         from cocotb.triggers import First
 
-        self._sync_outputs()
-        triggers = [h.value_change for h in self._outs]
-        triggers += [self._sel.value_change, self._inf.value_change, self._adc.rising_edge]
+        self._advance_and_apply()
+        every_sync = self._groups.get(None)
+        triggers = [h.value_change for h in self._handles]
+        for key, handle in self._strobes:
+            triggers.append(handle.rising_edge if key[1] == "rising" else handle.falling_edge)
+            value = handle.value
+            self._strobe_level[key] = int(value) if value.is_resolvable else -1
         while not self._stopped:
             await First(*triggers)
             if self._stopped:
                 break
             self.events += 1
-            self.backend.advance_to(self._now_s())
-            self._sync_outputs()
-            adc = self._adc.value
-            adc_high = adc.is_resolvable and int(adc) == 1
-            if adc_high and not self._adc_high:
-                self._write_inputs()
-            self._adc_high = adc_high
+            self._advance_and_apply()
+            self._strobe_edges()
+            if every_sync:
+                self._write_inputs(every_sync, every_change=True)

@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from cosim.bench import host, monitors
-from cosim.bench.lockstep import Bridge, input_reals
+from cosim.bench.lockstep import Bridge, resolve
 from cosim.config import SimConfig
 from cosim.crossbar import decide, make_backend, make_crossbar
 from cosim.harness import converters, policy
-from cosim.harness.contract import contract, resolve
-from cosim.learn import data
+from cosim.harness.contract import contract
+from cosim.learn import data, datasets
 from cosim.twin.program import card_program_setup, sense_gain_ohm
 
 __all__ = ["training_run", "digital_replay", "DECISION_MARGIN_V"]
@@ -44,20 +44,27 @@ def _config() -> Any:
     if path:
         cfg = SimConfig.from_json(json.loads(Path(path).read_text()))
     else:  # the Makefile flow: options as environment variables
+        devices = os.environ.get("COSIM_DEVICES", "")
+        images = os.environ.get("COSIM_TEST_IMAGES", "")
         cfg = SimConfig(
             card=os.environ.get("COSIM_CARD", "Cr"),
             reset_pulse=os.environ.get("COSIM_RESET", "on") == "on",
             seed=int(os.environ.get("COSIM_SEED", "1")),
             out_dir=Path(os.environ.get("COSIM_OUT", "sim_build")).resolve(),
+            devices=tuple(int(k) for k in devices.split(",")) if devices else None,
+            test_images=int(images) if images else None,
+            backend=os.environ.get("COSIM_ANALOG", "ngspice"),
         )
         cfg.validate()
         cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        # As cosim sim writes it: `cosim merge` summarizes the run from it.
+        (cfg.out_dir / "config.json").write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
     cfg.backend = os.environ.get("COSIM_ANALOG", cfg.backend)
     return cfg
 
 
 def _test_images(cfg: Any) -> tuple[np.ndarray, np.ndarray]:
-    _, test = data.split(data.dataset_for(cfg.topology, cfg.dataset))
+    _, test = datasets.train_test(cfg.topology, cfg.dataset)
     n = len(test) if cfg.test_images is None else min(cfg.test_images, len(test))
     return test.x[:n], test.y[:n]
 
@@ -211,7 +218,7 @@ async def training_run(dut: Any) -> None:
     backend = make_backend(
         xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=cfg.analog_tmax_s()
     )
-    bridge = Bridge(dut, backend, contract(cfg.topology))
+    bridge = Bridge(dut, backend, contract(cfg.topology).port_map())
     cocotb.start_soon(bridge.run())
     try:
         host_json = await _host_session(dut, cfg, xbar, backend.states)
@@ -253,7 +260,8 @@ async def digital_replay(dut: Any) -> None:
         make_crossbar(cfg.card, cfg.seed, cfg.topology, cfg.dataset),
         converters.HarnessParams.from_dut(dut),
     )
-    ports = {resolve(dut, p): q for p, q in input_reals(contract(cfg.topology)).items()}
+    samples_to = contract(cfg.topology).port_map().samples
+    ports = {resolve(dut, s.hdl): s.quantity for s in samples_to}
 
     async def replay() -> None:
         for _, values in samples:

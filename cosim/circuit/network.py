@@ -1,4 +1,4 @@
-"""The 9→3→1 crossbar network as a circuit: its constants and its ideal forward pass.
+"""The ``N_IN → N_HID → N_OUT`` crossbar network as a circuit: constants and ideal forward pass.
 
 This module is the single source of truth for the circuit-level choices the paper leaves open
 (see ``docs/circuit.md``): how pixels become voltages, how signed weights are made from
@@ -14,7 +14,9 @@ the non-negative input voltages; the inverted copies only drive fixed resistors.
 Neurons are transimpedance amplifiers with feedback resistance ``r_f``; the activation is the
 amplifier's output range: ``h = clip(r_f · I, 0, v_max)`` (a rectifier that saturates).  Hidden
 outputs are limited to the read voltage so that they can drive the layer-2 memristors without
-disturbing them.  The class is 1 when the output neuron exceeds half its range.
+disturbing them.  With one output neuron the class is 1 when it exceeds half its range; with
+several, the class is the arg-max of the output neurons.  Shapes come from
+:class:`cosim.topology.Topology` (the paper's 9→3→1 is :data:`cosim.topology.DEFAULT`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from cosim.topology import DEFAULT, Topology
 
 __all__ = [
     "N_IN",
@@ -34,28 +38,29 @@ __all__ = [
     "spec_for_window",
     "forward",
     "classify",
+    "split_layers",
+    "join_layers",
     "weights_to_conductances",
     "conductances_to_weights",
 ]
 
-N_IN = 9
-N_HIDDEN = 3
-N_DEVICES = N_IN * N_HIDDEN + N_HIDDEN
+# Deprecated aliases of the default topology's sizes and names, kept only until the last
+# importer outside cosim.learn / cosim.twin is converted to :class:`cosim.topology.Topology`.
+# New code: ``topology.n_in``, ``topology.n_hid``, ``topology.n_dev``,
+# ``topology.device_names``, ``topology.device_index``.
+N_IN = DEFAULT.n_in  #: deprecated: ``Topology.n_in``
+N_HIDDEN = DEFAULT.n_hid  #: deprecated: ``Topology.n_hid``
+N_DEVICES = DEFAULT.n_dev  #: deprecated: ``Topology.n_dev``
 
 
 def device_names() -> list[str]:
-    """Names of the 30 devices in select-line order: ``w1_<i>_<j>`` (k = 3i + j), ``w2_<j>``."""
-    names = [f"w1_{i}_{j}" for i in range(N_IN) for j in range(N_HIDDEN)]
-    return names + [f"w2_{j}" for j in range(N_HIDDEN)]
+    """Deprecated: ``DEFAULT.device_names`` (names in select-line order)."""
+    return list(DEFAULT.device_names)
 
 
 def device_index(name: str) -> int:
-    """Select-line index of a device name (inverse of :func:`device_names`)."""
-    names = device_names()
-    try:
-        return names.index(name)
-    except ValueError:
-        raise KeyError(f"unknown device {name!r}; known: w1_<0..8>_<0..2>, w2_<0..2>") from None
+    """Deprecated: ``DEFAULT.device_index``."""
+    return DEFAULT.device_index(name)
 
 
 @dataclass(frozen=True)
@@ -147,26 +152,68 @@ def forward(
 
     Args:
         spec: circuit constants.
-        g1_S: layer-1 conductances, shape ``(..., 9, 3)``.
-        g2_S: layer-2 conductances, shape ``(..., 3)``.
-        v_in_V: input voltages, shape ``(..., 9)`` (broadcast against the conductances).
+        g1_S: layer-1 conductances, shape ``(..., N_IN, N_HID)``.
+        g2_S: layer-2 conductances, shape ``(..., N_HID, N_OUT)``.
+        v_in_V: input voltages, shape ``(..., N_IN)`` (broadcast against the conductances).
 
     Returns:
-        ``(h_V, y_V)``: hidden outputs ``(..., 3)`` and output neuron ``(...)``.
+        ``(h_V, y_V)``: hidden outputs ``(..., N_HID)`` and output neurons ``(..., N_OUT)``.
     """
     g1 = np.asarray(g1_S, dtype=float)
     g2 = np.asarray(g2_S, dtype=float)
     v = np.asarray(v_in_V, dtype=float)
     i_hidden = np.einsum("...i,...ij->...j", v, g1 - spec.g_ref1_S)
     h = np.clip(spec.r_f1_ohm * i_hidden, 0.0, spec.v_h_max_V)
-    i_out = np.einsum("...j,...j->...", h, g2 - spec.g_ref2_S)
+    i_out = np.einsum("...j,...jo->...o", h, g2 - spec.g_ref2_S)
     y = np.clip(spec.r_f2_ohm * i_out, 0.0, spec.v_o_max_V)
     return h, y
 
 
 def classify(spec: CircuitSpec, y_V: ArrayLike) -> NDArray[np.int64]:
-    """Class decision of the output neuron: 1 when above half its range."""
-    return (np.asarray(y_V) > 0.5 * spec.v_o_max_V).astype(np.int64)
+    """Class decision from the output neurons ``y_V`` of shape ``(..., N_OUT)``.
+
+    One output neuron: class 1 when it exceeds half its range, else 0.  Several: the index of
+    the largest output (arg-max; ties go to the lowest index).  Returns shape ``(...)``.
+    """
+    y = np.asarray(y_V)
+    if y.ndim == 0:
+        raise ValueError("classify needs the output-neuron axis (..., N_OUT)")
+    if y.shape[-1] == 1:
+        return (y[..., 0] > 0.5 * spec.v_o_max_V).astype(np.int64)
+    return np.argmax(y, axis=-1).astype(np.int64)
+
+
+def split_layers(
+    values: ArrayLike, topology: Topology = DEFAULT
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-device values in select-bit order ``(..., N_DEV)`` → ``(layer 1 (..., N_IN, N_HID),
+    layer 2 (..., N_HID, N_OUT))``.
+
+    Raises:
+        ValueError: the last axis is not ``topology.n_dev`` long.
+    """
+    g = np.asarray(values, dtype=float)
+    if g.shape[-1:] != (topology.n_dev,):
+        raise ValueError(
+            f"expected {topology.n_dev} per-device values for topology {topology}, "
+            f"got shape {g.shape}"
+        )
+    lead = g.shape[:-1]
+    l1, l2 = topology.layers
+    return (
+        g[..., l1].reshape(*lead, topology.n_in, topology.n_hid),
+        g[..., l2].reshape(*lead, topology.n_hid, topology.n_out),
+    )
+
+
+def join_layers(g1: ArrayLike, g2: ArrayLike) -> NDArray[np.float64]:
+    """Inverse of :func:`split_layers`: ``(..., N_IN, N_HID)``, ``(..., N_HID, N_OUT)`` →
+    ``(..., N_DEV)`` in select-bit order."""
+    a = np.asarray(g1, dtype=float)
+    b = np.asarray(g2, dtype=float)
+    flat_a = a.reshape(*a.shape[:-2], -1)
+    flat_b = b.reshape(*b.shape[:-2], -1)
+    return np.concatenate([flat_a, flat_b], axis=-1)
 
 
 def weights_to_conductances(

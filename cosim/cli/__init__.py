@@ -18,7 +18,17 @@ from cosim.errors import CosimError
 __all__ = ["main", "build_parser"]
 
 #: Sub-command modules, in the order ``cosim --help`` lists them.
-COMMANDS = ("sim", "device", "report", "plot", "efficiency", "reproduce", "insitu")
+COMMANDS = (
+    "sim",
+    "run",
+    "merge",
+    "device",
+    "report",
+    "plot",
+    "efficiency",
+    "reproduce",
+    "insitu",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

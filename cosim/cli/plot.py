@@ -56,7 +56,7 @@ def _devices(header: VcdHeader, scope: str) -> list[str]:
             for n in names
             if n.startswith(prefix) and n.count(".") == scope.count(".") + 2
         }
-        - {"supply", "neuron"}
+        - {"supply", "neuron", "selected"}
     )
 
 

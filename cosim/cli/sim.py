@@ -70,6 +70,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         action="store_true",
         help="dump the whole HDL hierarchy (clock, controller internals) into the VCD",
     )
+    p.add_argument(
+        "--fst",
+        action="store_true",
+        help="also write training.fst (FST, through GTKWave's vcd2fst)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,4 +96,8 @@ def run(args: argparse.Namespace) -> int:
         t_step_wait_s=args.t_step_wait_s,
     )
     run_sim(config)
+    if args.fst:
+        from cosim.waves.fst import write_fst
+
+        print(f"FST: {write_fst(config.out_dir / 'training.vcd', config.out_dir / 'training.fst')}")
     return 0

@@ -14,14 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from cosim.design.ports import Drive, PortMap, Sample
 from cosim.errors import UsageError
 from cosim.harness.converters import HarnessParams
 from cosim.resources import hdl_dir
 from cosim.topology import DEFAULT, Topology
 
-__all__ = ["XBAR_TOP_V", "Contract", "contract", "default_harness", "resolve"]
+__all__ = ["XBAR_TOP_V", "Contract", "contract", "default_harness"]
 
 XBAR_TOP_V = hdl_dir() / "behav" / "xbar_top.v"
 _PARAM = re.compile(r"^\s*parameter\s+(real|integer)\s+(\w+)\s*=\s*([-+0-9.eE]+)")
@@ -118,30 +118,28 @@ class Contract:
         """Verilog parameters of the harness top for this topology."""
         return self.topology.hdl_parameters()
 
+    def port_map(self) -> PortMap:
+        """What crosses the lockstep (the crossbar netlist's ``external`` sources and probes).
+
+        The pulse DAC drives ``vprog``; input DAC ``i`` drives ``vin<i>`` and the inverted copy
+        ``vinn<i>`` (signed weights); select bit ``k`` drives ``vsel<k>`` and ``infer_en``
+        drives ``vinf`` (0/1 V); on the strobe's rising edge the sense ADC gets ``sense`` and
+        neuron ``n``'s ADC gets the neuron's node.
+        """
+        t = self.topology
+        drives = [Drive(self.prog_dac, "vprog")]
+        for i, port in enumerate(self.input_dacs):
+            drives += [Drive(port, f"vin{i}"), Drive(port, f"vinn{i}", gain=-1.0)]
+        drives += [Drive(self.select, f"vsel{k}", bit=k) for k in range(t.n_dev)]
+        drives.append(Drive(self.infer, "vinf", bit=0))
+        samples = [Sample(self.sense_adc, "sense", strobe=self.strobe)]
+        samples += [
+            Sample(port, name, strobe=self.strobe)
+            for port, name in zip(self.neuron_adcs, t.neuron_names, strict=True)
+        ]
+        return PortMap(tuple(drives), tuple(samples))
+
 
 def contract(topology: Topology = DEFAULT) -> Contract:
     """The harness contract of ``hdl/behav/xbar_top.v`` for ``topology``."""
     return Contract(topology)
-
-
-_PATH_PART = re.compile(r"^(?P<name>\w+)(?:\[(?P<index>\d+)\])?$")
-
-
-def resolve(dut: Any, path: str) -> Any:
-    """The simulator handle of ``path`` (``"g_in[3].v"``) below ``dut``.
-
-    Raises:
-        UsageError: a part of the path does not exist (the message names it).
-    """
-    handle = dut
-    for part in path.split("."):
-        m = _PATH_PART.match(part)
-        if not m:
-            raise UsageError(f"bad harness path {path!r} (part {part!r})")
-        try:
-            handle = getattr(handle, m["name"])
-            if m["index"] is not None:
-                handle = handle[int(m["index"])]
-        except (AttributeError, IndexError, KeyError):
-            raise UsageError(f"the HDL has no {path!r} (missing {part!r})") from None
-    return handle

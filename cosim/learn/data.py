@@ -1,4 +1,7 @@
-"""The 3×3 binary-pattern dataset and the input-noise models.
+"""Datasets as arrays, the paper's 3×3 binary patterns, the split and the input-noise models.
+
+The tasks for other topologies (a parametric pattern task for any grid, the 8×8 digits) and the
+``dataset_for(topology, name)`` entry live in :mod:`cosim.learn.datasets`.
 
 The paper (arXiv 2408.14680) classifies "3×3-pixel binary images" with a two-layer network but
 does not publish the patterns.  Our documented choice (see ``docs/reproduction.md``, "Dataset"):
@@ -31,10 +34,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cosim.errors import UsageError
-from cosim.topology import Topology
 
 __all__ = [
     "N_PIXELS",
+    "PROTOTYPE",
+    "SAMPLE",
+    "TEST_FRACTION",
     "NoiseKind",
     "Dataset",
     "prototypes",
@@ -46,6 +51,14 @@ __all__ = [
 
 N_PIXELS = 9
 
+#: ``Dataset.flipped`` of an undistorted prototype (never drawn into a test split).
+PROTOTYPE = -1
+#: ``Dataset.flipped`` of a recorded sample that is neither a prototype nor a distortion.
+SAMPLE = -2
+
+#: Test fraction of :func:`split` per task (the digits use the usual 80/20).
+TEST_FRACTION = {"patterns": 0.3, "digits": 0.2}
+
 NoiseKind = Literal["gaussian", "uniform"]
 _NOISE_KINDS: tuple[str, ...] = ("gaussian", "uniform")
 
@@ -55,16 +68,21 @@ class Dataset:
     """Patterns and labels.
 
     Attributes:
-        x: binary pixels, shape ``(n, 9)``, values 0/1 (int8), row-major 3×3.
-        y: labels, shape ``(n,)``: 1 = diagonal (X-like), 0 = orthogonal (+-like).
-        origin: index of the prototype each pattern was made from (0–2 diagonal, 3–5 orthogonal).
-        flipped: the flipped pixel, or -1 for an undistorted prototype.
+        x: pixels, shape ``(n, N_IN)``, row-major: 0/1 (int8) for the pattern tasks, grey
+            levels in [0, 1] (float) for the digits.
+        y: labels, shape ``(n,)``; 3×3 task: 1 = diagonal (X-like), 0 = orthogonal (+-like).
+        origin: index of the prototype each pattern was made from (3×3: 0–2 diagonal, 3–5
+            orthogonal; digits: the sample's index in the source data).
+        flipped: the flipped pixel, :data:`PROTOTYPE` (-1) for an undistorted prototype (always
+            kept for training), :data:`SAMPLE` (-2) for a recorded sample (digits).
+        name: the task's name (``"patterns"``, ``"digits"``).
     """
 
-    x: NDArray[np.int8]
+    x: NDArray[np.int8] | NDArray[np.float64]
     y: NDArray[np.int64]
     origin: NDArray[np.int64]
     flipped: NDArray[np.int64]
+    name: str = "patterns"
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -72,7 +90,7 @@ class Dataset:
     def subset(self, index: ArrayLike) -> Dataset:
         """The patterns at ``index`` (an integer array or a boolean mask)."""
         idx = np.asarray(index)
-        return Dataset(self.x[idx], self.y[idx], self.origin[idx], self.flipped[idx])
+        return Dataset(self.x[idx], self.y[idx], self.origin[idx], self.flipped[idx], self.name)
 
 
 def prototypes() -> tuple[NDArray[np.int8], NDArray[np.int64]]:
@@ -115,22 +133,27 @@ def make_dataset() -> Dataset:
     return Dataset(np.stack(xs), np.array(ys), np.array(origin), np.array(flipped))
 
 
-def split(data: Dataset, *, test_fraction: float = 0.3, seed: int = 0) -> tuple[Dataset, Dataset]:
+def split(
+    data: Dataset, *, test_fraction: float | None = None, seed: int = 0
+) -> tuple[Dataset, Dataset]:
     """Deterministic stratified train/test split.
 
     Each class is permuted with ``numpy.random.default_rng(seed)`` (classes in label order) and
-    its first ``round(test_fraction · n_class)`` patterns go to the test set.  The undistorted
-    prototypes always stay in the training set.
+    its first ``round(test_fraction · n_class)`` patterns go to the test set.  Undistorted
+    prototypes always stay in the training set.  ``test_fraction`` None is the task's
+    :data:`TEST_FRACTION` (0.3 for the patterns, 0.2 for the digits).
 
     Raises:
         UsageError: ``test_fraction`` is not in (0, 1).
     """
+    if test_fraction is None:
+        test_fraction = TEST_FRACTION.get(data.name, 0.3)
     if not 0.0 < test_fraction < 1.0:
         raise UsageError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
     rng = np.random.default_rng(seed)
     test = np.zeros(len(data), dtype=bool)
-    for label in (0, 1):
-        candidates = np.flatnonzero((data.y == label) & (data.flipped >= 0))
+    for label in np.unique(data.y):
+        candidates = np.flatnonzero((data.y == label) & (data.flipped != PROTOTYPE))
         n_test = round(test_fraction * np.count_nonzero(data.y == label))
         chosen = rng.permutation(candidates)[:n_test]
         test[chosen] = True
@@ -174,17 +197,3 @@ def add_input_noise(
     else:
         noise = rng.uniform(-1.0, 1.0, size=v.shape) * scale
     return np.maximum(v + noise, 0.0)
-
-
-def dataset_for(topology: Topology, name: str | None = None) -> Dataset:
-    """The dataset of a run: the 3×3 patterns (``"patterns"``), the one that fits 9,3,1.
-
-    Raises:
-        UsageError: the dataset does not fit the topology (the message says what fits).
-    """
-    if name not in (None, "patterns") or topology.n_in != N_PIXELS or topology.n_classes != 2:
-        raise UsageError(
-            f"dataset {name or 'patterns'!r} does not fit topology {topology}: the 3×3 patterns "
-            f"need {N_PIXELS} inputs and 2 classes (one output neuron)"
-        )
-    return make_dataset()

@@ -1,13 +1,17 @@
-"""Noise-aware computation of the 9→3→1 weights, weight → conductance mapping, accuracy.
+"""Noise-aware computation of the weights, weight → conductance mapping, accuracy.
 
-The network is the circuit of :mod:`cosim.circuit.network`: hidden ``h = clip(Σ v_i·w1_ij, 0,
-v_h_max)``,
-output ``y = clip(Σ h_j·w2_j, 0, v_o_max)``, class 1 when ``y > v_o_max/2``; weights are
-``w = r_f·(G − g_ref)`` and are limited by the usable conductance window ``[g_min, g_max]``.
+The network is the circuit of :mod:`cosim.circuit.network` for any
+:class:`cosim.topology.Topology` ``N_IN → N_HID → N_OUT``: hidden
+``h = clip(Σ_i v_i·w1_ij, 0, v_h_max)``, outputs ``y_o = clip(Σ_j h_j·w2_jo, 0, v_o_max)``;
+with one output neuron the class is 1 when ``y > v_o_max/2``, with several it is the arg-max.
+Weights are ``w = r_f·(G − g_ref)`` and are limited by the usable conductance window
+``[g_min, g_max]``.
 
 Training is plain full-batch gradient descent (Adam) in NumPy on that forward model, with the
 hard clip replaced by a smooth surrogate (difference of two softplus functions of width
-``smooth`` × range) and a logistic loss on ``(y − v_o_max/2)/t_loss``.  Weights are projected
+``smooth`` × range) and a logistic loss on ``(y − v_o_max/2)/t_loss`` (one output neuron) or a
+softmax cross-entropy on ``y/t_loss`` (several; the arg-max decision).  ``batch`` > 0 draws a
+seeded mini-batch per step (large datasets); 0 is full batch.  Weights are projected
 back into the window after every step.  *Noise-aware* training draws, at every step, ``n_copies``
 noisy copies of the network and of the inputs: conductances ``G·(1 + level·ξ)`` and inputs
 ``v + level·v_read·ξ`` (ξ standard normal, inputs clipped at 0 V), the same relative noise models
@@ -39,6 +43,7 @@ from cosim.circuit import network
 from cosim.circuit.network import CircuitSpec
 from cosim.errors import UsageError
 from cosim.learn.data import Dataset, NoiseKind, add_input_noise, to_voltages
+from cosim.topology import DEFAULT, Topology
 
 __all__ = [
     "DEFAULT_W_MAX",
@@ -49,6 +54,7 @@ __all__ = [
     "NonIdealities",
     "spec_for_card",
     "weight_bounds",
+    "check_fits",
     "train",
     "to_conductances",
     "perturb_conductances",
@@ -67,7 +73,7 @@ DEFAULT_W_MAX = 4.0
 
 @dataclass(frozen=True)
 class Weights:
-    """Dimensionless weights: ``w1`` (9, 3) and ``w2`` (3,)."""
+    """Dimensionless weights: ``w1`` (N_IN, N_HID) and ``w2`` (N_HID, N_OUT)."""
 
     w1: FloatArray
     w2: FloatArray
@@ -84,8 +90,9 @@ class TrainConfig:
         n_copies: noisy network copies per step (ignored without noise).
         steps: Adam steps.  lr: Adam step size (weight units).
         smooth: width of the smooth activation relative to each neuron's range.
-        t_loss_V: temperature of the logistic output loss (V).
-        seed: seed of the initialisation and of the injected noise.
+        t_loss_V: temperature of the output loss (V).
+        seed: seed of the initialisation, the mini-batches and the injected noise.
+        batch: patterns per step (0: all; the default, for the small pattern tasks).
     """
 
     noise: float = 0.0
@@ -97,6 +104,7 @@ class TrainConfig:
     smooth: float = 0.05
     t_loss_V: float = 0.05
     seed: int = 0
+    batch: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ class Targets:
     """Target conductances and what clipping to the window did.
 
     Attributes:
-        g1_S: layer-1 targets (9, 3) in S.  g2_S: layer-2 targets (3,) in S.
+        g1_S: layer-1 targets (N_IN, N_HID) in S.  g2_S: layer-2 targets (N_HID, N_OUT) in S.
         n_clipped: number of weights that fell outside the window and were clipped.
         max_clip_S: largest clipping distance (S).
     """
@@ -183,36 +191,70 @@ def _noisy_weights(
     return w1n, w2n, 1.0 + xi1, 1.0 + xi2
 
 
+def _output_gradient(
+    y: FloatArray, labels: NDArray[np.int64], thr: float, t_loss: float
+) -> FloatArray:
+    """∂loss/∂y for outputs ``y`` ``(k, p, N_OUT)``: logistic on ``(y − thr)/t`` with one output
+    neuron, softmax cross-entropy on ``y/t`` with several (mean over copies and patterns)."""
+    if y.shape[-1] == 1:
+        z = (y[..., 0] - thr) / t_loss
+        return ((expit(z) - labels.astype(float)) / (t_loss * z.size))[..., None]
+    z = y / t_loss
+    z = z - z.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=-1, keepdims=True)
+    p[..., np.arange(labels.size), labels] -= 1.0
+    return p / (t_loss * y.shape[0] * y.shape[1])
+
+
+def check_fits(data: Dataset, topology: Topology) -> None:
+    """Raise :class:`UsageError` unless ``data`` has ``N_IN`` inputs and labels below
+    ``topology.n_classes``."""
+    if data.x.ndim != 2 or data.x.shape[1] != topology.n_in:
+        raise UsageError(
+            f"dataset {data.name!r} has {data.x.shape[-1]} inputs; topology {topology} "
+            f"needs {topology.n_in}"
+        )
+    if len(data) and (data.y.min() < 0 or data.y.max() >= topology.n_classes):
+        raise UsageError(
+            f"dataset {data.name!r} has labels {int(data.y.min())}..{int(data.y.max())}; "
+            f"topology {topology} tells {topology.n_classes} classes apart"
+        )
+
+
 def train(
     spec: CircuitSpec,
     data: Dataset,
     g_min_S: float,
     g_max_S: float,
     config: TrainConfig | None = None,
+    topology: Topology = DEFAULT,
 ) -> Weights:
     """Weights for the circuit ``spec`` within the window, trained on ``data``.
 
     Args:
         spec: circuit constants (ranges, v_read, gains).
-        data: training patterns.
+        data: training patterns (``N_IN`` inputs, labels below ``topology.n_classes``).
         g_min_S: lowest usable conductance (S).  g_max_S: highest (S).
         config: hyper-parameters (noise level, steps, seed …).
+        topology: the network's widths.
 
     Returns:
-        Weights inside the window's bounds.
+        Weights inside the window's bounds: ``w1 (N_IN, N_HID)``, ``w2 (N_HID, N_OUT)``.
 
     Raises:
-        UsageError: the noise level is outside [0, 1] or the window is empty.
+        UsageError: the noise level is outside [0, 1], the window is empty, or the data do
+            not fit the topology.
     """
     cfg = config or TrainConfig()
     if not 0.0 <= cfg.noise <= 1.0:
         raise UsageError(f"training noise must lie in [0, 1], got {cfg.noise!r}")
+    check_fits(data, topology)
     (lo1, hi1), (lo2, hi2) = weight_bounds(spec, g_min_S, g_max_S)
     rng = np.random.default_rng(cfg.seed)
-    w1 = rng.uniform(-0.3, 0.3, size=(network.N_IN, network.N_HIDDEN)) * hi1
-    w2 = rng.uniform(0.5, 1.0, size=network.N_HIDDEN) * hi2
-    v_clean = to_voltages(data.x, spec.v_read_V)
-    t = data.y.astype(float)
+    w1 = rng.uniform(-0.3, 0.3, size=(topology.n_in, topology.n_hid)) * hi1
+    w2 = rng.uniform(0.5, 1.0, size=(topology.n_hid, topology.n_out)) * hi2
+    v_all = to_voltages(data.x, spec.v_read_V)
     thr = 0.5 * spec.v_o_max_V
     s1, s2 = cfg.smooth * spec.v_h_max_V, cfg.smooth * spec.v_o_max_V
     noisy = cfg.noise > 0
@@ -220,7 +262,13 @@ def train(
     m = [np.zeros_like(w1), np.zeros_like(w2)]
     vel = [np.zeros_like(w1), np.zeros_like(w2)]
     b1, b2, eps = 0.9, 0.999, 1e-12
+    batch = cfg.batch if 0 < cfg.batch < len(data) else 0
     for step in range(1, cfg.steps + 1):
+        if batch:
+            idx = rng.choice(len(data), size=batch, replace=False)
+            v_clean, labels = v_all[idx], data.y[idx]
+        else:
+            v_clean, labels = v_all, data.y
         w = Weights(w1, w2)
         if noisy and cfg.noise_weights:
             w1n, w2n, d1, d2 = _noisy_weights(spec, w, cfg.noise, rng, n)
@@ -232,13 +280,11 @@ def train(
             v = add_input_noise(v, cfg.noise, v_read_V=spec.v_read_V, rng=rng)
         u1 = np.einsum("kpi,kij->kpj", v, w1n)
         h, dh = smooth_clip(u1, spec.v_h_max_V, s1)
-        u2 = np.einsum("kpj,kj->kp", h, w2n)
+        u2 = np.einsum("kpj,kjo->kpo", h, w2n)
         y, dy = smooth_clip(u2, spec.v_o_max_V, s2)
-        z = (y - thr) / cfg.t_loss_V
-        g_z = (expit(z) - t) / (cfg.t_loss_V * z.size)
-        g_u2 = g_z * dy
-        g_w2 = np.einsum("kp,kpj->kj", g_u2, h)
-        g_u1 = g_u2[..., None] * w2n[:, None, :] * dh
+        g_u2 = _output_gradient(y, labels, thr, cfg.t_loss_V) * dy
+        g_w2 = np.einsum("kpo,kpj->kjo", g_u2, h)
+        g_u1 = np.einsum("kpo,kjo->kpj", g_u2, w2n) * dh
         g_w1 = np.einsum("kpi,kpj->kij", v, g_u1)
         grads = [np.sum(g_w1 * d1, axis=0), np.sum(g_w2 * d2, axis=0)]
         params = [w1, w2]
@@ -300,13 +346,15 @@ def evaluate(
 ) -> FloatArray:
     """Accuracy of programmed networks with the exact (hard-clip) forward model of the circuit.
 
-    Every trial draws one conductance error for all 30 devices; every one of ``n_repeats``
+    Every trial draws one conductance error for all devices; every one of ``n_repeats``
     presentations of each pattern draws fresh read and input noise.
 
     Args:
         spec: circuit constants.
-        g1_S: programmed layer-1 conductances ``(9, 3)`` or per trial ``(n_trials, 9, 3)``.
-        g2_S: programmed layer-2 conductances ``(3,)`` or ``(n_trials, 3)``.
+        g1_S: programmed layer-1 conductances ``(N_IN, N_HID)`` or per trial
+            ``(n_trials, N_IN, N_HID)``.
+        g2_S: programmed layer-2 conductances ``(N_HID, N_OUT)`` or
+            ``(n_trials, N_HID, N_OUT)``.
         data: test patterns.
         rng: the only randomness source.
         nonideal: the non-idealities (default: none).
@@ -314,19 +362,21 @@ def evaluate(
         mode: ``"per_trial"`` returns ``(n_trials,)`` accuracies, ``"mean"`` a 0-d array.
     """
     ni = nonideal or NonIdealities()
-    g1 = np.broadcast_to(np.asarray(g1_S, dtype=float), (n_trials, network.N_IN, network.N_HIDDEN))
-    g2 = np.broadcast_to(np.asarray(g2_S, dtype=float), (n_trials, network.N_HIDDEN))
+    g1_in = np.asarray(g1_S, dtype=float)
+    g2_in = np.asarray(g2_S, dtype=float)
+    g1 = np.broadcast_to(g1_in, (n_trials, *g1_in.shape[-2:]))
+    g2 = np.broadcast_to(g2_in, (n_trials, *g2_in.shape[-2:]))
     if ni.g_error > 0:
         g1 = perturb_conductances(g1, ni.g_error, ni.g_error_kind, rng)
         g2 = perturb_conductances(g2, ni.g_error, ni.g_error_kind, rng)
     n_pat = len(data)
     shape = (n_trials, n_repeats, n_pat)
-    g1b = np.broadcast_to(g1[:, None, None], (*shape, network.N_IN, network.N_HIDDEN))
-    g2b = np.broadcast_to(g2[:, None, None], (*shape, network.N_HIDDEN))
+    g1b = np.broadcast_to(g1[:, None, None], (*shape, *g1.shape[-2:]))
+    g2b = np.broadcast_to(g2[:, None, None], (*shape, *g2.shape[-2:]))
     if ni.read_noise > 0:
         g1b = perturb_conductances(g1b, ni.read_noise, "gaussian", rng)
         g2b = perturb_conductances(g2b, ni.read_noise, "gaussian", rng)
-    v = np.broadcast_to(to_voltages(data.x, spec.v_read_V), (*shape, network.N_IN))
+    v = np.broadcast_to(to_voltages(data.x, spec.v_read_V), (*shape, g1.shape[-2]))
     if ni.input_noise > 0:
         v = add_input_noise(
             v, ni.input_noise, v_read_V=spec.v_read_V, rng=rng, kind=ni.input_noise_kind

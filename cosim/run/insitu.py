@@ -347,7 +347,7 @@ def train_in_situ(
                 v = data.add_input_noise(v, cfg.input_noise, v_read_V=spec.v_read_V, rng=rng)
             g1, g2 = _layers(xb, x)
             w1, w2 = network.conductances_to_weights(spec, g1, g2)
-            grad = _gradient(spec, w1, w2, v, t_all[idx], cfg)
+            grad = _gradient(spec, w1, w2[:, 0], v, t_all[idx], cfg)  # one output neuron
             big = np.abs(grad) > cfg.threshold * np.abs(grad).max(initial=0.0)
             big &= grad != 0.0
             up = big & (grad < 0)

@@ -25,7 +25,7 @@ from cosim.harness.contract import Contract, contract
 from cosim.resources import hdl_dir
 from cosim.topology import DEFAULT, Topology
 
-__all__ = ["SimFailed", "hdl_sources", "run_bench", "run_sim"]
+__all__ = ["SimFailed", "failures", "hdl_sources", "run_bench", "run_sim"]
 
 
 class SimFailed(CosimError):
@@ -108,14 +108,15 @@ def run_bench(
     return results
 
 
-def _failures(results_xml: Path) -> list[str]:
+def failures(results_xml: Path) -> list[str]:
+    """The failed or errored test cases of a cocotb results file, one line each."""
     import xml.etree.ElementTree as ET
 
-    failures = []
+    found = []
     for case in ET.parse(results_xml).getroot().iter("testcase"):
         for bad in list(case.iter("failure")) + list(case.iter("error")):
-            failures.append(f"{case.get('name')}: {bad.get('message') or bad.text or 'failed'}")
-    return failures
+            found.append(f"{case.get('name')}: {bad.get('message') or bad.text or 'failed'}")
+    return found
 
 
 def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -152,18 +153,17 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
         topology=config.topology,
     )
     wall_s = time.perf_counter() - t0
-    failures = _failures(results)
+    failed = failures(results)
     try:
         merged: Path | str | None = summary_mod.merge_outputs(out)
     except CosimError as exc:  # a crashed run may leave an unreadable dump: report both
-        if not failures:
+        if not failed:
             raise
         merged = f"not merged ({exc}); digital.vcd and analog.vcd are kept in {out}"
-    if failures:
+    if failed:
         raise SimFailed(
-            "co-simulation failed: " + "; ".join(failures) + f" (waveforms so far: {merged})"
+            "co-simulation failed: " + "; ".join(failed) + f" (waveforms so far: {merged})"
         )
-    summary = summary_mod.summarize(out, wall_s=wall_s)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = summary_mod.write_summary(out, wall_s=wall_s)
     log(summary_mod.human(summary))
     return summary

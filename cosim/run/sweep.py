@@ -377,9 +377,7 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
     if level > 0:
         g_dev = train.perturb_conductances(g_dev, level, cfg.g_error_kinds[chunk.i_kind], rng)
     g_branch = 1.0 / (spec.r_infer_path_ohm + 1.0 / np.maximum(g_dev, 1e-30))
-    n_w1 = network.N_IN * network.N_HIDDEN
-    g1 = g_branch[:, :n_w1].reshape(-1, network.N_IN, network.N_HIDDEN)
-    g2 = g_branch[:, n_w1:]
+    g1, g2 = network.split_layers(g_branch)
     ni = train.NonIdealities(
         read_noise=cfg.read_noise,
         input_noise=cfg.input_levels[chunk.i_input],

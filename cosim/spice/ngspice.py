@@ -24,11 +24,19 @@ Facts used here (from the project's toolchain notes, TOOLCHAIN.md, re-checked wi
 referenced, copy vector data out at once, force ``LC_NUMERIC=C``, ``set num_threads=1`` on
 small machines, and restore Python's SIGINT handler after ``ngSpice_Init`` (the Debian 46
 build leaves it alone; others may not). Found while writing this module: a ``stop when time
->= t`` alone lands exactly on ``t`` (ngspice adds a breakpoint for it; an extra
-``ngSpice_SetBkpt`` made some stops miss by a step), a ``stop`` condition stays until
-``delete``, ``resume`` after the end restarts the run, and loading an ``.osdi`` while a circuit
-is loaded makes the later ``remcirc`` crash. The SendData callback is always registered
-(fixed at ``ngSpice_Init``); without a hook it costs about 6 % per accepted point.
+>= t`` makes ngspice add a breakpoint at ``t``, which restarts the integration there (order 1,
+a tenth of the step: ~5 accepted points per sync). The lockstep therefore steers the step with
+the per-step sync callback (``GetSyncData``, as spicebind does) and pauses through a permanent
+``stop when cosim_sync > 0.5`` on an injected ``external`` source that reads 1 once the target
+is reached (a node condition sets no breakpoint). Registering that callback changes how ngspice
+ends a transient (sharedsync() moves the last step 1.1 delmin short of tstop and then halves
+towards it until "timestep too small"), so the callback also lands the last step on tstop. A
+``stop`` condition stays until ``delete``; a stop request left over when a run ends at a stop
+pauses the next run at its first point (handled in ``_go``); loading an ``.osdi`` while a
+circuit is loaded makes the later ``remcirc`` crash. The SendData callback is always
+registered (fixed at ``ngSpice_Init``); without a hook it costs about 6 % per accepted point.
+Version and OSDI are checked when a Verilog-A model is loaded, not before: a deck of built-in
+devices runs on any libngspice with the shared API.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import collections
 import ctypes
 import ctypes.util
 import locale
+import math
 import os
 import re
 import shutil
@@ -46,8 +55,10 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # NumPy is imported when a vector is copied out, not at start-up
+    import numpy as np
 
 from cosim.errors import UsageError
 from cosim.spice.errors import (
@@ -99,6 +110,13 @@ MIN_VERSION = 46
 
 ENV_LIBRARY = "COSIM_LIBNGSPICE"
 """Environment variable naming the libngspice file to load instead of the system one."""
+
+_SYNC_NODE = "cosim_sync"
+_SYNC_SOURCE = "vcosim_sync"
+_SYNC_SOURCE_B = _SYNC_SOURCE.encode()
+_INF = float("inf")
+#: What ngspice prints (on stderr) when the sync source pauses a run.
+_PAUSE_LINES = ("condition met: stop", "pause requested", "simulation interrupted")
 
 _FIX = "install ngspice and libngspice0 >= 46 from <codename>-backports: make setup"
 
@@ -171,6 +189,16 @@ _BGThreadRunning = ctypes.CFUNCTYPE(_c_int, _c_bool, _c_int, _vp)
 _GetSrcData = ctypes.CFUNCTYPE(
     _c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_double, _c_char_p, _c_int, _vp
 )
+_GetSyncData = ctypes.CFUNCTYPE(
+    _c_int,
+    ctypes.c_double,
+    ctypes.POINTER(ctypes.c_double),
+    ctypes.c_double,
+    _c_int,
+    _c_int,
+    _c_int,
+    _vp,
+)
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -178,7 +206,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.ngSpice_Init.argtypes = [_SendChar, _vp, _ControlledExit, _SendData, _SendInitData]
     lib.ngSpice_Init.argtypes += [_BGThreadRunning, _vp]
     lib.ngSpice_Init.restype = _c_int
-    lib.ngSpice_Init_Sync.argtypes = [_GetSrcData, _GetSrcData, _vp, ctypes.POINTER(_c_int), _vp]
+    lib.ngSpice_Init_Sync.argtypes = [_GetSrcData, _GetSrcData, _GetSyncData]
+    lib.ngSpice_Init_Sync.argtypes += [ctypes.POINTER(_c_int), _vp]
     lib.ngSpice_Init_Sync.restype = _c_int
     lib.ngSpice_Command.argtypes = [_c_char_p]
     lib.ngSpice_Command.restype = _c_int
@@ -186,6 +215,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.ngSpice_Circ.restype = _c_int
     lib.ngGet_Vec_Info.argtypes = [_c_char_p]
     lib.ngGet_Vec_Info.restype = ctypes.POINTER(_VectorInfo)
+    lib.ngSpice_SetBkpt.argtypes = [ctypes.c_double]
+    lib.ngSpice_SetBkpt.restype = _c_bool
     lib.ngSpice_CurPlot.argtypes = []
     lib.ngSpice_CurPlot.restype = _c_char_p
     lib.ngSpice_AllVecs.argtypes = [_c_char_p]
@@ -210,6 +241,7 @@ class _Library:
         self.banner: list[str] = []
         self.version = 0
         self.exit_request: tuple[int, bool] | None = None
+        self.osdi_ok = False
         self._callbacks = (
             _SendChar(self._send_char),
             _ControlledExit(self._controlled_exit),
@@ -218,6 +250,7 @@ class _Library:
             _BGThreadRunning(lambda running, ident, user: 0),
             _GetSrcData(self._get_source),
             _GetSrcData(self._get_source),
+            _GetSyncData(self._sync),
         )
         self._ident = ctypes.c_int(0)
         self._initialise()
@@ -226,9 +259,9 @@ class _Library:
         os.environ["LC_NUMERIC"] = "C"
         in_main = threading.current_thread() is threading.main_thread()
         old_sigint = signal.getsignal(signal.SIGINT) if in_main else None
-        send_char, exit_cb, data_cb, init_cb, bg_cb, vsrc_cb, isrc_cb = self._callbacks
+        send_char, exit_cb, data_cb, init_cb, bg_cb, vsrc_cb, isrc_cb, sync_cb = self._callbacks
         status = self.lib.ngSpice_Init(send_char, None, exit_cb, data_cb, init_cb, bg_cb, None)
-        self.lib.ngSpice_Init_Sync(vsrc_cb, isrc_cb, None, ctypes.byref(self._ident), None)
+        self.lib.ngSpice_Init_Sync(vsrc_cb, isrc_cb, sync_cb, ctypes.byref(self._ident), None)
         if old_sigint is not None:
             signal.signal(signal.SIGINT, old_sigint)
         locale.setlocale(locale.LC_NUMERIC, "C")
@@ -263,8 +296,65 @@ class _Library:
     def _get_source(
         self, out: ctypes._Pointer[ctypes.c_double], t: float, name: bytes, *_: object
     ) -> int:
-        if self.owner is not None:
-            out[0] = self.owner._source_value(name, t)
+        owner = self.owner
+        if owner is not None:
+            if name == _SYNC_SOURCE_B:
+                out[0] = 1.0 if t >= owner._target_reached_s else 0.0
+            else:
+                out[0] = owner._source_value(name, t)
+        return 0
+
+    def _sync(
+        self,
+        t: float,
+        delta: ctypes._Pointer[ctypes.c_double],
+        old: float,
+        redo: int,
+        ident: int,
+        loc: int,
+        user: int | None,
+    ) -> int:
+        """ngspice's per-step sync (``GetSyncData``): steer the next step onto the target.
+
+        ngspice calls it after choosing each step: ``loc == 0`` after its own breakpoint
+        handling, ``loc == 1`` after a point was accepted (``redo == 0``, a ``loc == 0`` call
+        follows) or rejected (``redo == 1``, the retry follows directly). The callback only
+        shortens the step: the step after a sync is ngspice's own choice, so a sync is no
+        breakpoint (no order reset, no cut steps). A gap a little longer than one step is split
+        in two equal steps instead of leaving a sliver. Near the ``.tran`` end it lands the
+        step exactly on it: ngspice's sharedsync() would otherwise move it 1.1 delmin short
+        and halve towards the end until "timestep too small".
+        """
+        owner = self.owner
+        if owner is None:
+            return 0
+        step = delta[0]
+        if owner._break_s < _INF:
+            self.lib.ngSpice_SetBkpt(owner._break_s)
+            owner._break_s = _INF
+        if loc == 1 and not redo:
+            owner._next_step_s = step
+        elif loc == 0 and t == owner._restart_s:
+            # ngspice restarted at the jump's breakpoint (order 1, the right thing) and cut
+            # the step to a tenth of the one its error control had chosen: take that back.
+            owner._restart_s = _INF
+            step = max(step, owner._next_step_s)
+        if loc == 0 or redo:
+            gap = owner._target_s - t
+            if gap > owner._target_tol_s:
+                if step >= gap:
+                    step = gap
+                elif step > 0.5 * gap:
+                    step = 0.5 * gap
+        end = owner._tstop_s
+        remaining = end - t
+        if step > remaining or (
+            loc == 0 and 2.0 * step >= remaining and remaining < owner._target_s - t
+        ):
+            step = remaining
+            while step > 0.0 and t + step > end:
+                step = math.nextafter(step, 0.0)
+        delta[0] = step
         return 0
 
     def probe(self, command: str) -> list[str]:
@@ -335,21 +425,73 @@ def _acquire(name: str, private_copy: bool, owner: NgSpice) -> _Library:
         return state
 
 
-def _check_library(state: _Library) -> None:
-    """Raise :class:`LibraryError` unless the library is ngspice >= 46 with OSDI."""
-    text = "\n".join(state.banner[:10])
-    match = re.search(r"ngspice-(\d+)", text)
-    if match is None:
-        match = re.search(r"ngspice-(\d+)", "\n".join(state.probe("version -s")))
-    version = int(match.group(1)) if match else 0
+def _library_version(state: _Library) -> int:
+    """ngspice's major version (0 if unknown), read once from the banner or ``version -s``."""
+    if not state.version:
+        text = "\n".join(state.banner[:10])
+        match = re.search(r"ngspice-(\d+)", text)
+        if match is None:
+            match = re.search(r"ngspice-(\d+)", "\n".join(state.probe("version -s")))
+        state.version = int(match.group(1)) if match else 0
+    return state.version
+
+
+def _check_osdi(state: _Library, owner: NgSpice) -> None:
+    """Raise :class:`LibraryError` unless the library is ngspice >= 46 with OSDI.
+
+    Checked only when a Verilog-A model is loaded: a deck of built-in devices runs on any
+    libngspice with the shared API.
+    """
+    if state.osdi_ok:
+        return
+    version = _library_version(state)
     if version < MIN_VERSION:
         raise LibraryError(
             f"{state.path!r} is ngspice {version or 'of unknown version'}, "
-            f"need >= {MIN_VERSION} with OSDI; {_FIX}"
+            f"need >= {MIN_VERSION} with OSDI to load Verilog-A models; {_FIX}"
         )
-    if any("no such command" in line for line in state.probe("osdi")):
+    if any("no such command" in text for _, text in owner._execute("osdi", check=False)):
         raise LibraryError(f"{state.path!r} (ngspice {version}) was built without OSDI; {_FIX}")
-    state.version = version
+    state.osdi_ok = True
+
+
+def _spice_number(word: str) -> float:
+    """A SPICE number with an optional scale suffix (``1m``, ``2.5u``, ``10meg``)."""
+    match = re.fullmatch(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)([a-z]*)", word.lower())
+    if match is None:
+        raise ValueError(word)
+    scale = {"t": 1e12, "g": 1e9, "meg": 1e6, "k": 1e3, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+    scale |= {"p": 1e-12, "f": 1e-15, "mil": 25.4e-6}
+    suffix = match.group(2)
+    factor = next((v for k, v in scale.items() if suffix.startswith(k)), 1.0)
+    if suffix.startswith("m") and not suffix.startswith(("meg", "mil")):
+        factor = 1e-3
+    return float(match.group(1)) * factor
+
+
+def _tran_stop(lines: Sequence[str]) -> float | None:
+    """``tstop`` of the netlist's ``.tran`` card (None if there is none or it is unreadable)."""
+    for line in lines:
+        words = line.split()
+        if words and words[0].lower() == ".tran" and len(words) >= 3:
+            try:
+                return _spice_number(words[2])
+            except ValueError:
+                return None
+    return None
+
+
+def _with_sync_source(lines: list[str]) -> list[str]:
+    """The netlist with the lockstep's sync source before ``.end`` (saved if saves are given).
+
+    ``V cosim_sync 0 dc 0 external``: its value is 1 once the transient reaches the target of
+    :meth:`NgSpice.advance_to`, and the permanent ``stop when cosim_sync > 0.5`` pauses there.
+    A stop on a node sets no breakpoint, unlike ``stop when time >= t``.
+    """
+    extra = [f"{_SYNC_SOURCE} {_SYNC_NODE} 0 dc 0 external"]
+    if any(line.lstrip().lower().startswith(".save") for line in lines):
+        extra.append(f".save v({_SYNC_NODE})")
+    return [*lines[:-1], *extra, lines[-1]]
 
 
 # --- the simulator ------------------------------------------------------------------------
@@ -406,12 +548,20 @@ class NgSpice:
         self._has_tran = False
         self._tran = "idle"  # "idle" | "paused" | "done"
         self._stop_pending = False
+        self._sync = False  # the loaded circuit has the lockstep sync source
+        self._tstop_s = _INF
+        self._target_s = _INF  # read by the sync callbacks (see _Library._sync)
+        self._target_reached_s = _INF
+        self._target_tol_s = 0.0
+        self._paused_s = 0.0
+        self._next_step_s = 0.0  # the step ngspice chose after the latest accepted point
+        self._restart_s = _INF  # time of the latest announced input jump (see break_at)
+        self._break_s = _INF  # a breakpoint for ngspice, set at the next sync callback
         name = os.fspath(library) if library is not None else _default_library()
         self._state = _acquire(name, private_copy, self)
         self._lib = self._state.lib
         self._closed = False
         try:
-            _check_library(self._state)
             self.command(f"set num_threads={int(num_threads)}")
         except BaseException:
             self.close()
@@ -449,8 +599,8 @@ class NgSpice:
 
     @property
     def version(self) -> int:
-        """ngspice's major version number (e.g. 46)."""
-        return self._state.version
+        """ngspice's major version number (e.g. 46; 0 if the library does not say)."""
+        return _library_version(self._state)
 
     @property
     def library_path(self) -> str:
@@ -545,6 +695,7 @@ class NgSpice:
             raise UsageError(
                 f"OSDI path {str(file)!r} contains white space, ngspice cannot load it"
             )
+        _check_osdi(self._state, self)
         if self._circuit:
             self.remove_circuit()
         self._execute(f"osdi {file}")
@@ -565,6 +716,9 @@ class NgSpice:
             raise UsageError("empty netlist: give a title line, elements and an analysis")
         if lines[-1].lower() != ".end":
             lines.append(".end")
+        has_tran = any(line.lstrip().lower().startswith(".tran") for line in lines)
+        if has_tran:
+            lines = _with_sync_source(lines)
         encoded = [line.encode() for line in lines]
         array = (_c_char_p * (len(encoded) + 1))(*encoded, None)
         self._capture = []
@@ -582,9 +736,14 @@ class NgSpice:
             summary = (bad or errs or [f"ngSpice_Circ returned {status}"])[0].strip()
             raise NetlistError(f"netlist rejected: {summary}", "<circuit>", errs)
         self._circuit = True
-        self._has_tran = any(line.lstrip().lower().startswith(".tran") for line in lines)
+        self._has_tran = has_tran
         self._tran = "idle"
         self._raise_callback_error()
+        self._tstop_s = _tran_stop(lines) or _INF
+        self._set_target(_INF)
+        self._sync = has_tran
+        if has_tran:
+            self._execute(f"stop when {_SYNC_NODE} > 0.5")
 
     @property
     def circuit_loaded(self) -> bool:
@@ -593,9 +752,10 @@ class NgSpice:
 
     def remove_circuit(self) -> None:
         """Remove the circuit, its stop conditions and all result plots (frees memory)."""
-        if self._stop_pending:
+        if self._stop_pending or self._sync:
             self._execute("delete all", check=False)
             self._stop_pending = False
+            self._sync = False
         if self._circuit:
             self._execute("remcirc", check=False)
         self._execute("destroy all", check=False)
@@ -623,11 +783,14 @@ class NgSpice:
             SimulationError: The matching subclass if the analysis failed.
         """
         self._need_circuit("run")
+        self._set_target(_INF)
         if self._tran == "paused":
             self._clear_stop()
             self.command("resume")
         else:
             self.command("run")
+        if self._tran == "paused" and self._sync:  # a stale pause request: see _go
+            self.command("resume")
 
     def op(self) -> dict[str, float]:
         """Run an operating point and return every vector's value by name."""
@@ -638,38 +801,124 @@ class NgSpice:
     def advance_to(self, t_s: float) -> None:
         """Run (first call) or resume the netlist's ``.tran`` until exactly ``t_s``.
 
-        A ``stop when time >= t_s`` makes ngspice put a time point on ``t_s`` and pause
-        there (the stop replaces the previous one, so conditions never pile up). Calling it
-        with the current time does nothing.
+        The per-step sync callback shortens the step that would pass ``t_s`` so that a time
+        point lands on it, and the sync source (see :func:`_with_sync_source`) pauses the run
+        there. No breakpoint is set and no command string is built: the step after the pause
+        is the one ngspice's error control chose. Advancing to the ``.tran`` stop time ends the
+        transient normally (``transient_state == "done"``). Calling it with the current time
+        does nothing.
 
         Raises:
             UsageError: ``t_s`` lies before the current time or after the transient's end.
             SimulationError: The matching subclass if the transient failed.
         """
+        t_s = float(t_s)
+        if self._tran == "paused":  # the lockstep's hot path
+            now_s = self._paused_s
+            tol_s = 1e-18 + 1e-12 * abs(t_s)
+            if t_s - now_s <= tol_s:
+                if now_s - t_s <= tol_s:
+                    return
+                raise UsageError(f"advance_to({t_s!r}): time runs forward, now is {now_s!r} s")
+            if t_s > self._tstop_s + tol_s:
+                raise UsageError(f"advance_to({t_s!r}): the transient ends at {self._tstop_s!r} s")
+            self._set_target(t_s)
+            self._go(b"resume", t_s, tol_s)
+            return
         self._need_circuit("advance_to")
         if not self._has_tran:
             raise UsageError("advance_to needs a .tran line in the netlist (none found)")
-        t_s = float(t_s)
         tol_s = _time_tolerance(t_s)
-        now_s = self.time_s
-        if self._tran != "idle" and abs(t_s - now_s) <= tol_s:
-            return
         if self._tran == "done":
+            now_s = self.time_s
+            if abs(t_s - now_s) <= tol_s:
+                return
             raise UsageError(
                 f"advance_to({t_s!r}): the transient already ended at {now_s!r} s; "
                 "load the circuit again to start over"
             )
-        if t_s < now_s:
-            raise UsageError(f"advance_to({t_s!r}): time runs forward, now is {now_s!r} s")
-        self._clear_stop()
-        self._execute(f"stop when time >= {t_s!r}")
-        self._stop_pending = True
-        self.command("resume" if self._tran == "paused" else "run")
+        if t_s < -tol_s:
+            raise UsageError(f"advance_to({t_s!r}): time runs forward, now is 0.0 s")
+        if t_s > self._tstop_s + tol_s:
+            raise UsageError(f"advance_to({t_s!r}): the transient ends at {self._tstop_s!r} s")
+        if t_s > tol_s:
+            self._set_target(t_s)
+            self._go(b"run", t_s, tol_s)
+            return
+        # The operating point: the sync source's dc value pauses on the t = 0 point. (A resume
+        # from there restarts the transient, so the dc value must be 0 again before it.)
+        self.alter(_SYNC_SOURCE, 1.0, "dc")
+        try:
+            self._set_target(0.0)
+            self._go(b"run", t_s, tol_s)
+        finally:
+            self.alter(_SYNC_SOURCE, 0.0, "dc")
+
+    def break_at(self, t_s: float) -> None:
+        """Announce that an input jumps at ``t_s`` (call before advancing to it).
+
+        ngspice puts a breakpoint there, as at a source's own edge: the integration restarts at
+        ``t_s`` with a first-order step, so trapezoidal integration never mixes the rates before
+        and after the jump. Unlike a plain breakpoint, the step after it keeps the size
+        ngspice's error control chose (no cut to a tenth; a too-long step is rejected and
+        retried as usual).
+        """
+        if self._tran == "paused" and t_s > self._paused_s:
+            # Set from the sync callback once the run is going: a resume from the t = 0 pause
+            # restarts the transient and would drop a breakpoint set now.
+            self._break_s = self._restart_s = float(t_s)
+
+    def _set_target(self, t_s: float) -> None:
+        """Where the sync callbacks steer and pause: ``t_s``, or nowhere (inf, or the end)."""
+        tol_s = _time_tolerance(t_s)
+        if t_s >= self._tstop_s - tol_s - 1e-9 * self._tstop_s:
+            t_s = _INF  # ngspice ends the transient there by itself
+        self._target_s = t_s
+        self._target_tol_s = tol_s
+        self._target_reached_s = t_s - tol_s
+
+    def _go(self, command: bytes, t_s: float, tol_s: float) -> None:
+        """Run or resume until the target; classify the outcome (cheaply when it is a pause).
+
+        A pause short of the target can only be a stale stop request of an earlier run of
+        the library (ngspice keeps it across circuits): one more ``resume`` goes on.
+        """
+        for _ in range(2):
+            lines: list[tuple[bool, str]] = []
+            self._capture = lines
+            self._callback_error = None
+            try:
+                self._lib.ngSpice_Command(command)
+            finally:
+                self._capture = None
+            self._raise_callback_error()
+            errs = [text for is_err, text in lines if is_err]
+            if errs and all(_is_pause_line(text) for text in errs):
+                info = self._lib.ngGet_Vec_Info(b"time")
+                if info and info.contents.v_length > 0:
+                    now_s = info.contents.v_realdata[info.contents.v_length - 1]
+                    if abs(now_s - t_s) <= tol_s:
+                        self._tran = "paused"
+                        self._paused_s = now_s
+                        return
+            self._classify(command.decode(), lines)
+            if self._tran != "paused" or self.time_s >= t_s - tol_s:
+                break
+            command = b"resume"
         now_s = self.time_s
-        if self._tran == "done" and now_s < t_s - tol_s:
-            raise UsageError(f"advance_to({t_s!r}): the transient ends at {now_s!r} s")
-        if self._tran == "done":
-            self._clear_stop()
+        if self._tran == "paused":
+            self._paused_s = now_s
+        if now_s < t_s - tol_s:
+            raise UsageError(f"advance_to({t_s!r}): the transient stopped at {now_s!r} s")
+
+    def _classify(self, command: str, lines: list[tuple[bool, str]]) -> None:
+        """The slow path of :meth:`_go`: ngspice's messages decide (errors, end, pause)."""
+        errs = [text for is_err, text in lines if is_err and not _is_pause_line(text)]
+        error = command_error(command, errs)
+        if error is not None:
+            self._end_transient()
+            raise error
+        self._after_analysis(lines)
 
     def _clear_stop(self) -> None:
         if self._stop_pending:
@@ -716,6 +965,8 @@ class NgSpice:
 
     def vector(self, name: str) -> np.ndarray:
         """A copy of a whole vector (float64, or complex128 for AC results)."""
+        import numpy as np
+
         info = self._vector_info(name)
         n = info.v_length
         if info.v_realdata:
@@ -729,6 +980,8 @@ class NgSpice:
         Cheap in lockstep (no copy of the part already read): use it to stream a growing
         transient in blocks.
         """
+        import numpy as np
+
         info = self._vector_info(name)
         n = info.v_length
         if not info.v_realdata:
@@ -845,6 +1098,10 @@ class NgSpice:
             )
         except BaseException as exc:  # reported after the command returns
             self._callback_error = exc
+
+
+def _is_pause_line(text: str) -> bool:
+    return any(sign in text for sign in _PAUSE_LINES)
 
 
 def _time_tolerance(t_s: float) -> float:

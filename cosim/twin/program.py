@@ -507,7 +507,7 @@ def crossbar_twin(
     harness: HarnessParams | None = None,
     n_grid: int = 513,
     topology: Topology = DEFAULT,
-    dataset: str | None = None,
+    dataset: str = "patterns",
 ) -> CrossbarTwin:
     """The twin of the crossbar that ``cosim sim --card CARD --seed SEED`` programs.
 

@@ -1,13 +1,16 @@
 """Merging VCD files (the digital dump of Icarus and the analog VCD) into one, streaming.
 
-The merged file has one timescale (1 ps) and every input's hierarchy.
+The merged file has one timescale (1 ps) and every input's hierarchy, plus any signals a
+:class:`Derived` computes from the others on the way (e.g. the crossbar's "selected device"
+traces, :mod:`cosim.analysis.selected`).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,29 @@ from cosim.waves.read import (
     timescale_s,
 )
 
-__all__ = ["merge_vcds"]
+__all__ = ["Derived", "DeriveFn", "merge_vcds"]
+
+
+@dataclass
+class Derived:
+    """Signals computed while merging from changes of other signals.
+
+    Attributes:
+        vars: full dotted name → ``(VCD type, size)`` of each derived signal (size None for
+            ``real``), e.g. ``{"analog.selected.v": ("real", None)}``.
+        sources: full names of the signals whose changes :attr:`update` receives.
+        update: called with ``(source name, value)`` on every change of a source (in time
+            order, digital before analog at equal times); returns ``(derived name, value)``
+            changes to record at the same time.
+    """
+
+    vars: dict[str, tuple[str, int | None]]
+    sources: Collection[str]
+    update: Callable[[str, float | str], Iterable[tuple[str, float | str | int]]]
+
+
+#: Builds the derived signals from the names of every input signal (None: nothing to derive).
+DeriveFn = Callable[[Collection[str]], "Derived | None"]
 
 
 def merge_vcds(
@@ -33,6 +58,7 @@ def merge_vcds(
     *,
     timescale: str = "1 ps",
     partial: bool = False,
+    derive: DeriveFn | None = None,
 ) -> Path:
     """Merge VCD files into one (k-way merge by time, streaming, through pyvcd).
 
@@ -41,7 +67,7 @@ def merge_vcds(
 
     Every input's hierarchy is kept; identifiers are re-assigned; times are rescaled to
     ``timescale`` (each input's timescale must be a whole multiple of it).  Inputs are
-    merged in argument order at equal times.
+    merged in argument order at equal times.  ``derive`` adds computed signals (:class:`Derived`).
 
     Returns:
         ``out_vcd`` as a :class:`~pathlib.Path`.
@@ -80,6 +106,21 @@ def merge_vcds(
                 size = None if var.is_real else var.size
                 mapping[var.id] = writer.register_var(scope, ref + var.range, vtype, size)
             maps.append(mapping)
+        watch: dict[Any, str] = {}
+        dvars: dict[str, Any] = {}
+        update = None
+        derived = derive(list(seen)) if derive is not None else None
+        if derived is not None:
+            by_name = {
+                v.name: maps[n][v.id]
+                for n, h in enumerate(headers)
+                for v in h.vars  # type: ignore[union-attr]
+            }
+            watch = {by_name[name]: name for name in derived.sources if name in by_name}
+            for name, (vtype, size) in derived.vars.items():
+                *scope, ref = name.split(".")
+                dvars[name] = writer.register_var(scope, ref, vtype, size)
+            update = derived.update
         ends: list[int] = []
         scaled = [
             _rescale(stream, mapping, header.tick_s / tick_s, path, ends)  # type: ignore[union-attr]
@@ -87,7 +128,9 @@ def merge_vcds(
         ]
         change = writer.change
         t_last = 0
-        changes = heapq.merge(*scaled, key=itemgetter(0))
+        changes: Iterator[tuple[int, Any, float | str]] = heapq.merge(*scaled, key=itemgetter(0))
+        if update is not None:
+            changes = _with_derived(changes, watch, dvars, update)
         first = next(changes, None)
         while first is not None and first[0] == 0:  # the values at 0 go into $dumpvars
             change(first[1], 0, first[2])
@@ -103,6 +146,21 @@ def merge_vcds(
 
 #: Compares unequal to every value: pyvcd then writes a repeated value instead of dropping it.
 _NOT_A_VALUE = object()
+
+
+def _with_derived(
+    changes: Iterator[tuple[int, Any, float | str]],
+    watch: dict[Any, str],
+    dvars: dict[str, Any],
+    update: Callable[[str, float | str], Iterable[tuple[str, float | str | int]]],
+) -> Iterator[tuple[int, Any, float | str]]:
+    for t, var, value in changes:
+        yield t, var, value
+        name = watch.get(var)
+        if name is not None:
+            for dname, dvalue in update(name, value):
+                yield t, dvars[dname], dvalue  # type: ignore[misc]
+
 
 _PYVCD_TYPES = frozenset(
     "event integer parameter real realtime reg supply0 supply1 time tri triand trior trireg "

@@ -1,5 +1,7 @@
 """Streaming VCD reading: header, value changes, traces; the errors of every VCD tool.
 
+FST files are read too, as the VCD text ``fst2vcd`` streams (:mod:`cosim.waves.fst`).
+
 A hand-rolled line parser over bytes (several times faster than ``vcd.reader.tokenize``, see
 ``bench/bench_metrics.py``) that never holds more than one line of the body in memory.  Its
 contract: one value change, timestamp or keyword per body line (as Icarus Verilog, pyvcd and
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from cosim.errors import CosimError, UsageError
+from cosim.waves.fst import open_fst_as_vcd
 
 __all__ = [
     "Change",
@@ -133,9 +136,14 @@ class VcdHeader:
 
 
 def _open_vcd(path: str | Path) -> IO[bytes]:
+    """The VCD text of a file: the file itself, or an FST file's, through ``fst2vcd``."""
     p = Path(path)
     try:
-        return open(p, "rb", buffering=1 << 20)  # noqa: SIM115
+        fh = open(p, "rb", buffering=1 << 20)  # noqa: SIM115
+        if fh.peek(1)[:1] == b"\x00":  # type: ignore[attr-defined]
+            fh.close()
+            return open_fst_as_vcd(p)
+        return fh
     except FileNotFoundError:
         raise VcdNotFoundError(f"VCD file not found: {p}") from None
     except IsADirectoryError:

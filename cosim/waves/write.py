@@ -57,6 +57,8 @@ class AnalogVcdWriter:
         neurons: neuron names: var ``v``.
         timescale: VCD timescale (``"1 ps"``).
         conductance: also register ``<device>.g``.
+        signals: more dotted names (``"top.v"``, ``"vref.i"``) for designs that are no crossbar;
+            the last part names the variable (and its deadband).
         flush_every_s: wall-clock interval between flushes to disk.
         deadband: absolute change below which a value is not re-recorded, by variable name
             (``v``, ``i``, ``x``, ``g``); default :data:`DEADBAND`; ``None`` records every
@@ -79,6 +81,7 @@ class AnalogVcdWriter:
         conductance: bool = False,
         flush_every_s: float = 1.0,
         deadband: Mapping[str, float] | None = None,
+        signals: Sequence[str] = (),
     ) -> None:
         self.path = Path(path)
         self.tick_s = timescale_s(timescale)
@@ -91,6 +94,9 @@ class AnalogVcdWriter:
         ):
             for member in members:
                 names.extend(((*group, member), var) for var in var_names)
+        for signal in signals:  # any other dotted name: scope(s), then the variable
+            parts = signal.split(".")
+            names.append((tuple(parts[:-1]), parts[-1]))
         keys = [".".join((*scope, var)) for scope, var in names]
         if len(set(keys)) != len(keys):
             raise UsageError(f"duplicate analog signal names in {sorted(keys)}")

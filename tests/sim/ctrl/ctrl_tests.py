@@ -17,7 +17,6 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from cosim.bench.host import XbarHost
 from cosim.bench.monitors import ProtocolViolation, StepDevices, monitor_one_hot_sel, monitor_pulses
-from cosim.harness.contract import resolve
 from cosim.harness.converters import (
     HarnessParams,
     conductance_to_sense_code,
@@ -253,7 +252,7 @@ async def test_inference(dut: Any) -> None:
     for v_out in (0.75 * adc.fs_V, 0.25 * adc.fs_V):
         v_h = [-0.05, float(rng.uniform(0, adc.fs_V)), 1.2 * adc.fs_V]
         for n, v in enumerate((*v_h, v_out)):
-            resolve(dut, f"g_nrn[{n}].v").value = v
+            dut.g_nrn[n].v.value = v
         codes = [int(c) for c in rng.integers(0, hi + 1, DEFAULT.n_in)]
         res = await host.infer(codes, settle_s=3 * p.clk_period_s, class_threshold=thr)
         assert res.h_codes == tuple(adc.quantize(v) for v in v_h)

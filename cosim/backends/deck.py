@@ -1,0 +1,179 @@
+"""Any SPICE deck in libngspice, stepped in lockstep: the analog side of a design file.
+
+Knows nothing of crossbars: it loads the deck (and the design's Verilog-A models), adds the
+``.tran`` card and ``.options`` from the design, holds the ``external`` sources the bridge
+drives, samples the quantities the port map asks for, streams the recorded quantities to the
+analog VCD and integrates the supplies' energy (∫ v·i dt over every accepted point).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cosim.backends.protocol import AnalogSimulationError, BackendStats
+from cosim.errors import CosimError
+from cosim.spice.ngspice import NgSpice
+from cosim.waves.write import AnalogVcdWriter
+
+__all__ = ["DeckBackend", "tran_line", "vector_name"]
+
+
+def vector_name(quantity: str) -> str:
+    """ngspice's vector for a quantity key: ``top`` → ``top``, ``i(vref)`` → ``vref#branch``."""
+    if quantity.startswith("i(") and quantity.endswith(")"):
+        return f"{quantity[2:-1]}#branch"
+    return quantity
+
+
+def _vcd_name(quantity: str) -> str:
+    """Analog VCD name of a recorded quantity: ``top`` → ``top.v``, ``i(vref)`` → ``vref.i``."""
+    if quantity.startswith("i(") and quantity.endswith(")"):
+        return f"{quantity[2:-1]}.i"
+    return f"{quantity}.v"
+
+
+def tran_line(tmax_s: float, t_stop_s: float, *, uic: bool = False) -> str:
+    """The lockstep ``.tran`` card: ``tstop/tstep`` stays 1e5 (ngspice sizes buffers from it)."""
+    return f".tran {t_stop_s / 1e5:.6g} {t_stop_s:.6g} 0 {tmax_s:.6g}" + (" uic" if uic else "")
+
+
+class DeckBackend:
+    """A SPICE deck in libngspice under the bridge.
+
+    Args:
+        deck_text: the deck (title line first), without an analysis card.
+        sources: the ``external`` sources the bridge drives (held at 0 until driven).
+        quantities: sample keys (``node`` or ``i(source)``) that :meth:`sample` returns.
+        tmax_s, t_stop_s, uic: the ``.tran`` card.
+        options: ngspice ``.options`` (``reltol`` ...).
+        osdi: compiled Verilog-A models to load first.
+        vcd: analog VCD path (None: nothing recorded).
+        record: quantities to the VCD (``node`` or ``i(source)``).
+        supplies: supply name → (source, its + node): ``supply.<name>.v/i`` and energy.
+        flush_every_s: wall-clock interval between blocks written to the VCD.
+    """
+
+    def __init__(
+        self,
+        deck_text: str,
+        *,
+        sources: Sequence[str],
+        quantities: Sequence[str],
+        tmax_s: float,
+        t_stop_s: float = 1.0,
+        uic: bool = False,
+        options: Mapping[str, float | str] | None = None,
+        osdi: Sequence[Path] = (),
+        vcd: Path | None = None,
+        record: Sequence[str] = (),
+        supplies: Mapping[str, tuple[str, str]] | None = None,
+        flush_every_s: float = 0.5,
+    ) -> None:
+        self.stats = BackendStats()
+        self._quantities = [(q, vector_name(q)) for q in quantities]
+        self._supplies = dict(supplies or {})
+        self.energy_J = dict.fromkeys(self._supplies, 0.0)
+        self._record = [(_vcd_name(q), vector_name(q)) for q in record]
+        for name, (src, node) in self._supplies.items():
+            self._record += [(f"supply.{name}.v", node), (f"supply.{name}.i", f"-{src}#branch")]
+        self._writer = (
+            AnalogVcdWriter(vcd, [], [], [], signals=[n for n, _ in self._record])
+            if vcd is not None
+            else None
+        )
+        lines = deck_text.rstrip().splitlines()
+        if lines and lines[-1].strip().lower() == ".end":
+            lines.pop()
+        if options:
+            lines.append(".options " + " ".join(f"{k}={v}" for k, v in options.items()))
+        lines += [tran_line(tmax_s, t_stop_s, uic=uic), ".end"]
+        self._ng = NgSpice()
+        try:
+            for path in osdi:
+                self._ng.load_osdi(path)
+            self._ng.load_circuit(lines)
+            for name in sources:
+                self._ng.set_source(name, 0.0)
+        except BaseException:
+            self._ng.close()
+            raise
+        self._read = 0
+        self._last: dict[str, float] = {}  # last point of the previous block (energy)
+        self._flush_every_s = flush_every_s
+        self._next_flush = 0.0
+        self._edges: list[float] = []
+
+    def _flush_points(self) -> None:
+        if self._ng.transient_state == "idle":
+            return
+        t = self._ng.vector_tail("time", self._read)
+        if t.size == 0:
+            return
+        tail = self._ng.vector_tail
+        cols = {}
+        for name, vec in self._record:
+            sign = -1.0 if vec.startswith("-") else 1.0
+            cols[name] = sign * tail(vec.lstrip("-"), self._read)[: t.size]
+        t_prev = self._last.get("t")
+        for sup in self._supplies:
+            v, i = cols[f"supply.{sup}.v"], cols[f"supply.{sup}.i"]
+            p = v * i
+            if t_prev is not None:
+                p0 = self._last[sup]
+                self.energy_J[sup] += 0.5 * (p0 + float(p[0])) * (float(t[0]) - t_prev)
+            self.energy_J[sup] += float((0.5 * (p[1:] + p[:-1]) * (t[1:] - t[:-1])).sum())
+            self._last[sup] = float(p[-1])
+        self._last["t"] = float(t[-1])
+        if self._writer is not None:
+            edges, self._edges = self._edges, []
+            self._writer.write_block(t, cols, edges=edges)
+        self._read += t.size
+        self.stats.points += t.size
+        self._next_flush = time.monotonic() + self._flush_every_s
+
+    def announce_edge(self, t_s: float) -> None:
+        """Controls will change at ``t_s`` (called before :meth:`advance_to` reaches it)."""
+        self._ng.break_at(t_s)
+
+    def mark_edge(self, t_s: float) -> None:
+        """Controls change at ``t_s``: the VCD gets every signal's held value there."""
+        self._edges.append(t_s)
+
+    def set_controls(self, values: Mapping[str, float]) -> None:
+        for name, value in values.items():
+            self._ng.set_source(name, value)
+
+    def advance_to(self, t_s: float) -> None:
+        if t_s > self.stats.t_s:
+            try:
+                self._ng.advance_to(t_s)
+            except CosimError as exc:
+                self._flush_points()
+                tail = "\n  ".join(self._ng.recent_output(15))
+                raise AnalogSimulationError(
+                    f"ngspice failed advancing to t = {t_s!r} s: {exc}\n"
+                    f"last ngspice output:\n  {tail}"
+                ) from exc
+            self.stats.syncs += 1
+            self.stats.t_s = t_s
+            if self._writer is not None and time.monotonic() >= self._next_flush:
+                self._flush_points()
+
+    def sample(self) -> dict[str, float]:
+        self.stats.samples += 1
+        if self._ng.transient_state == "idle":
+            self._ng.advance_to(0.0)
+        latest = self._ng.latest
+        return {q: latest(vec) for q, vec in self._quantities}
+
+    def close(self) -> None:
+        if self._ng.closed:
+            return
+        try:
+            self._flush_points()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+            self._ng.close()
