@@ -164,7 +164,7 @@ def make_crossbar(
     x0 = np.full(topology.n_dev, float(card.x0))
     train_set, _ = datasets.train_test(topology, dataset)
     cfg = train.TrainConfig(noise=TRAINING_NOISE, seed=seed)
-    w = train.train(spec, train_set, gb_min, gb_max, cfg)
+    w = train.train(spec, train_set, gb_min, gb_max, cfg, topology)
     targets = train.to_conductances(spec, w, gb_min, gb_max)
     gb_target = np.concatenate([targets.g1_S.ravel(), targets.g2_S.ravel()])
     g_target = 1.0 / (1.0 / gb_target - r_inf)

@@ -36,31 +36,44 @@ import pytest
 
 from cosim.config import SimConfig
 from cosim.run.sim import run_sim
+from cosim.topology import DEFAULT, Topology
 from cosim.twin import program
 
 pytestmark = [pytest.mark.spice, pytest.mark.sim]
 
-#: (card, seed, devices): a few devices per card, layer-1 and layer-2, low and high targets.
-CASES = [("W", 3, (5, 28)), ("Cr", 1, (0, 9, 27)), ("C", 3, (22, 28))]
+#: (card, seed, devices, topology): a few devices per card, layer-1 and layer-2, low and high
+#: targets; the last case on a non-default network (12→2→3: 30 devices, three output neurons).
+CASES = [
+    ("W", 3, (5, 28), DEFAULT),
+    ("Cr", 1, (0, 9, 27), DEFAULT),
+    ("C", 3, (22, 28), DEFAULT),
+    ("Cr", 2, (0, 7, 19, 23), Topology((12, 2, 3))),
+]
 
 
-@pytest.mark.parametrize(("card", "seed", "devices"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("card", "seed", "devices", "topology"),
+    CASES,
+    ids=[f"{c[0]}-{c[3]}" for c in CASES],
+)
 def test_twin_matches_cosimulation(
-    card: str, seed: int, devices: tuple[int, ...], tmp_path: Path
+    card: str, seed: int, devices: tuple[int, ...], topology: Topology, tmp_path: Path
 ) -> None:
     summary = run_sim(
         SimConfig(
             card=card,
             seed=seed,
             backend="ngspice",
+            topology=topology,
             devices=devices,
             test_images=1,
             out_dir=tmp_path,
         ),
         log=lambda s: None,
     )
+    assert summary["topology"] == list(topology.widths)
     host = json.loads((tmp_path / "host.json").read_text())
-    twin = program.crossbar_twin(card, seed, reset_pulse=True)
+    twin = program.crossbar_twin(card, seed, reset_pulse=True, topology=topology)
     # same targets, codes and tolerance as the cocotb host
     np.testing.assert_array_equal(twin.target_codes, host["target_codes"])
     assert twin.setup.scheme.tolerance_codes == host["tolerance"]
