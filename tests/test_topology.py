@@ -66,3 +66,12 @@ def test_topology_recovered_from_device_names(widths: tuple[int, int, int]) -> N
     assert Topology.from_device_names(list(t.device_names) + ["supply"]) == t
     with pytest.raises(TopologyError, match="complete"):
         Topology.from_device_names(t.device_names[:-1])
+
+
+def test_default_topology_is_the_hdl_default() -> None:
+    from cosim.harness.verilog import read_constants
+    from cosim.resources import hdl_dir
+
+    for top in (hdl_dir() / "behav" / "xbar_top.v", hdl_dir() / "xbar_ctrl.v"):
+        params = read_constants(top, "parameter")
+        assert (params["N_IN"], params["N_HID"], params["N_OUT"]) == DEFAULT.widths, top

@@ -116,8 +116,9 @@ class Spread:
 
 
 @dataclass(frozen=True)
-class Operation:
-    """Recommended pulse scheme of a card (the ``[operation]`` table); device seen alone.
+class Pulses:
+    """The pulses of a write-verify scheme in physical units — defined once, shared by a card's
+    recommended scheme (:class:`Operation`) and the controller's (``PulseScheme``).
 
     Attributes:
         v_write_V: write (set, G up) pulse amplitude at the source, positive (V).
@@ -129,9 +130,6 @@ class Operation:
         v_read_V: read voltage at the source, positive (V).
         t_read_s: read pulse width (s).
         t_gap_s: idle time (0 V) after every pulse (s).
-        r_series_ohm: series (compliance) resistor between source and device (Ω).
-        g_min_S: lowest conductance the scheme programs reliably (device alone) (S).
-        g_max_S: highest conductance the scheme programs reliably (device alone) (S).
     """
 
     v_write_V: float
@@ -143,6 +141,22 @@ class Operation:
     v_read_V: float
     t_read_s: float
     t_gap_s: float
+
+    def pulses(self) -> Pulses:
+        """Just the pulse fields (of a subclass instance)."""
+        return Pulses(**{f.name: getattr(self, f.name) for f in fields(Pulses)})
+
+
+@dataclass(frozen=True)
+class Operation(Pulses):
+    """Recommended pulse scheme of a card (the ``[operation]`` table); device seen alone.
+
+    Attributes (besides :class:`Pulses`):
+        r_series_ohm: series (compliance) resistor between source and device (Ω).
+        g_min_S: lowest conductance the scheme programs reliably (device alone) (S).
+        g_max_S: highest conductance the scheme programs reliably (device alone) (S).
+    """
+
     r_series_ohm: float
     g_min_S: float
     g_max_S: float

@@ -11,20 +11,19 @@ code that runs without a simulator (sweeps, the twin).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosim.design.ports import Drive, PortMap, Sample
 from cosim.errors import UsageError
 from cosim.harness.converters import HarnessParams
+from cosim.harness.verilog import read_constants
 from cosim.resources import hdl_dir
 from cosim.topology import DEFAULT, Topology
 
 __all__ = ["XBAR_TOP_V", "Contract", "contract", "default_harness"]
 
 XBAR_TOP_V = hdl_dir() / "behav" / "xbar_top.v"
-_PARAM = re.compile(r"^\s*parameter\s+(real|integer)\s+(\w+)\s*=\s*([-+0-9.eE]+)")
 
 
 def default_harness(path: Path = XBAR_TOP_V) -> HarnessParams:
@@ -36,15 +35,7 @@ def default_harness(path: Path = XBAR_TOP_V) -> HarnessParams:
     Raises:
         UsageError: the file is missing or lacks a parameter.
     """
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read harness parameters from {path}: {exc}") from None
-    values = {}
-    for line in text.splitlines():
-        m = _PARAM.match(line)
-        if m:
-            values[m.group(2)] = float(m.group(3))
+    values = {k: float(v) for k, v in read_constants(path, "parameter").items()}
 
     class _Dut:
         def __getattr__(self, name: str) -> object:

@@ -4,25 +4,22 @@ adaptive pulse widths exactly as ``hdl/xbar_ctrl.v`` applies them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from cosim.circuit.devices import DeviceCard, Pulses
 from cosim.errors import UsageError
 from cosim.harness.converters import HarnessParams
 from cosim.harness.regmap import load_register_map
 
 
 @dataclass(frozen=True)
-class PulseScheme:
-    """A write-verify scheme in physical units (V, s); see docs/controller.md.
+class PulseScheme(Pulses):
+    """A write-verify scheme: the pulses (:class:`cosim.circuit.devices.Pulses`, V and s) and
+    the controller's settings; see docs/controller.md.
 
-    Attributes:
-        v_write_V, t_write_s: write (SET, conductance up) pulse.
-        v_erase_V, t_erase_s: erase (RESET direction, conductance down) pulse.
-        v_reset_V, t_reset_s: initial reset pulse of every device (if ``reset_enabled``).
-        v_read_V, t_read_s: read pulse.
+    Attributes (besides the pulses):
         t_read_sample_s: from read-pulse start to the ``adc_sample`` rise (0 < it < t_read_s).
-        t_gap_s: deselected time after each pulse.
         reset_enabled: apply the reset pulse before programming each device.
         tolerance_codes: verify window half-width (sense-ADC codes); with
             ``tolerance_shift`` the floor of the relative window (``REG_TOL``).
@@ -40,16 +37,7 @@ class PulseScheme:
             See :func:`verify_window`.
     """
 
-    v_write_V: float
-    t_write_s: float
-    v_erase_V: float
-    t_erase_s: float
-    v_reset_V: float
-    t_reset_s: float
-    v_read_V: float
-    t_read_s: float
     t_read_sample_s: float
-    t_gap_s: float
     reset_enabled: bool
     tolerance_codes: int
     max_pulses: int
@@ -202,12 +190,12 @@ def verify_tolerance(target_codes: Any) -> int:
 
 
 def pulse_scheme(
-    card: Any,
+    card: DeviceCard,
     reset_enabled: bool,
     tolerance_codes: int,
     t_step_wait_s: float = 0.0,
     tolerance_shift: int = TOLERANCE_SHIFT,
-) -> Any:
+) -> PulseScheme:
     """The controller's pulse scheme for a card (from its ``[operation]`` table).
 
     Adaptive write-verify is on: at every direction reversal of a device the write and erase
@@ -219,16 +207,8 @@ def pulse_scheme(
 
     op = card.operation
     return PulseScheme(
-        v_write_V=op.v_write_V,
-        t_write_s=op.t_write_s,
-        v_erase_V=op.v_erase_V,
-        t_erase_s=op.t_erase_s,
-        v_reset_V=op.v_reset_V,
-        t_reset_s=op.t_reset_s,
-        v_read_V=op.v_read_V,
-        t_read_s=op.t_read_s,
+        **asdict(op.pulses()),
         t_read_sample_s=op.t_read_s / 2,
-        t_gap_s=op.t_gap_s,
         reset_enabled=reset_enabled,
         tolerance_codes=tolerance_codes,
         max_pulses=MAX_PULSES,

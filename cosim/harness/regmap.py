@@ -3,33 +3,17 @@ place the numbers live)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from cosim.errors import UsageError
+from cosim.harness.verilog import read_constants
 from cosim.resources import hdl_dir
 
 REGS_VH = hdl_dir() / "xbar_regs.vh"
 """Default location of the register-map header (``<repo>/hdl/xbar_regs.vh``)."""
-
-_LOCALPARAM = re.compile(
-    r"^\s*localparam\s+(?:integer\s+|\[\s*\d+\s*:\s*\d+\s*\]\s*)?(\w+)\s*=\s*([^;]+);"
-)
-_SIZED = re.compile(r"^(\d+)?'([bdhoBDHO])([0-9a-fA-F_]+)$")
-
-
-def _parse_number(text: str, where: str) -> int:
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    m = _SIZED.match(text)
-    if not m:
-        raise UsageError(f"{where}: cannot parse Verilog number {text!r}")
-    base = {"b": 2, "d": 10, "h": 16, "o": 8}[m.group(2).lower()]
-    return int(m.group(3).replace("_", ""), base)
 
 
 @dataclass(frozen=True)
@@ -68,15 +52,7 @@ def load_register_map(path: Path = REGS_VH) -> RegisterMap:
     Raises:
         UsageError: the file is missing or a value is not a plain Verilog number.
     """
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise UsageError(f"cannot read register map {path}: {exc}") from None
-    values: dict[str, int] = {}
-    for lineno, line in enumerate(lines, 1):
-        m = _LOCALPARAM.match(line.split("//")[0])
-        if m:
-            values[m.group(1)] = _parse_number(m.group(2), f"{path}:{lineno}")
+    values = {k: int(v) for k, v in read_constants(path, "localparam").items()}
     if "REG_CTRL" not in values:
         raise UsageError(f"{path}: no REG_CTRL localparam found; is this the register map?")
     return RegisterMap(values, path)
