@@ -1,0 +1,34 @@
+// Shared workload of bench/bench_bridge.py: a 1 MHz controller drives one row of a 5x6
+// crossbar at a time (1.0 V for one clock, rows in turn) for N_PULSES pulses; the columns
+// come back as `real` inputs, sampled by the bridge on the falling clock edge.
+`timescale 1ns / 1ps
+module xbar_ctrl #(
+    parameter N_ROWS = 5,
+    parameter N_PULSES = 1000
+) (
+    input  wire clk,
+    output reg  busy,
+    output reg  [N_ROWS-1:0] row_on
+);
+    integer pulses;
+    initial begin busy = 1'b1; row_on = {N_ROWS{1'b0}}; pulses = 0; end
+    always @(posedge clk) begin
+        if (pulses < N_PULSES) begin
+            row_on <= {{(N_ROWS-1){1'b0}}, 1'b1} << (pulses % N_ROWS);
+            pulses <= pulses + 1;
+        end else begin
+            row_on <= {N_ROWS{1'b0}};
+            busy <= 1'b0;
+        end
+    end
+endmodule
+
+module bench_top;
+    parameter N_PULSES = 1000;
+    reg clk = 1'b0;
+    always #500 clk = ~clk;
+    wire busy;
+    wire [4:0] row_on;
+    real col0 = 0.0, col1 = 0.0, col2 = 0.0, col3 = 0.0, col4 = 0.0, col5 = 0.0;
+    xbar_ctrl #(.N_PULSES(N_PULSES)) u_ctrl (.clk(clk), .busy(busy), .row_on(row_on));
+endmodule
