@@ -192,3 +192,23 @@ def test_makefile_flow_leaves_the_runner_outputs(run: Path, tmp_path: Path) -> N
     names = {v.name for v in read_header(out / "training.vcd").vars}
     assert "xbar_top.clk" in names  # WAVES=1: the whole hierarchy
     assert "analog.selected.v" in names
+
+
+def test_summary_separates_pulses_names_failures_and_qualifies_accuracy(run: Path) -> None:
+    import json
+
+    from cosim.analysis.summary import human
+
+    summary = json.loads((run / "summary.json").read_text())
+    host = json.loads((run / "host.json").read_text())
+    assert summary["pulses_write_erase"] == sum(host["pulses_register"])  # controller counters
+    assert summary["pulses_reset"] == (1 if summary["reset_pulse"] else 0)  # one device
+    assert summary["pulses_total"] == summary["pulses_write_erase"] + summary["pulses_reset"]
+    assert summary["failed_devices"] == [
+        n for n, d in summary["devices"].items() if d["programmed"] and not d["ok"]
+    ]
+    assert summary["accuracy_meaningful"] is False  # 1 of 30 devices programmed
+    text = human(summary)
+    assert f"{summary['pulses_write_erase']} write/erase + {summary['pulses_reset']} reset" in text
+    assert "not meaningful: only 1 of 30 devices programmed" in text
+    assert "window" in text and "start → done" in text

@@ -25,6 +25,7 @@ import numpy as np
 
 from cosim.bench import host, monitors
 from cosim.bench.lockstep import INPUT_REALS, Bridge
+from cosim.circuit.network import device_names
 from cosim.config import SimConfig
 from cosim.crossbar import make_backend, make_crossbar
 from cosim.harness import converters, policy
@@ -138,11 +139,15 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     )
     result = await xhost.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
     programming[0] = False
+    names = device_names()
+    failed = [names[k] for k in devices if result.failed[k]]
     log.info(
-        "programmed: %d ok, %d failed, %d pulses",
+        "programmed: %d ok, %d failed%s; %d write/erase pulses + %d reset pulses",
         sum(result.ok),
         result.n_failed,
+        f" ({', '.join(failed)})" if failed else "",
         sum(result.pulses),
+        len(devices) if cfg.reset_pulse else 0,
     )
     for k in devices:
         win = policy.verify_window(codes[k], tol, scheme.tolerance_shift)

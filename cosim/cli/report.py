@@ -55,12 +55,23 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value / scale:.4g} {prefix}{unit}"
 
 
+def _window(report: Report) -> str:
+    """The span the energies, phase times and pulses cover, in words."""
+    if report.window == "training" and report.t_start_s is not None:
+        end = report.t_done_s if report.t_done_s is not None else report.t_end_s
+        return f"training: {_fmt(report.t_start_s, 's')} → {_fmt(end, 's')} (start → done)"
+    return (
+        f"all: 0 → {_fmt(report.t_end_s, 's')} (the whole file; --window training: "
+        "start → done only)"
+    )
+
+
 def format_table(report: Report) -> str:
     """A human-readable summary of ``report``."""
     lines = [
         f"VCD            {report.vcd}",
         f"end of record  {_fmt(report.t_end_s, 's')}  ({report.n_changes} value changes)",
-        f"window         {report.window}",
+        f"window         {_window(report)}",
         f"training time  {_fmt(report.training_time_s, 's')}",
         f"device energy  {_fmt(report.energy_device_J, 'J')}",
         f"circuit energy {_fmt(report.energy_J, 'J')}  (from supplies)",
