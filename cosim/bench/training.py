@@ -59,7 +59,6 @@ def _config() -> Any:
         cfg.out_dir.mkdir(parents=True, exist_ok=True)
         # As cosim sim writes it: `cosim merge` summarizes the run from it.
         (cfg.out_dir / "config.json").write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
-    cfg.backend = os.environ.get("COSIM_ANALOG", cfg.backend)
     return cfg
 
 
