@@ -329,13 +329,40 @@ def test_one_live_instance_per_library_and_private_copies(ng: NgSpice) -> None:
         assert other.latest("mid") == pytest.approx(2.5)
 
 
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, whatever the process inherited.
+
+    A process started as a background job (``make test &``, nohup) inherits SIGINT as
+    ignored; the tests below are about what NgSpice does to the handler, not about that.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_still_raises_keyboard_interrupt_after_init() -> None:
     with NgSpice(private_copy=True) as sim:  # a fresh copy runs ngSpice_Init again
         sim.load_circuit(LOCKSTEP_NET)
         sim.run()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1.0)  # Python's handler interrupts the sleep at once
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with NgSpice(private_copy=True) as sim:
+            sim.load_circuit(LOCKSTEP_NET)
+            sim.run()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def test_missing_library_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
