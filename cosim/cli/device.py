@@ -23,7 +23,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cosim.circuit import mss
+from cosim.cli.common import PLOT_SUFFIXES
 from cosim.errors import UsageError
+from cosim.run.outdir import atomic_file, check_output_file
 
 __all__ = [
     "Source",
@@ -280,7 +282,9 @@ def add_parser(subparsers: Any) -> None:
     src.add_argument("--sine", metavar="AMP_V,FREQ_HZ", help="sine source")
     src.add_argument("--dc", metavar="V", help="constant source")
     src.add_argument("--pulse", metavar="V,WIDTH_S,PERIOD_S,COUNT", help="pulse train")
-    p.add_argument("--card", required=True, help="device card name (va_models/cards/NAME.toml)")
+    p.add_argument(
+        "--card", required=True, help="device card name (va_models/cards/NAME.toml) or .toml path"
+    )
     p.add_argument("--t-stop", type=_positive, required=True, metavar="SECONDS")
     p.add_argument("--x0", type=_state, default=None, help="initial state (default: card's x0)")
     p.add_argument("--series-ohm", type=_nonnegative, default=0.0, metavar="R")
@@ -307,20 +311,37 @@ def run(args: argparse.Namespace) -> int:
     if not (r_series >= 0 and math.isfinite(r_series)):
         raise UsageError(f"--series-ohm must be >= 0 Ω, got {args.series_ohm}")
     source = parse_source(args.sine, args.dc, args.pulse)
-    known = sorted(devices.known_cards())
-    if args.card not in known:
-        raise UsageError(f"unknown card {args.card!r}; known cards: {', '.join(known)}")
-    card = devices.load_card(args.card)
+    check_output_file(args.csv, "--csv", (".csv",))
+    if args.png is not None:
+        check_output_file(args.png, "--png", PLOT_SUFFIXES)
+    card = devices.load_card(args.card)  # a name or a .toml path; errors list the known cards
     x0 = float(card.x0) if args.x0 is None else float(args.x0)
     if not 0.0 <= x0 <= 1.0:
         raise UsageError(f"--x0 must lie in [0, 1], got {x0}")
+    points = estimated_points(source, t_stop)
+    if points > MAX_POINTS:
+        raise UsageError(
+            f"--t-stop {t_stop:g} s with this source needs about {points:.3g} time points "
+            f"(step {tmax_s(source, t_stop):.3g} s, about {points * 32 / 1e9:.3g} GB); allowed: "
+            f"at most {MAX_POINTS:.0e} — shorten --t-stop or lower the frequency"
+        )
     if args.engine == "ngspice":
         traj = run_ngspice(card, source, t_stop, x0, r_series)
     else:
         traj = run_numpy(card, source, t_stop, x0, r_series)
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(args.csv, traj)
+    with atomic_file(args.csv) as tmp:
+        write_csv(tmp, traj)
     if args.png is not None:
-        args.png.parent.mkdir(parents=True, exist_ok=True)
-        write_png(args.png, traj, f"{args.card} ({args.engine})")
+        with atomic_file(args.png) as tmp:
+            write_png(tmp, traj, f"{card.name} ({args.engine})")
     return 0
+
+
+#: Largest number of time points ``cosim device`` accepts (4 doubles each in memory).
+MAX_POINTS = 10**7
+
+
+def estimated_points(source: Source, t_stop_s: float) -> float:
+    """Time points of a run: ``t_stop / TMAX`` plus the source's breakpoints."""
+    extra = 4 * source.count if source.kind == "pulse" else len(source.points)
+    return t_stop_s / tmax_s(source, t_stop_s) + extra

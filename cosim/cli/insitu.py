@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cosim.cli.common import finite_float
+from cosim.run.outdir import check_output_dir
+
 __all__ = ["add_parser", "run"]
 
 _COLUMNS = (
@@ -64,13 +67,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--batch", type=_positive_int, default=d.batch, help=f"default {d.batch}")
     p.add_argument(
         "--threshold",
-        type=float,
+        type=finite_float,
         default=d.threshold,
         help=f"pulse a device when |grad| > THRESHOLD·max|grad| (default {d.threshold})",
     )
     p.add_argument(
         "--t-pulse-s",
-        type=float,
+        type=finite_float,
         default=d.t_pulse_s,
         help=f"write/erase pulse width (default {d.t_pulse_s} s)",
     )
@@ -128,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch=args.batch, threshold=args.threshold, t_pulse_s=args.t_pulse_s
     )
     cfg.check()
+    out: Path = check_output_dir(args.out)
     results = [
         compare(card, seed, epochs=args.epochs, config=cfg)
         for card in args.cards
@@ -151,7 +155,6 @@ def run(args: argparse.Namespace) -> int:
             for row, r in zip(rows, results, strict=True)
         ],
     }
-    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "insitu.json").write_text(json.dumps(doc, indent=1) + "\n")
     _write_png(out / "insitu.png", results)

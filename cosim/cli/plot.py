@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from cosim.analysis.metrics import PHASES
+from cosim.cli.common import PLOT_SUFFIXES
 from cosim.errors import UsageError
-from cosim.waves.read import VcdHeader, closest_names, read_header, read_traces
+from cosim.run.outdir import atomic_file, check_output_file
+from cosim.waves.read import VcdHeader, closest_names, read_header, read_traces, seekable_vcd
 
 __all__ = ["add_parser", "plot_device", "plot_programming", "run"]
 
@@ -36,7 +38,9 @@ def add_parser(subparsers: Any) -> None:
         help="plot a device's V, I, x or all devices' programming from a VCD",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    p.add_argument("vcd", metavar="FILE.vcd", help="VCD file with an analog scope")
+    p.add_argument(
+        "vcd", metavar="FILE.vcd", help="VCD file with an analog scope (- for standard input)"
+    )
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--device", help="device name, e.g. w1_0_0")
     what.add_argument(
@@ -206,10 +210,16 @@ def plot_programming(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute ``cosim plot``; returns 0 and prints the PNG path."""
-    if args.programming:
-        out = plot_programming(args.vcd, args.out, scope=args.scope)
-    else:
-        out = plot_device(args.vcd, args.device, args.out, scope=args.scope, top=args.top)
-    print(out)
+    """Execute ``cosim plot``; returns 0 and prints the path of the file written.
+
+    ``FILE.vcd`` may be ``-`` (standard input) or a pipe; ``--out`` must end in .png, .pdf
+    or .svg, and an earlier file of that name is replaced only once the new one is complete.
+    """
+    out_path = check_output_file(args.out, "--out", PLOT_SUFFIXES)
+    with seekable_vcd(args.vcd) as vcd, atomic_file(out_path) as tmp:
+        if args.programming:
+            plot_programming(vcd, tmp, scope=args.scope)
+        else:
+            plot_device(vcd, args.device, tmp, scope=args.scope, top=args.top)
+    print(out_path)
     return 0

@@ -7,9 +7,11 @@ Works on any VCD: the merged co-simulation file, an analog-only or a digital-onl
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from cosim.analysis.metrics import WINDOWS, Report, measure
+from cosim.waves.read import seekable_vcd
 
 __all__ = ["add_parser", "format_table", "run"]
 
@@ -21,7 +23,9 @@ def add_parser(subparsers: Any) -> None:
         help="training time, energy and pulses from a VCD file",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    p.add_argument("vcd", metavar="FILE.vcd", help="VCD file (merged, analog or digital)")
+    p.add_argument(
+        "vcd", metavar="FILE.vcd", help="VCD file (merged, analog or digital; - for stdin)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--start", default=None, help="start signal, full dotted name (default xbar_top.start)"
@@ -45,6 +49,8 @@ def add_parser(subparsers: Any) -> None:
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
+    if not math.isfinite(value):
+        return "— (non-finite)"
     if value == 0:
         return f"0 {unit}"
     prefixes = ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, ""))
@@ -108,13 +114,16 @@ def run(args: argparse.Namespace) -> int:
         cosim.waves.VcdNotFoundError, cosim.waves.VcdFormatError,
         cosim.waves.UnknownSignalError: see :func:`cosim.analysis.metrics.measure`.
     """
-    report = measure(
-        args.vcd,
-        start=args.start,
-        done=args.done,
-        scope=args.scope,
-        phase=args.phase,
-        window=args.window,
-    )
+    with seekable_vcd(args.vcd) as vcd:
+        report = measure(
+            vcd,
+            start=args.start,
+            done=args.done,
+            scope=args.scope,
+            phase=args.phase,
+            window=args.window,
+        )
+    if str(args.vcd) == "-":
+        report.vcd = "-"
     print(report.to_json() if args.json else format_table(report))
     return 0

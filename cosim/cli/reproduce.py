@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cosim.errors import UsageError
 from cosim.run import sweep
+from cosim.run.outdir import check_output_dir
 
 __all__ = ["add_parser", "run", "headline", "write_plots", "claims_markdown"]
 
@@ -222,9 +222,7 @@ def run(args: argparse.Namespace) -> int:
     if args.read_noise is not None:
         overrides["read_noise"] = args.read_noise
     cfg = sweep.quick_config(**overrides) if args.quick else sweep.SweepConfig(**overrides)
-    out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    out: Path = check_output_dir(args.out)
 
     def log(msg: str) -> None:
         print(f"cosim reproduce: {msg}", file=sys.stderr, flush=True)

@@ -22,13 +22,14 @@ import os
 import secrets
 import shutil
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 from cosim.errors import UsageError
 
-__all__ = ["OutputBusyError", "RunDir", "check_output_dir"]
+__all__ = ["OutputBusyError", "RunDir", "atomic_file", "check_output_dir", "check_output_file"]
 
 
 class OutputBusyError(UsageError):
@@ -54,8 +55,46 @@ def check_output_dir(out: Path, option: str = "--out") -> Path:
     return out
 
 
+def check_output_file(path: Path, option: str, suffixes: tuple[str, ...]) -> Path:
+    """``path`` after checking its extension and that it can be written (not a directory, not
+    under a file, in a writable directory).
+
+    Raises:
+        UsageError: the message names the option, the path and what is allowed.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UsageError(
+            f"{option} {path}: is a directory; give a file name ending in {' or '.join(suffixes)}"
+        )
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(
+            f"{option} {path}: unknown file type {path.suffix or '(no extension)'!r}; "
+            f"allowed: {', '.join(suffixes)}"
+        )
+    check_output_dir(path.parent.resolve(), f"{option} {path}: directory")
+    return path
+
+
 @contextlib.contextmanager
-def _signals_blocked() -> object:
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path``, renamed onto it only if the block succeeds.
+
+    The temporary name keeps the extension (matplotlib picks the format from it); an earlier
+    ``path`` survives a failed or interrupted write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
     """SIGINT and SIGTERM held back (delivered on exit): for the two renames of a swap."""
     mask = {signal.SIGINT, signal.SIGTERM}
     old = signal.pthread_sigmask(signal.SIG_BLOCK, mask)

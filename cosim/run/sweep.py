@@ -82,6 +82,8 @@ _FALLBACK_R_OHM = {"W": (2e3, 300e3), "Cr": (5e3, 800e3), "C": (20e3, 3e6)}
 class SweepError(CosimError):
     """A sweep directory is inconsistent (other configuration, corrupt chunk file)."""
 
+    exit_status = 2  # the directory given as input does not fit
+
 
 @dataclass(frozen=True)
 class SweepConfig:
