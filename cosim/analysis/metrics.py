@@ -66,6 +66,7 @@ def json_safe(obj: Any, where: str = "") -> tuple[Any, list[str]]:
         return items, bad
     return obj, []
 
+
 #: Controller phase codes (``xbar_top.phase``) → names.
 PHASES: dict[int, str] = {0: "idle", 1: "reset", 2: "write", 3: "erase", 4: "read", 5: "infer"}
 #: Allowed values of ``measure(window=…)``.
@@ -476,4 +477,3 @@ def _note_non_finite(report: Report) -> None:
             f"non-finite values (NaN or infinity) in the VCD's samples: {shown} not "
             "measured (null in --json)"
         )
-

@@ -44,7 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=d.reset,
         help="runs with the initial reset pulse on, off, or both (default both)",
     )
-    p.add_argument("--jobs", type=positive_int, default=d.jobs, help=f"parallel runs (default {d.jobs})")
+    p.add_argument(
+        "--jobs", type=positive_int, default=d.jobs, help=f"parallel runs (default {d.jobs})"
+    )
     p.add_argument("--out", type=Path, default=d.out_dir, help=f"study directory ({d.out_dir})")
     add_run_options(p, backend=d.backend, seed=d.seed)
     p.add_argument(

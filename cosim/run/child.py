@@ -39,8 +39,8 @@ if sys.stdin.buffer.read() != b"ok":
             os.killpg(pgid, sig)
         except ProcessLookupError:
             break
-        time.sleep(%r)
-""" % (GRACE_S,)
+        time.sleep(GRACE)
+""".replace("GRACE", repr(GRACE_S))
 
 
 def kill_group(proc: subprocess.Popen[bytes], grace_s: float = GRACE_S) -> None:

@@ -67,7 +67,7 @@ def _build(build_dir: Path) -> Any:
     from cocotb_tools.runner import get_runner
 
     runner = get_runner("icarus")
-    runner._execute_cmds = types.MethodType(_execute_cmds, runner)
+    runner._execute_cmds = types.MethodType(_execute_cmds, runner)  # type: ignore[method-assign]
     runner.build(
         sources=hdl_sources(),
         hdl_toplevel=HDL_TOPLEVEL,
