@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cosim.backends.protocol import BackendStats
+from cosim.backends.protocol import X_TOLERANCE, BackendStats, check_physical
 from cosim.circuit import mss
 from cosim.circuit.netlist import NEURONS
 from cosim.circuit.network import N_HIDDEN, N_IN, CircuitSpec, device_names
@@ -152,6 +152,9 @@ class NumpyBackend:
             # 0 V everywhere: the cards hold state (checked in tests), advance exactly anyway.
             self._x = mss.step_constant(self._p, self._x, 0.0, t_s - t0)
         self.stats.t_s = t_s
+        if not np.all((self._x >= -X_TOLERANCE) & (self._x <= 1.0 + X_TOLERANCE)):
+            names = device_names()
+            check_physical(t_s, {f"{names[k]}.x": self._x[k] for k in range(len(names))}, "numpy")
 
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1
