@@ -34,7 +34,6 @@ from cosim.errors import CosimError, Interrupted
 from cosim.resources import hdl_dir
 from cosim.run.child import run_in_group
 from cosim.run.outdir import RunDir
-from cosim.waves.gtkw import write_gtkw
 
 __all__ = ["SimFailed", "failures", "hdl_sources", "run_bench", "run_sim"]
 
@@ -177,11 +176,6 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
                 exc.args = (f"{exc}; {_kept(rundir)}",)
             raise
         rundir.commit()
-    out = rundir.out
-    try:
-        write_gtkw(out / "training.vcd", out / "training.gtkw")  # paths inside name `out`
-    except (CosimError, OSError) as exc:
-        log(f"cosim sim: warning: training.gtkw not rewritten for {out}: {exc}")
     log(summary_mod.human(summary))
     return summary
 
