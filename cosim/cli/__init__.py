@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub)
         for added in set(sub.choices) - before:
             sub.choices[added].set_defaults(run=module.run)
+            _plain_help(sub.choices[added])
     return parser
 
 
@@ -79,6 +80,17 @@ def _report(message: str, debug: bool) -> None:
     if debug:
         traceback.print_exc()
     print(f"cosim: error: {message}", file=sys.stderr)
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Help texts as plain text: docstring markup removed; a description is not %-formatted
+    by argparse, so its ``%%`` becomes ``%`` (option help keeps ``%%``, which prints ``%``)."""
+    from cosim.cli.common import plain_text
+
+    if parser.description:
+        parser.description = (plain_text(parser.description) or "").replace("%%", "%")
+    for action in parser._actions:
+        action.help = plain_text(action.help)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cosim.cli.common import finite_float
+from cosim.cli.common import finite_float, quantity
 from cosim.run.outdir import check_output_dir
 
 __all__ = ["add_parser", "run"]
@@ -73,9 +73,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     p.add_argument(
         "--t-pulse-s",
-        type=finite_float,
+        type=quantity("s", minimum=0.0, strict=True),
         default=d.t_pulse_s,
-        help=f"write/erase pulse width (default {d.t_pulse_s} s)",
+        metavar="TIME",
+        help=f"write/erase pulse width (e.g. 5us; default {d.t_pulse_s} s)",
     )
     p.add_argument("--out", type=Path, default=Path("build/insitu"), help="output directory")
     p.add_argument("--json", action="store_true", help="print the JSON instead of the table")
