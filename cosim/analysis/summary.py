@@ -130,6 +130,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
         "energy_J": report.energy_J,
         "energy_device_J": report.energy_device_J,
         "energy_series_J": series_J,
+        "read_path_ohm": float(spec.r_read_path_ohm),
         "energy_peripheral_J": (
             None if report.energy_J is None else report.energy_J - device_J - series_J
         ),
