@@ -397,3 +397,15 @@ def test_load_run_remove_cycles_do_not_leak(ng: NgSpice) -> None:
     assert growth_MB < 20.0 * cycles / 1000.0
     assert not ng.circuit_loaded
     assert ng.vector_names("const")  # ngspice itself is still fine
+
+
+def test_deck_without_models_needs_no_osdi() -> None:
+    """Version and OSDI are probed only when a Verilog-A model is loaded (issue 10): a deck of
+    built-in devices never asks, so it runs on a libngspice built without OSDI."""
+    with NgSpice(private_copy=True) as ng:
+        ng.load_circuit(LOCKSTEP_NET)
+        ng.advance_to(10e-6)
+        ng.run()
+        assert ng.transient_state == "done"
+        assert not [line for line in ng.recent_output(500) if "osdi" in line.lower()]
+        assert ng._state.osdi_ok is False  # the OSDI probe never ran
