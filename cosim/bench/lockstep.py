@@ -23,13 +23,7 @@ from typing import Any
 from cocotb.simtime import get_sim_time
 
 from cosim.backends.protocol import LockstepBackend
-from cosim.design.ports import PortMap, Sample, crossbar_ports, hdl_path
-from cosim.topology import DEFAULT
-
-#: The crossbar harness's port map (the 9→3→1 harness with flat port names).
-CROSSBAR_PORTS: PortMap = crossbar_ports(DEFAULT)
-#: HDL ``input real`` port → analog quantity written at each ADC sample (crossbar harness).
-INPUT_REALS: dict[str, str] = {s.hdl: s.quantity for s in CROSSBAR_PORTS.samples}
+from cosim.design.ports import PortMap, Sample, hdl_path
 
 
 def resolve(dut: Any, path: str) -> Any:
@@ -48,10 +42,10 @@ class Bridge:
     Args:
         dut: the cocotb handle of the harness top.
         backend: the analog simulator.
-        ports: what crosses (default: the crossbar harness's map).
+        ports: what crosses (the crossbar's: :func:`cosim.design.ports.crossbar_ports`).
     """
 
-    def __init__(self, dut: Any, backend: LockstepBackend, ports: PortMap = CROSSBAR_PORTS) -> None:
+    def __init__(self, dut: Any, backend: LockstepBackend, ports: PortMap) -> None:
         self._dut = dut
         self.backend = backend
         self.ports = ports

@@ -24,13 +24,20 @@ from typing import Any
 import numpy as np
 
 from cosim.bench import host, monitors
-from cosim.bench.lockstep import INPUT_REALS, Bridge
+from cosim.bench.lockstep import Bridge
 from cosim.circuit.network import device_names
 from cosim.config import SimConfig
 from cosim.crossbar import make_backend, make_crossbar
+from cosim.design.ports import crossbar_ports
 from cosim.harness import converters, policy
 from cosim.learn import data
+from cosim.topology import DEFAULT
 from cosim.twin.program import card_program_setup, sense_gain_ohm
+
+#: What crosses between the harness and the analog crossbar (the 9→3→1 harness's port names).
+PORTS = crossbar_ports(DEFAULT)
+#: HDL ``input real`` port → analog quantity written at each ADC sample.
+INPUT_REALS: dict[str, str] = {s.hdl: s.quantity for s in PORTS.samples}
 
 __all__ = ["training_run", "digital_replay", "DECISION_MARGIN_V"]
 
@@ -222,7 +229,7 @@ async def training_run(dut: Any) -> None:
     backend = make_backend(
         xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=cfg.analog_tmax_s()
     )
-    bridge = Bridge(dut, backend)
+    bridge = Bridge(dut, backend, PORTS)
     cocotb.start_soon(bridge.run())
     try:
         host_json = await _host_session(dut, cfg, xbar, backend.states)
