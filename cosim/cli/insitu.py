@@ -117,7 +117,15 @@ def _write_png(path: Path, results: list[Any]) -> None:
                     label=method if r.seed == 0 else None,
                 )
         ax.set(xlabel="pulses applied", ylabel="test accuracy (clean)", title=f"card {card}")
-        ax.set_ylim(0.4, 1.02)
+        # The whole range the curves span (a seed may start below chance), never clipped.
+        lows = [
+            p.test_acc
+            for r in results
+            if r.card == card
+            for c in (r.insitu.curve, r.program.curve)
+            for p in c
+        ]
+        ax.set_ylim(min([0.4, *lows]) - 0.02, 1.02)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
     fig.suptitle("In-situ (Manhattan rule) vs program-to-target, one line per seed")
