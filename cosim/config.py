@@ -3,6 +3,7 @@ as ``config.json`` and read back by the bench inside ``vvp`` (:mod:`cosim.bench.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,15 @@ from cosim.harness.contract import default_harness
 from cosim.learn.datasets import dataset_for
 from cosim.topology import DEFAULT, Topology, parse_topology
 
-__all__ = ["SimConfig", "BACKENDS"]
+__all__ = ["SimConfig", "BACKENDS", "MAX_WAIT_CYCLES", "WARN_WAIT_CYCLES"]
 
 BACKENDS = ("ngspice", "numpy")
+
+#: Refused: more simulated host-wait clock cycles than this in one run (at least one verify
+#: wait per programmed device).  Icarus ticks the controller's wait counter every cycle.
+MAX_WAIT_CYCLES = 10**8
+#: Warned about: more simulated host-wait clock cycles than this.
+WARN_WAIT_CYCLES = 10**6
 
 
 @dataclass
@@ -70,6 +77,14 @@ class SimConfig:
         load_card(self.card)  # unknown card → CardError listing the known ones
         self.topology = parse_topology(self.topology)  # bad shape → TopologyError
         dataset_for(self.topology, self.dataset)  # unknown or misfit → DatasetError
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise UsageError(f"seed {self.seed!r}: must be an integer in 0..{2**32 - 1}")
+        if not 0 <= self.seed < 2**32:
+            raise UsageError(f"seed {self.seed}: allowed range is 0..{2**32 - 1}")
+        for name in ("input_noise", "t_step_wait_s", "tmax_s"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise UsageError(f"{name} {value!r}: must be a finite number")
         if self.backend not in BACKENDS:
             raise UsageError(f"backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         if not 0.0 <= self.input_noise <= 1.0:
@@ -90,7 +105,22 @@ class SimConfig:
             raise UsageError(f"t_step_wait_s {self.t_step_wait_s!r}: must be >= 0 s")
 
         # whole clock periods, < 2**32 cycles: the bench's register conversion, checked now
-        default_harness().cycles(self.t_step_wait_s, "t_step_wait_s", 0, 2**32 - 1)
+        cycles = default_harness().cycles(self.t_step_wait_s, "t_step_wait_s", 0, 2**32 - 1)
+        low = self.wait_cycles_estimate(cycles)
+        if low > MAX_WAIT_CYCLES:
+            raise UsageError(
+                f"t_step_wait_s {self.t_step_wait_s!r}: the run would simulate at least "
+                f"{low:.3g} clock cycles ({low * default_harness().clk_period_s:.3g} s) of host "
+                f"wait (one wait per verify read, >= 1 read per device); allowed: at most "
+                f"{MAX_WAIT_CYCLES:.0e} cycles — use a smaller wait or fewer --devices"
+            )
+
+    def wait_cycles_estimate(self, cycles: int | None = None) -> int:
+        """Lower bound of the host-wait clock cycles of this run (one verify read per device)."""
+        if cycles is None:
+            cycles = default_harness().cycles(self.t_step_wait_s, "t_step_wait_s", 0, 2**32 - 1)
+        n_dev = parse_topology(self.topology).n_dev if self.devices is None else len(self.devices)
+        return int(cycles) * n_dev
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form (paths as strings)."""

@@ -145,7 +145,8 @@ def test_ngspice_failure_keeps_readable_vcd(
     monkeypatch.setenv("COSIM_VA_PATH", str(bad))
     with pytest.raises(SimFailed, match="(?i)timestep too small"):
         _run(tmp_path / "out", backend="ngspice")
-    report = measure(tmp_path / "out" / "training.vcd")
+    assert not (tmp_path / "out").exists()  # a failed run publishes nothing as results
+    report = measure(tmp_path / "out.partial" / "training.vcd")
     assert report.t_end_s > 0 and report.energy_J is not None and report.energy_J > 0
 
 

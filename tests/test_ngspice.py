@@ -329,13 +329,40 @@ def test_one_live_instance_per_library_and_private_copies(ng: NgSpice) -> None:
         assert other.latest("mid") == pytest.approx(2.5)
 
 
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, whatever the process inherited.
+
+    A process started as a background job (``make test &``, nohup) inherits SIGINT as
+    ignored; the tests below are about what NgSpice does to the handler, not about that.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_still_raises_keyboard_interrupt_after_init() -> None:
     with NgSpice(private_copy=True) as sim:  # a fresh copy runs ngSpice_Init again
         sim.load_circuit(LOCKSTEP_NET)
         sim.run()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1.0)  # Python's handler interrupts the sleep at once
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with NgSpice(private_copy=True) as sim:
+            sim.load_circuit(LOCKSTEP_NET)
+            sim.run()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def test_missing_library_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -370,3 +397,15 @@ def test_load_run_remove_cycles_do_not_leak(ng: NgSpice) -> None:
     assert growth_MB < 20.0 * cycles / 1000.0
     assert not ng.circuit_loaded
     assert ng.vector_names("const")  # ngspice itself is still fine
+
+
+def test_deck_without_models_needs_no_osdi() -> None:
+    """Version and OSDI are probed only when a Verilog-A model is loaded (issue 10): a deck of
+    built-in devices never asks, so it runs on a libngspice built without OSDI."""
+    with NgSpice(private_copy=True) as ng:
+        ng.load_circuit(LOCKSTEP_NET)
+        ng.advance_to(10e-6)
+        ng.run()
+        assert ng.transient_state == "done"
+        assert not [line for line in ng.recent_output(500) if "osdi" in line.lower()]
+        assert ng._state.osdi_ok is False  # the OSDI probe never ran

@@ -68,7 +68,7 @@ def test_noise_is_seeded_by_grid_point_not_order(tmp_path: Path) -> None:
 def test_other_configuration_in_same_directory_is_refused(tmp_path: Path) -> None:
     sweep.plan(TINY, tmp_path)
     other = sweep.SweepConfig(**{**TINY.__dict__, "n_trials": 40})
-    with pytest.raises(sweep.SweepError, match="another sweep configuration"):
+    with pytest.raises(sweep.SweepError, match=r"other inputs — changed: config \(n_trials\)"):
         sweep.plan(other, tmp_path)
 
 

@@ -192,3 +192,42 @@ def test_makefile_flow_leaves_the_runner_outputs(run: Path, tmp_path: Path) -> N
     names = {v.name for v in read_header(out / "training.vcd").vars}
     assert "xbar_top.clk" in names  # WAVES=1: the whole hierarchy
     assert "analog.selected.v" in names
+
+
+def test_summary_separates_pulses_names_failures_and_qualifies_accuracy(run: Path) -> None:
+    import json
+
+    from cosim.analysis.summary import human
+
+    summary = json.loads((run / "summary.json").read_text())
+    host = json.loads((run / "host.json").read_text())
+    assert summary["pulses_write_erase"] == sum(host["pulses_register"])  # controller counters
+    assert summary["pulses_reset"] == (1 if summary["reset_pulse"] else 0)  # one device
+    assert summary["pulses_total"] == summary["pulses_write_erase"] + summary["pulses_reset"]
+    assert summary["failed_devices"] == [
+        n for n, d in summary["devices"].items() if d["programmed"] and not d["ok"]
+    ]
+    assert summary["accuracy_meaningful"] is False  # 1 of 30 devices programmed
+    text = human(summary)
+    assert f"{summary['pulses_write_erase']} write/erase + {summary['pulses_reset']} reset" in text
+    assert "not meaningful: only 1 of 30 devices programmed" in text
+    assert "window" in text and "start → done" in text
+
+
+def test_plots_default_to_the_device_window_and_take_units(run: Path, tmp_path: Path) -> None:
+    from cosim.cli import main
+    from cosim.cli.plot import device_window
+
+    ch = changes(run / "training.vcd")
+    sel = [(t, "1" in str(v)) for t, v in ch[f"{TOP}.sel"]]
+    first = next(t for t, on in sel if on)
+    last_off = max(t for (t, on), (_, was) in zip(sel[1:], sel, strict=False) if was and not on)
+    window = device_window(run / "training.vcd", "w1_0_0")
+    assert window == (pytest.approx(first * 1e-12), pytest.approx(last_off * 1e-12))
+    assert device_window(run / "training.vcd", "w1_0_1") is None  # never selected
+    png = tmp_path / "d.png"
+    assert main(["plot", str(run / "training.vcd"), "--device", "w1_0_0", "--out", str(png)]) == 0
+    assert png.stat().st_size > 0
+    argv = ["plot", str(run / "training.vcd"), "--programming", "--out", str(png)]
+    assert main([*argv, "--t-start", "500us", "--t-stop", "1ms"]) == 0
+    assert main([*argv, "--t-start", "1ms", "--t-stop", "500us"]) == 2  # stop before start

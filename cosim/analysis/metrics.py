@@ -21,6 +21,7 @@ Memory stays bounded: only the current value of each signal is kept.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,40 @@ __all__ = [
     "WINDOWS",
     "DeviceReport",
     "Report",
+    "json_safe",
     "measure",
 ]
 
 #: Controller phase codes (``xbar_top.phase``) → names (``PHASE_*`` of ``hdl/xbar_regs.vh``).
 PHASES: dict[int, str] = phase_names()
+
+#: A record longer than this (simulated seconds) is reported as suspicious.
+ABSURD_END_S = 86400.0
+
+
+def json_safe(obj: Any, where: str = "") -> tuple[Any, list[str]]:
+    """``obj`` with every non-finite float replaced by None, and the paths replaced.
+
+    JSON has no NaN or infinity; ``json.dumps`` would write invalid ``NaN`` tokens.
+    """
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None, [where or "value"]
+    if isinstance(obj, dict):
+        out, bad = {}, []
+        for k, v in obj.items():
+            out[k], b = json_safe(v, f"{where}.{k}" if where else str(k))
+            bad += b
+        return out, bad
+    if isinstance(obj, list | tuple):
+        items, bad = [], []
+        for n, v in enumerate(obj):
+            item, b = json_safe(v, f"{where}[{n}]")
+            items.append(item)
+            bad += b
+        return items, bad
+    return obj, []
+
+
 #: Allowed values of ``measure(window=…)``.
 WINDOWS = ("all", "training")
 _REGS = load_register_map()
@@ -109,12 +139,13 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form (JSON-serializable)."""
-        return asdict(self)
+        """Plain-data form (JSON-serializable: non-finite numbers become None, see notes)."""
+        clean, _ = json_safe(asdict(self))
+        return clean  # type: ignore[no-any-return]
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The report as one JSON object."""
-        return json.dumps(self.to_dict(), indent=indent)
+        """The report as one JSON object (always valid JSON)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
 
 def _is_high(value: float | str) -> bool:
@@ -130,6 +161,23 @@ def _find(header: VcdHeader, name: str, what: str, required: bool) -> VcdVar | N
             f"{closest_names(name, names)} ({len(names)} signals in all)"
         )
     return var
+
+
+def _digital(var: VcdVar | None, what: str, bits: int, explicit: bool) -> VcdVar | None:
+    """``var`` if it is a digital signal (of ``bits`` bits if > 0); else an error if the
+    user named it, or None (treated as absent) for a default name."""
+    if var is None:
+        return None
+    problem = ""
+    if var.is_real or var.type == "string":
+        problem = f"is a {var.type} signal; {what} must be a digital (logic) signal"
+    elif bits and var.size != bits:
+        problem = f"has {var.size} bits; {what} must be a {bits}-bit signal"
+    if not problem:
+        return var
+    if explicit:
+        raise UsageError(f"--{what} {var.name!r} {problem}")
+    return None
 
 
 def _elements(header: VcdHeader, scope: str) -> tuple[list[str], list[str]]:
@@ -201,6 +249,15 @@ def measure(
     top = start_name.rsplit(".", 1)[0] if "." in start_name else ""
     v_phase = _find(header, phase or f"{top}.phase", "phase", phase is not None)
     v_sel = _find(header, sel or f"{top}.sel", "sel", sel is not None)
+    if v_start is not None and v_start is v_done:
+        raise UsageError(
+            f"start and done are the same signal {v_start.name!r}: the training time runs "
+            "from the rise of start to the rise of another signal, done"
+        )
+    v_start = _digital(v_start, "start", 1, explicit)
+    v_done = _digital(v_done, "done", 1, explicit)
+    v_phase = _digital(v_phase, "phase", 0, phase is not None)
+    v_sel = _digital(v_sel, "sel", 0, sel is not None)
     if not has_analog:
         notes.append(f"no analog scope {scope!r} with v and i signals: energy not measured")
     elif v_phase is None:
@@ -342,9 +399,11 @@ def measure(
 
     # Hot loop: v and i changes inline, everything else through other().
     get = role_of.get
+    last_closed = block_first = 0
     for t, ident, value in stream:  # type: ignore[misc]
         if t != t_block:
             close_block()
+            last_closed, block_first = t_block, n_changes
             t_block = t
         n_changes += 1
         role = get(ident)
@@ -365,6 +424,7 @@ def measure(
             i[e] = value  # type: ignore[assignment]
         else:
             other(kind, e, t, value)
+    t_last_change = last_closed if n_changes - block_first == 1 else t_block
     n_changes -= 1  # the end marker
     close_block()
     t_end = t_block
@@ -374,6 +434,12 @@ def measure(
     elif window == "training" and t_done is None:
         notes.append("window 'training': done never rose, measured up to the end of the file")
 
+    if t_end * tick_s > ABSURD_END_S or (t_last_change > 0 and t_end > 1000 * t_last_change):
+        notes.append(
+            f"warning: the record ends at {t_end * tick_s:.4g} s, after changes up to "
+            f"{t_last_change * tick_s:.4g} s: an absurd final time stamp? energies and phase "
+            "times integrate the held values up to it"
+        )
     report = Report(
         vcd=str(path), window=window, t_end_s=t_end * tick_s, n_changes=n_changes, notes=notes
     )
@@ -413,4 +479,15 @@ def measure(
         report.energy_J = sum(report.supplies.values())
     else:
         notes.append(f"no {scope}.supply.* signals: whole-circuit energy not measured")
+    _note_non_finite(report)
     return report
+
+
+def _note_non_finite(report: Report) -> None:
+    _, bad = json_safe(asdict(report))
+    if bad:
+        shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
+        report.notes.append(
+            f"non-finite values (NaN or infinity) in the VCD's samples: {shown} not "
+            "measured (null in --json)"
+        )

@@ -31,6 +31,9 @@ from cosim.waves.read import read_traces
 
 __all__ = ["merge_outputs", "summarize", "write_summary", "human", "inference_classes"]
 
+#: Phases whose pulses the controller counts per device (REG_PCOUNT): write and erase.
+_PROGRAM = ("write", "erase")
+
 
 def merge_outputs(out: Path) -> Path | None:
     """Merge ``digital.vcd`` and ``analog.vcd`` into ``training.vcd`` with the selected-device
@@ -136,14 +139,21 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
         "energy_J": report.energy_J,
         "energy_device_J": report.energy_device_J,
         "energy_series_J": series_J,
+        "read_path_ohm": float(spec.r_read_path_ohm),
         "energy_peripheral_J": (
             None if report.energy_J is None else report.energy_J - device_J - series_J
         ),
         "energy_by_phase_J": report.energy_by_phase_J,
         "pulses_total": int(sum(d["pulses"] for d in devices.values())),
+        "pulses_write_erase": int(
+            sum(d["pulses_by_phase"].get(ph, 0) for d in devices.values() for ph in _PROGRAM)
+        ),
+        "pulses_reset": int(sum(d["pulses_by_phase"].get("reset", 0) for d in devices.values())),
+        "failed_devices": [n for n, d in devices.items() if d["programmed"] and not d["ok"]],
         "devices_programmed": len(programmed),
         "devices_failed": int(sum(d["programmed"] and not d["ok"] for d in devices.values())),
         "accuracy": correct / len(labels) if labels else None,
+        "accuracy_meaningful": len(programmed) == len(names),
         "test_images": len(labels),
         "vcd": str(vcd),
         "devices": devices,
@@ -161,6 +171,16 @@ def write_summary(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     return summary
 
 
+def _accuracy_text(summary: dict[str, Any]) -> str:
+    if summary["accuracy"] is None:
+        return "no test images"
+    text = f"{summary['accuracy']:.1%} on {summary['test_images']} test images"
+    if not summary.get("accuracy_meaningful", True):
+        n, total = summary["devices_programmed"], len(summary["devices"])
+        text += f" (not meaningful: only {n} of {total} devices programmed)"
+    return text
+
+
 def human(summary: dict[str, Any]) -> str:
     """A short human-readable summary."""
 
@@ -170,6 +190,7 @@ def human(summary: dict[str, Any]) -> str:
     ok = [d for d in summary["devices"].values() if d["programmed"] and d["ok"]]
     worst = max((abs(d["error_rel"]) for d in ok), default=float("nan"))
     rows = [
+        ("window", "training (start → done)"),
         ("training time", fmt(summary["training_time_s"], "ms", 1e3)),
         ("energy, whole circuit", fmt(summary["energy_J"], "mJ", 1e3)),
         ("  memristors", fmt(summary["energy_device_J"], "µJ", 1e6)),
@@ -177,16 +198,12 @@ def human(summary: dict[str, Any]) -> str:
         ("  peripherals", fmt(summary["energy_peripheral_J"], "mJ", 1e3)),
         (
             "pulses",
-            f"{summary['pulses_total']} on {summary['devices_programmed']} devices "
-            f"({summary['devices_failed']} flagged failed)",
+            f"{summary['pulses_write_erase']} write/erase + {summary['pulses_reset']} reset "
+            f"on {summary['devices_programmed']} devices",
         ),
+        ("flagged failed", ", ".join(summary["failed_devices"]) or "none"),
         ("worst |G/G_target − 1|", f"{worst:.2%} (devices flagged ok)"),
-        (
-            "accuracy",
-            "no test images"
-            if summary["accuracy"] is None
-            else f"{summary['accuracy']:.1%} on {summary['test_images']} test images",
-        ),
+        ("accuracy", _accuracy_text(summary)),
     ]
     if "wall_time_s" in summary:
         rows.append(("wall time", f"{summary['wall_time_s']:.1f} s"))

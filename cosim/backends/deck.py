@@ -49,7 +49,7 @@ class DeckBackend:
         tmax_s, t_stop_s, uic: the ``.tran`` card.
         options: ngspice ``.options`` (``reltol`` ...).
         osdi: compiled Verilog-A models to load first.
-        vcd: analog VCD path (None: nothing recorded).
+        vcd: analog VCD path (None, or nothing to record: no file).
         record: quantities to the VCD (``node`` or ``i(source)``).
         supplies: supply name → (source, its + node): ``supply.<name>.v/i`` and energy.
         flush_every_s: wall-clock interval between blocks written to the VCD.
@@ -80,7 +80,7 @@ class DeckBackend:
             self._record += [(f"supply.{name}.v", node), (f"supply.{name}.i", f"-{src}#branch")]
         self._writer = (
             AnalogVcdWriter(vcd, [], [], [], signals=[n for n, _ in self._record])
-            if vcd is not None
+            if vcd is not None and self._record
             else None
         )
         lines = deck_text.rstrip().splitlines()
@@ -126,8 +126,8 @@ class DeckBackend:
             self.energy_J[sup] += float((0.5 * (p[1:] + p[:-1]) * (t[1:] - t[:-1])).sum())
             self._last[sup] = float(p[-1])
         self._last["t"] = float(t[-1])
+        edges, self._edges = self._edges, []
         if self._writer is not None:
-            edges, self._edges = self._edges, []
             self._writer.write_block(t, cols, edges=edges)
         self._read += t.size
         self.stats.points += t.size
@@ -158,7 +158,7 @@ class DeckBackend:
                 ) from exc
             self.stats.syncs += 1
             self.stats.t_s = t_s
-            if self._writer is not None and time.monotonic() >= self._next_flush:
+            if time.monotonic() >= self._next_flush:
                 self._flush_points()
 
     def sample(self) -> dict[str, float]:

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from cosim.backends.protocol import AnalogSimulationError, BackendStats
+from cosim.backends.protocol import AnalogSimulationError, BackendStats, check_physical
 from cosim.circuit import mss
 from cosim.circuit.netlist import CrossbarNetlist, tran_card, with_analysis
-from cosim.errors import CosimError
+from cosim.errors import CosimError, RunawayError
 from cosim.spice.ngspice import NgSpice
 from cosim.waves.write import AnalogVcdWriter
 
@@ -105,6 +105,13 @@ class NgspiceBackend:
             return
         cols = {name: self._ng.vector_tail(name, self._read)[: t.size] for name in self._vectors}
         edges, self._edges = self._edges, []
+        probes = _probe_values(self._nl, cols.__getitem__, self._g_on_off)
+        try:
+            check_physical(t, probes, "ngspice")
+        except RunawayError:
+            self._writer.write_block(t, probes, edges=edges)  # the runaway stays visible
+            self._read += t.size
+            raise
         self._writer.write_block(
             t, _probe_values(self._nl, cols.__getitem__, self._g_on_off), edges=edges
         )

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cosim.backends.protocol import BackendStats
+from cosim.backends.protocol import X_TOLERANCE, BackendStats, check_physical
 from cosim.circuit import mss
 from cosim.circuit.network import CircuitSpec
 from cosim.topology import DEFAULT, Topology
@@ -159,6 +159,9 @@ class NumpyBackend:
             # 0 V everywhere: the cards hold state (checked in tests), advance exactly anyway.
             self._x = mss.step_constant(self._p, self._x, 0.0, t_s - t0)
         self.stats.t_s = t_s
+        if not np.all((self._x >= -X_TOLERANCE) & (self._x <= 1.0 + X_TOLERANCE)):
+            names = self._names
+            check_physical(t_s, {f"{names[k]}.x": self._x[k] for k in range(len(names))}, "numpy")
 
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cosim.errors import CosimError
+from cosim.errors import CosimError, RunawayError
 
 #: Switch control level of a closed switch (the switch models threshold at 0.5 V).
 V_SWITCH_ON = 1.0
@@ -45,6 +45,47 @@ def controls(
 
 class AnalogSimulationError(CosimError):
     """The analog simulator failed mid-run (the message carries its own output)."""
+
+
+#: How far a device state may leave [0, 1] (numerical overshoot) before the run is stopped.
+X_TOLERANCE = 0.01
+#: Largest node voltage magnitude accepted as physical (V); the circuit runs on a few volts.
+V_LIMIT_V = 1e3
+
+
+def check_physical(
+    t_s: np.ndarray | float, values: Mapping[str, np.ndarray | float], what: str
+) -> None:
+    """Stop a runaway model: every ``*.x`` within [0, 1] ± :data:`X_TOLERANCE`, every
+    ``*.v`` within ±:data:`V_LIMIT_V`, everything finite.
+
+    Args:
+        t_s: time(s) of the values (s), a scalar or an array matching the value arrays.
+        values: ``{"<device>.x": …, "<node>.v": …, …}`` (scalars or equal-length arrays).
+        what: the backend's name for the message.
+
+    Raises:
+        RunawayError: names the first offending signal, its value and the time.
+    """
+    t = np.atleast_1d(np.asarray(t_s, dtype=float))
+    for name, raw in values.items():
+        arr = np.atleast_1d(np.asarray(raw, dtype=float))
+        bad = ~np.isfinite(arr)
+        if name.endswith(".x"):
+            bad |= (arr < -X_TOLERANCE) | (arr > 1.0 + X_TOLERANCE)
+            allowed = f"[0, 1] ± {X_TOLERANCE}"
+        elif name.endswith(".v"):
+            bad |= np.abs(arr) > V_LIMIT_V
+            allowed = f"±{V_LIMIT_V:g} V"
+        else:
+            allowed = "finite"
+        if bad.any():
+            k = int(np.argmax(bad))
+            when = float(t[min(k, t.size - 1)])
+            raise RunawayError(
+                f"{what}: {name} = {arr[k]!r} at t = {when!r} s is outside its physical range "
+                f"({allowed}): the model diverged; the run was stopped"
+            )
 
 
 @dataclass

@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cocotb.simtime import get_sim_time
+
 from cosim.backends.protocol import LockstepBackend
 from cosim.design.ports import PortMap, Sample, hdl_path
 
@@ -52,10 +54,15 @@ class Bridge:
         paths = list(dict.fromkeys(d.hdl for d in ports.drives))
         self._handles = [resolve(dut, p) for p in paths]
         slot = {p: k for k, p in enumerate(paths)}
-        self._reals = [(d.source, slot[d.hdl], d.gain) for d in ports.drives if d.bit is None]
-        self._bits = [
-            (d.source, slot[d.hdl], d.bit, d.levels) for d in ports.drives if d.bit is not None
+        # Per handle: is it logic, and its drives as (source, gain or bit, levels).
+        self._drives: list[tuple[bool, list[tuple[str, float, int, tuple[float, float]]]]] = [
+            (False, []) for _ in paths
         ]
+        for d in ports.drives:
+            k = slot[d.hdl]
+            self._drives[k] = (d.bit is not None, self._drives[k][1])
+            self._drives[k][1].append((d.source, d.gain, d.bit or 0, d.levels))
+        self._last_raw: list[float | int | None] = [None] * len(paths)
         self._announce = getattr(backend, "announce_edge", None)
         # Samples grouped by what takes them: each (strobe, edge), and every sync (None).
         self._groups: dict[tuple[str, str] | None, list[tuple[Any, Sample]]] = {}
@@ -78,17 +85,26 @@ class Bridge:
         self._stopped = True
 
     def _now_s(self) -> float:
-        from cocotb.simtime import get_sim_time
-
         return float(get_sim_time("fs")) * 1e-15
 
-    def _read_outputs(self) -> dict[str, float]:
-        raw = [h.value for h in self._handles]
-        out = {src: gain * float(raw[k]) for src, k, gain in self._reals}
-        for src, k, bit, levels in self._bits:
-            value = raw[k]
-            word = int(value) if value.is_resolvable else 0
-            out[src] = levels[(word >> bit) & 1]
+    def _changed_outputs(self) -> dict[str, float]:
+        """Source values of the ports that changed since the last call (each port read once)."""
+        out: dict[str, float] = {}
+        for k, handle in enumerate(self._handles):
+            value = handle.value
+            is_logic, drives = self._drives[k]
+            raw: float | int
+            if is_logic:
+                raw = int(value) if value.is_resolvable else 0
+            else:
+                raw = float(value)
+            if raw == self._last_raw[k]:
+                continue
+            self._last_raw[k] = raw
+            for src, gain, bit, levels in drives:
+                new = levels[(int(raw) >> bit) & 1] if is_logic else gain * raw
+                if self._held.get(src) != new:
+                    out[src] = new
         return out
 
     def _advance_and_apply(self) -> None:
@@ -98,8 +114,7 @@ class Bridge:
         that its integrator restarts exactly at the jump (see ``docs/timing.md``).
         """
         now_s = self._now_s()
-        new = self._read_outputs()
-        changed = {k: v for k, v in new.items() if self._held.get(k) != v}
+        changed = self._changed_outputs()
         if changed and self._announce is not None:
             self._announce(now_s)
         self.backend.advance_to(now_s)

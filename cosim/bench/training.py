@@ -59,7 +59,6 @@ def _config() -> Any:
         cfg.out_dir.mkdir(parents=True, exist_ok=True)
         # As cosim sim writes it: `cosim merge` summarizes the run from it.
         (cfg.out_dir / "config.json").write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
-    cfg.backend = os.environ.get("COSIM_ANALOG", cfg.backend)
     return cfg
 
 
@@ -138,11 +137,15 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     )
     result = await xhost.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
     programming[0] = False
+    names = xbar.topology.device_names
+    failed = [names[k] for k in devices if result.failed[k]]
     log.info(
-        "programmed: %d ok, %d failed, %d pulses",
+        "programmed: %d ok, %d failed%s; %d write/erase pulses + %d reset pulses",
         sum(result.ok),
         result.n_failed,
+        f" ({', '.join(failed)})" if failed else "",
         sum(result.pulses),
+        len(devices) if cfg.reset_pulse else 0,
     )
     for k in devices:
         win = policy.verify_window(codes[k], tol, scheme.tolerance_shift)

@@ -343,6 +343,8 @@ def _resolve(name_or_path: str | Path) -> Path:
     is_path = isinstance(name_or_path, Path) or "/" in text or text.endswith(".toml")
     if is_path:
         path = Path(name_or_path).expanduser()
+        if path.is_dir():
+            raise CardError(f"device card {path} is a directory; give a .toml card file")
         if not path.is_file():
             raise CardError(f"device card file {path} does not exist")
         return path.resolve()

@@ -243,6 +243,15 @@ def compile_va(path: str | Path, *, target_cpu: str = "generic") -> Path:
     """
     src = Path(path).resolve()
     key = cache_key(src, target_cpu=target_cpu)
+    try:
+        text = src.read_text(errors="replace")
+    except OSError as exc:
+        raise UsageError(f"Verilog-A source {src}: cannot read it: {exc.strerror}") from None
+    if re.search(r"^\s*module\b", text, re.MULTILINE) is None:
+        raise UsageError(
+            f"Verilog-A source {src}: defines no module (empty or not Verilog-A); a model "
+            "file needs `module NAME(ports); … endmodule`"
+        )
     out_dir = build_dir() / "osdi"
     out = out_dir / f"{src.stem}-{key[:16]}.osdi"
     if out.is_file():

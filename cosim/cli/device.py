@@ -23,7 +23,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cosim.circuit import mss
+from cosim.cli.common import PLOT_SUFFIXES, parse_quantity, quantity
 from cosim.errors import UsageError
+from cosim.run.outdir import atomic_file, check_output_file
 
 __all__ = [
     "Source",
@@ -101,17 +103,19 @@ class Source:
         return "PWL(\n+ " + "\n+ ".join(rows) + " )"
 
 
-def _numbers(text: str, option: str, count: int) -> list[float]:
+def _numbers(text: str, option: str, units: tuple[str, ...]) -> list[float]:
+    """Comma-separated numbers, each with an optional SI prefix and its unit (``0.5V,100Hz``,
+    ``1.2,5us,20us,10``); ``""`` in ``units`` is a plain count."""
     parts = text.split(",")
-    if len(parts) != count:
-        raise UsageError(f"{option} takes {count} comma-separated numbers, got {text!r}")
+    if len(parts) != len(units):
+        raise UsageError(f"{option} takes {len(units)} comma-separated numbers, got {text!r}")
     try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"{option}: not a number in {text!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise UsageError(f"{option}: numbers must be finite, got {text!r}")
-    return values
+        return [
+            parse_quantity(part, unit) if unit else float(part)
+            for part, unit in zip(parts, units, strict=True)
+        ]
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def parse_source(
@@ -126,15 +130,17 @@ def parse_source(
     if len(given) != 1:
         raise UsageError(f"give exactly one of --sine, --dc, --pulse (got {given or 'none'})")
     if sine:
-        amp, freq = _numbers(sine, "--sine AMP_V,FREQ_HZ", 2)
+        amp, freq = _numbers(sine, "--sine AMP_V,FREQ_HZ", ("V", "Hz"))
         if freq <= 0:
             raise UsageError(f"--sine: frequency must be > 0 Hz, got {freq}")
         return Source("sine", amp, freq_Hz=freq)
     if dc:
-        (v,) = _numbers(dc, "--dc V", 1)
+        (v,) = _numbers(dc, "--dc V", ("V",))
         return Source("dc", v)
     assert pulse is not None
-    v, width, period, count = _numbers(pulse, "--pulse V,WIDTH_S,PERIOD_S,COUNT", 4)
+    v, width, period, count = _numbers(
+        pulse, "--pulse V,WIDTH_S,PERIOD_S,COUNT", ("V", "s", "s", "")
+    )
     if width <= 0 or period <= width * 1.02 or count < 1 or count != int(count):
         raise UsageError(
             "--pulse needs WIDTH_S > 0, PERIOD_S > 1.02·WIDTH_S and an integer COUNT >= 1, "
@@ -242,29 +248,12 @@ def write_png(path: Path, traj: mss.Trajectory, title: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
-
-
-def _nonnegative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
 def _state(text: str) -> float:
-    value = _nonnegative(text)
-    if value > 1:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"state x0 must lie in [0, 1], got {text!r}")
     return value
 
@@ -280,13 +269,27 @@ def add_parser(subparsers: Any) -> None:
     src.add_argument("--sine", metavar="AMP_V,FREQ_HZ", help="sine source")
     src.add_argument("--dc", metavar="V", help="constant source")
     src.add_argument("--pulse", metavar="V,WIDTH_S,PERIOD_S,COUNT", help="pulse train")
-    p.add_argument("--card", required=True, help="device card name (va_models/cards/NAME.toml)")
-    p.add_argument("--t-stop", type=_positive, required=True, metavar="SECONDS")
+    p.add_argument(
+        "--card", required=True, help="device card name (va_models/cards/NAME.toml) or .toml path"
+    )
+    p.add_argument(
+        "--t-stop",
+        type=quantity("s", minimum=0.0, strict=True),
+        required=True,
+        metavar="TIME",
+        help="simulated time (e.g. 40ms)",
+    )
     p.add_argument("--x0", type=_state, default=None, help="initial state (default: card's x0)")
-    p.add_argument("--series-ohm", type=_nonnegative, default=0.0, metavar="R")
+    p.add_argument(
+        "--series-ohm",
+        type=quantity("ohm", minimum=0.0),
+        default=0.0,
+        metavar="R",
+        help="series resistor (e.g. 10k; default 0)",
+    )
     p.add_argument("--engine", choices=ENGINES, required=True)
-    p.add_argument("--csv", type=Path, required=True, metavar="OUT.csv")
-    p.add_argument("--png", type=Path, default=None, metavar="OUT.png")
+    p.add_argument("--csv", type=Path, default=None, metavar="OUT.csv", help="write the samples")
+    p.add_argument("--png", type=Path, default=None, metavar="OUT.png", help="draw I-V and x(t)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -307,20 +310,58 @@ def run(args: argparse.Namespace) -> int:
     if not (r_series >= 0 and math.isfinite(r_series)):
         raise UsageError(f"--series-ohm must be >= 0 Ω, got {args.series_ohm}")
     source = parse_source(args.sine, args.dc, args.pulse)
-    known = sorted(devices.known_cards())
-    if args.card not in known:
-        raise UsageError(f"unknown card {args.card!r}; known cards: {', '.join(known)}")
-    card = devices.load_card(args.card)
+    outputs = [path for path in (args.csv, args.png) if path is not None]
+    if not outputs:
+        raise UsageError("give --csv OUT.csv and/or --png OUT.png (where to write the result)")
+    if args.csv is not None:
+        check_output_file(args.csv, "--csv", (".csv",))
+    if args.png is not None:
+        check_output_file(args.png, "--png", PLOT_SUFFIXES)
+    for path in outputs:  # nothing is created outside the named files
+        if not path.expanduser().parent.is_dir():
+            raise UsageError(f"{path}: directory {path.parent} does not exist")
+    card = devices.load_card(args.card)  # a name or a .toml path; errors list the known cards
     x0 = float(card.x0) if args.x0 is None else float(args.x0)
     if not 0.0 <= x0 <= 1.0:
         raise UsageError(f"--x0 must lie in [0, 1], got {x0}")
+    points = estimated_points(source, t_stop)
+    if points > MAX_POINTS:
+        raise UsageError(
+            f"--t-stop {t_stop:g} s with this source needs about {points:.3g} time points "
+            f"(step {tmax_s(source, t_stop):.3g} s, about {points * 32 / 1e9:.3g} GB); allowed: "
+            f"at most {MAX_POINTS:.0e} — shorten --t-stop or lower the frequency"
+        )
     if args.engine == "ngspice":
         traj = run_ngspice(card, source, t_stop, x0, r_series)
     else:
         traj = run_numpy(card, source, t_stop, x0, r_series)
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(args.csv, traj)
+    if args.csv is not None:
+        with atomic_file(args.csv) as tmp:
+            write_csv(tmp, traj)
     if args.png is not None:
-        args.png.parent.mkdir(parents=True, exist_ok=True)
-        write_png(args.png, traj, f"{args.card} ({args.engine})")
+        with atomic_file(args.png) as tmp:
+            write_png(tmp, traj, f"{card.name} ({args.engine})")
+    print(summary_line(card.name, args.engine, traj))
+    print("wrote " + ", ".join(str(path) for path in outputs))
     return 0
+
+
+def summary_line(card: str, engine: str, traj: mss.Trajectory) -> str:
+    """One line: what ran and what came out (points, peak |V| and |I|, x first → last)."""
+    i_peak = float(np.max(np.abs(traj.i_A))) if traj.i_A.size else 0.0
+    v_peak = float(np.max(np.abs(traj.v_V))) if traj.v_V.size else 0.0
+    return (
+        f"{card} ({engine}): {traj.time_s.size} points over {traj.time_s[-1] * 1e3:.4g} ms; "
+        f"|V| ≤ {v_peak:.4g} V, |I| ≤ {i_peak * 1e6:.4g} µA; "
+        f"x {traj.x[0]:.4f} → {traj.x[-1]:.4f}"
+    )
+
+
+#: Largest number of time points ``cosim device`` accepts (4 doubles each in memory).
+MAX_POINTS = 10**7
+
+
+def estimated_points(source: Source, t_stop_s: float) -> float:
+    """Time points of a run: ``t_stop / TMAX`` plus the source's breakpoints."""
+    extra = 4 * source.count if source.kind == "pulse" else len(source.points)
+    return t_stop_s / tmax_s(source, t_stop_s) + extra

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosim.cli.common import add_run_options
+from cosim.cli.common import add_run_options, finite_float, positive_int
+from cosim.run.outdir import check_output_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -43,12 +44,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=d.reset,
         help="runs with the initial reset pulse on, off, or both (default both)",
     )
-    p.add_argument("--jobs", type=int, default=d.jobs, help=f"parallel runs (default {d.jobs})")
+    p.add_argument(
+        "--jobs", type=positive_int, default=d.jobs, help=f"parallel runs (default {d.jobs})"
+    )
     p.add_argument("--out", type=Path, default=d.out_dir, help=f"study directory ({d.out_dir})")
     add_run_options(p, backend=d.backend, seed=d.seed)
     p.add_argument(
         "--t-verify-s",
-        type=float,
+        type=finite_float,
         default=d.t_verify_s,
         help=(
             "simulate this host/microcontroller latency (s, whole clock periods) after every "
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         reset=args.reset,
         backend=args.backend,
         jobs=args.jobs,
-        out_dir=args.out.resolve(),
+        out_dir=check_output_dir(args.out),
         seed=args.seed,
         devices=args.devices,
         test_images=args.test_images,

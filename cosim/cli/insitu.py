@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cosim.cli.common import finite_float, quantity
+from cosim.run.outdir import check_output_dir
+
 __all__ = ["add_parser", "run"]
 
 _COLUMNS = (
@@ -64,15 +67,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--batch", type=_positive_int, default=d.batch, help=f"default {d.batch}")
     p.add_argument(
         "--threshold",
-        type=float,
+        type=finite_float,
         default=d.threshold,
         help=f"pulse a device when |grad| > THRESHOLD·max|grad| (default {d.threshold})",
     )
     p.add_argument(
         "--t-pulse-s",
-        type=float,
+        type=quantity("s", minimum=0.0, strict=True),
         default=d.t_pulse_s,
-        help=f"write/erase pulse width (default {d.t_pulse_s} s)",
+        metavar="TIME",
+        help=f"write/erase pulse width (e.g. 5us; default {d.t_pulse_s} s)",
     )
     p.add_argument("--out", type=Path, default=Path("build/insitu"), help="output directory")
     p.add_argument("--json", action="store_true", help="print the JSON instead of the table")
@@ -113,7 +117,15 @@ def _write_png(path: Path, results: list[Any]) -> None:
                     label=method if r.seed == 0 else None,
                 )
         ax.set(xlabel="pulses applied", ylabel="test accuracy (clean)", title=f"card {card}")
-        ax.set_ylim(0.4, 1.02)
+        # The whole range the curves span (a seed may start below chance), never clipped.
+        lows = [
+            p.test_acc
+            for r in results
+            if r.card == card
+            for c in (r.insitu.curve, r.program.curve)
+            for p in c
+        ]
+        ax.set_ylim(min([0.4, *lows]) - 0.02, 1.02)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
     fig.suptitle("In-situ (Manhattan rule) vs program-to-target, one line per seed")
@@ -128,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch=args.batch, threshold=args.threshold, t_pulse_s=args.t_pulse_s
     )
     cfg.check()
+    out: Path = check_output_dir(args.out)
     results = [
         compare(card, seed, epochs=args.epochs, config=cfg)
         for card in args.cards
@@ -151,7 +164,6 @@ def run(args: argparse.Namespace) -> int:
             for row, r in zip(rows, results, strict=True)
         ],
     }
-    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "insitu.json").write_text(json.dumps(doc, indent=1) + "\n")
     _write_png(out / "insitu.png", results)

@@ -7,9 +7,11 @@ Works on any VCD: the merged co-simulation file, an analog-only or a digital-onl
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from cosim.analysis.metrics import WINDOWS, Report, measure
+from cosim.waves.read import seekable_vcd
 
 __all__ = ["add_parser", "format_table", "run"]
 
@@ -21,7 +23,9 @@ def add_parser(subparsers: Any) -> None:
         help="training time, energy and pulses from a VCD file",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    p.add_argument("vcd", metavar="FILE.vcd", help="VCD file (merged, analog or digital)")
+    p.add_argument(
+        "vcd", metavar="FILE.vcd", help="VCD file (merged, analog or digital; - for stdin)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--start", default=None, help="start signal, full dotted name (default xbar_top.start)"
@@ -45,6 +49,8 @@ def add_parser(subparsers: Any) -> None:
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
+    if not math.isfinite(value):
+        return "— (non-finite)"
     if value == 0:
         return f"0 {unit}"
     prefixes = ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, ""))
@@ -55,12 +61,23 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value / scale:.4g} {prefix}{unit}"
 
 
+def _window(report: Report) -> str:
+    """The span the energies, phase times and pulses cover, in words."""
+    if report.window == "training" and report.t_start_s is not None:
+        end = report.t_done_s if report.t_done_s is not None else report.t_end_s
+        return f"training: {_fmt(report.t_start_s, 's')} → {_fmt(end, 's')} (start → done)"
+    return (
+        f"all: 0 → {_fmt(report.t_end_s, 's')} (the whole file; --window training: "
+        "start → done only)"
+    )
+
+
 def format_table(report: Report) -> str:
     """A human-readable summary of ``report``."""
     lines = [
         f"VCD            {report.vcd}",
         f"end of record  {_fmt(report.t_end_s, 's')}  ({report.n_changes} value changes)",
-        f"window         {report.window}",
+        f"window         {_window(report)}",
         f"training time  {_fmt(report.training_time_s, 's')}",
         f"device energy  {_fmt(report.energy_device_J, 'J')}",
         f"circuit energy {_fmt(report.energy_J, 'J')}  (from supplies)",
@@ -97,13 +114,16 @@ def run(args: argparse.Namespace) -> int:
         cosim.waves.VcdNotFoundError, cosim.waves.VcdFormatError,
         cosim.waves.UnknownSignalError: see :func:`cosim.analysis.metrics.measure`.
     """
-    report = measure(
-        args.vcd,
-        start=args.start,
-        done=args.done,
-        scope=args.scope,
-        phase=args.phase,
-        window=args.window,
-    )
+    with seekable_vcd(args.vcd) as vcd:
+        report = measure(
+            vcd,
+            start=args.start,
+            done=args.done,
+            scope=args.scope,
+            phase=args.phase,
+            window=args.window,
+        )
+    if str(args.vcd) == "-":
+        report.vcd = "-"
     print(report.to_json() if args.json else format_table(report))
     return 0

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cosim.errors import UsageError
 from cosim.run import sweep
+from cosim.run.outdir import check_output_dir
 
 __all__ = ["add_parser", "run", "headline", "write_plots", "claims_markdown"]
 
@@ -115,17 +115,28 @@ def write_plots(summary: dict[str, Any], out: Path) -> list[Path]:
             if p["card"] == card:
                 grid[tl.index(p["train_noise"]), el.index(p["g_error"]),
                      nl.index(p["input_noise"])] = p["acc_mean"]  # fmt: skip
-        fig, axes = plt.subplots(1, len(tl), figsize=(3.2 * len(tl), 3.2), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(tl), figsize=(4.2 * len(tl) + 1.0, 4.0), squeeze=False, layout="constrained"
+        )
         for k, ax in enumerate(axes[0]):
             im = ax.imshow(grid[k], origin="lower", vmin=0.5, vmax=1.0, cmap="viridis")
-            ax.set_xticks(range(len(nl)), [f"{v:.0%}" for v in nl])
-            ax.set_yticks(range(len(el)), [f"{v:.0%}" for v in el])
+            # At most ~8 labelled ticks per axis, rotated: readable for any grid.
+            xs, ys = range(0, len(nl), -(-len(nl) // 8)), range(0, len(el), -(-len(el) // 8))
+            ax.set_xticks(list(xs), [f"{nl[i]:.0%}" for i in xs], rotation=45, fontsize=8)
+            ax.set_yticks(list(ys), [f"{el[i]:.0%}" for i in ys], fontsize=8)
+            if grid[k].size <= 64:  # small grids: the accuracy in each cell
+                for (i, j), acc in np.ndenumerate(grid[k]):
+                    if np.isfinite(acc):
+                        color = "white" if acc < 0.75 else "black"
+                        ax.text(
+                            j, i, f"{acc:.0%}", ha="center", va="center", fontsize=7, color=color
+                        )
             ax.set_xlabel("input noise")
             ax.set_ylabel("conductance error")
-            ax.set_title(f"{card}, training noise {tl[k]:.0%}")
-        fig.colorbar(im, ax=axes[0].tolist(), label="accuracy")
+            ax.set_title(f"{card}, training noise {tl[k]:.0%}", fontsize=10)
+        fig.colorbar(im, ax=axes[0].tolist(), label="accuracy", shrink=0.9)
         path = out / f"heatmap_{card}.png"
-        fig.savefig(path, dpi=80)
+        fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)
         n_mid = nl.index(0.1) if 0.1 in nl else 0
@@ -222,9 +233,7 @@ def run(args: argparse.Namespace) -> int:
     if args.read_noise is not None:
         overrides["read_noise"] = args.read_noise
     cfg = sweep.quick_config(**overrides) if args.quick else sweep.SweepConfig(**overrides)
-    out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    out: Path = check_output_dir(args.out)
 
     def log(msg: str) -> None:
         print(f"cosim reproduce: {msg}", file=sys.stderr, flush=True)

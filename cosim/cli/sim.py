@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosim.cli.common import add_run_options, topology_widths
+from cosim.cli.common import add_run_options, finite_float, quantity, topology_widths
 
 __all__ = ["add_parser", "run"]
 
@@ -44,17 +44,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--out", type=Path, default=Path("build/sim"), help="output directory")
     p.add_argument(
         "--input-noise",
-        type=float,
+        type=finite_float,
         default=d.input_noise,
         help=f"input noise σ relative to the input swing (default {d.input_noise})",
     )
     p.add_argument(
         "--t-step-wait-s",
-        type=float,
+        type=quantity("s", minimum=0.0),
         default=d.t_step_wait_s,
+        metavar="TIME",
         help=(
-            "host/microcontroller latency simulated after every verify read (s, whole clock "
-            f"periods; default {d.t_step_wait_s:g}: none)"
+            "host/microcontroller latency simulated after every verify read (e.g. 5ms; whole "
+            f"clock periods; default {d.t_step_wait_s:g}: none)"
         ),
     )
     add_run_options(p, backend=d.backend, seed=d.seed)

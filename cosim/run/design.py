@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -134,9 +135,13 @@ def run_design(
         )
     failed = failures(results)
     merged: str | None = None
-    if digital.exists() and analog.exists():
+    if digital.exists():
         try:
-            vcd = merge_vcds(digital, analog, out / f"{design.name}.vcd", partial=bool(failed))
+            vcd = out / f"{design.name}.vcd"
+            if analog.exists():
+                merge_vcds(digital, analog, vcd, partial=bool(failed))
+            else:  # nothing recorded on the analog side
+                shutil.copyfile(digital, vcd)
             _gtkw(vcd, out / f"{design.name}.gtkw", design)
             merged = str(vcd)
         except CosimError as exc:

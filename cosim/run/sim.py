@@ -6,23 +6,35 @@ programs the 30 devices and runs inference) is :mod:`cosim.bench.training`; it r
 Afterwards this process merges the digital VCD (Icarus) and the analog VCD (pyvcd) into
 ``training.vcd``, writes ``training.gtkw`` and computes ``summary.json`` **from the merged
 waveforms** through :mod:`cosim.analysis.metrics`.
+
+The run writes into a fresh temporary directory next to ``--out`` under a lock
+(:class:`cosim.run.outdir.RunDir`): earlier results in ``--out`` are replaced only when the run
+succeeded, a failed or interrupted run keeps its files as ``<out>.partial``, and a second run
+into the same ``--out`` is refused while the first one runs.  ``iverilog`` and ``vvp`` run in
+their own process group (:mod:`cosim.run.child`), terminated with this process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import subprocess
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from cosim.analysis import summary as summary_mod
+from cosim.analysis.metrics import json_safe
 from cosim.circuit.va import compile_va, model_path
-from cosim.config import SimConfig
-from cosim.errors import CosimError
+from cosim.config import WARN_WAIT_CYCLES, SimConfig
+from cosim.errors import CosimError, Interrupted
 from cosim.harness.contract import Contract, contract
 from cosim.resources import hdl_dir
+from cosim.run.child import run_in_group
+from cosim.run.outdir import RunDir
 from cosim.topology import DEFAULT, Topology
 
 __all__ = ["SimFailed", "failures", "hdl_sources", "run_bench", "run_sim"]
@@ -38,10 +50,22 @@ def hdl_sources() -> list[Path]:
     return sorted(hdl.glob("*.v")) + sorted((hdl / "behav").glob("*.v"))
 
 
+def _execute_cmds(
+    self: Any, cmds: Sequence[Sequence[str]], cwd: Any, stdout: TextIO | None = None
+) -> None:
+    """cocotb's command loop, with every tool in its own process group (see cosim.run.child)."""
+    for cmd in cmds:
+        stderr = None if stdout is None else subprocess.STDOUT
+        status = run_in_group(cmd, cwd=cwd, env=self.env, stdout=stdout, stderr=stderr)
+        if status != 0:
+            raise subprocess.CalledProcessError(status, list(cmd))
+
+
 def _build(build_dir: Path, harness: Contract) -> Any:
     from cocotb_tools.runner import get_runner
 
     runner = get_runner("icarus")
+    runner._execute_cmds = types.MethodType(_execute_cmds, runner)  # type: ignore[method-assign]
     runner.build(
         sources=hdl_sources(),
         hdl_toplevel=harness.toplevel,
@@ -76,7 +100,8 @@ def run_bench(
     harness = contract(topology)
     try:
         runner = _build(build_dir, harness)
-    except SystemExit as exc:  # cocotb's runner exits on a missing tool or a compile error
+    except (SystemExit, subprocess.CalledProcessError) as exc:
+        # cocotb's runner exits on a missing tool; a compile error fails the command
         raise SimFailed(
             f"building the HDL failed: {exc} (log: {build_dir / 'build.log'})"
         ) from None
@@ -120,38 +145,76 @@ def failures(results_xml: Path) -> list[str]:
 
 
 def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run one co-simulation and return the summary (also written to ``summary.json``).
+    """Run one co-simulation into ``config.out_dir`` and return the summary (``summary.json``).
+
+    Earlier results in ``config.out_dir`` are replaced only if this run succeeds; a failed or
+    interrupted run leaves them untouched and keeps its own files in ``<out>.partial``.
 
     Raises:
-        UsageError: bad configuration (before anything runs).
-        SimFailed: the bench failed; the VCD written so far is kept and merged.
+        UsageError: bad configuration (before anything runs), or another run holds the
+            output directory.
+        SimFailed: the bench failed; the VCD written so far is kept (merged) in the partial
+            directory.
+        Interrupted: SIGINT/SIGTERM; the simulators were stopped, partial files kept.
     """
 
     config.validate()
-    out = config.out_dir
-    out.mkdir(parents=True, exist_ok=True)
     for name in ("mss.va", "neuron.va"):
         compile_va(model_path(name))  # compile errors surface here, before the simulation
-    cfg_path = out / "config.json"
+    wait = config.wait_cycles_estimate()
+    if wait > WARN_WAIT_CYCLES:
+        log(
+            f"cosim sim: warning: t_step_wait_s {config.t_step_wait_s:g} s makes the run simulate "
+            f"at least {wait:.3g} clock cycles of host wait: it may take long"
+        )
+    with RunDir(config.out_dir) as rundir:
+        try:
+            summary = _run_in(rundir, config, log)
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", 2)
+            raise Interrupted(_kept(rundir), signum) from None
+        except CosimError as exc:
+            if rundir.keep_partial:
+                exc.args = (f"{exc}; {_kept(rundir)}",)
+            raise
+        rundir.commit()
+    log(summary_mod.human(summary))
+    return summary
+
+
+def _kept(rundir: RunDir) -> str:
+    earlier = f"earlier results in {rundir.out} untouched" if rundir.out.exists() else ""
+    if rundir.keep_partial:
+        return "; ".join(filter(None, [f"partial outputs kept in {rundir.partial}", earlier]))
+    return earlier or "nothing written"
+
+
+def _run_in(rundir: RunDir, final: SimConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """The run itself, writing into ``rundir.tmp``; returns the summary."""
+    out = rundir.tmp
+    config = dataclasses.replace(final, out_dir=out)
+    cfg_path = out / "config.json"  # the bench in vvp reads this run's own copy
     cfg_path.write_text(json.dumps(config.to_json(), indent=2) + "\n")
-    digital, analog = out / "digital.vcd", out / "analog.vcd"
-    stale_files = ("training.vcd", "training.gtkw", "summary.json", "host.json", "stimulus.json")
-    for stale in (digital, analog, *(out / name for name in stale_files)):
-        stale.unlink(missing_ok=True)
+    digital = out / "digital.vcd"
     log(
         f"cosim sim: card {config.card}, reset pulse {'on' if config.reset_pulse else 'off'}, "
-        f"seed {config.seed}, backend {config.backend} → {out}"
+        f"seed {config.seed}, backend {config.backend} → {final.out_dir}"
     )
     t0 = time.perf_counter()
-    results = run_bench(
-        out / "hdl",
-        "cosim.bench.training",
-        extra_env={"COSIM_SIM_CONFIG": str(cfg_path)},
-        vcd_path=digital,
-        testcase="training_run",
-        dump_all=config.dump_all,
-        topology=config.topology,
-    )
+    rundir.keep_partial = True
+    try:
+        results = run_bench(
+            out / "hdl",
+            "cosim.bench.training",
+            extra_env={"COSIM_SIM_CONFIG": str(cfg_path)},
+            vcd_path=digital,
+            testcase="training_run",
+            dump_all=config.dump_all,
+            topology=config.topology,
+        )
+    except KeyboardInterrupt:
+        _merge_quietly(out)
+        raise
     wall_s = time.perf_counter() - t0
     failed = failures(results)
     try:
@@ -159,11 +222,22 @@ def run_sim(config: SimConfig, *, log: Callable[[str], None] = print) -> dict[st
     except CosimError as exc:  # a crashed run may leave an unreadable dump: report both
         if not failed:
             raise
-        merged = f"not merged ({exc}); digital.vcd and analog.vcd are kept in {out}"
+        merged = f"not merged ({exc}); digital.vcd and analog.vcd are kept"
     if failed:
         raise SimFailed(
             "co-simulation failed: " + "; ".join(failed) + f" (waveforms so far: {merged})"
         )
-    summary = summary_mod.write_summary(out, wall_s=wall_s)
-    log(summary_mod.human(summary))
+    summary = summary_mod.summarize(out, wall_s=wall_s)
+    summary["vcd"] = str(final.out_dir / "training.vcd")  # where it will be after the swap
+    summary, _ = json_safe(summary)  # JSON has no NaN
+    cfg_path.write_text(json.dumps(final.to_json(), indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary
+
+
+def _merge_quietly(out: Path) -> None:
+    """Merge what an interrupted run wrote (best effort: the files may be cut anywhere)."""
+    try:
+        summary_mod.merge_outputs(out)
+    except (CosimError, OSError, ValueError):
+        pass

@@ -22,7 +22,8 @@ numbers), its error and noise by ``SeedSequence([seed, card, i_train, i_kind, i_
 chunk])`` — the grid point and the trial range, never the execution order — and each finished
 chunk is written at once to ``<out>/chunks/<key>.json`` (atomically: temporary file + rename).
 A restarted sweep skips the chunks on disk, so an interrupted and resumed sweep gives the same
-numbers as an uninterrupted one.  ``<out>/manifest.json`` holds the configuration; resuming with
+numbers as an uninterrupted one.  ``<out>/manifest.json`` holds the configuration and hashes of
+every input (:mod:`cosim.run.manifest`); resuming with
 a different one is refused.
 
 Chunks run on ``dask.distributed``: a :class:`~distributed.LocalCluster` by default, or an
@@ -47,9 +48,10 @@ import numpy as np
 from cosim.circuit import devices, mss, network
 from cosim.circuit.devices import draw_variation, load_card, nominal_variation
 from cosim.crossbar import card_circuit
-from cosim.errors import CosimError, UsageError
+from cosim.errors import UsageError
 from cosim.harness.contract import default_harness
 from cosim.learn import data, train
+from cosim.run.manifest import SweepError, check_chunk, load_json, prepare_manifest
 from cosim.twin import program
 
 __all__ = [
@@ -77,10 +79,6 @@ CARDS = ("W", "Cr", "C")
 # Fallback device windows when cosim.circuit.devices is not available: the derived starting cards of
 # /work/shared/reference/DEVICES.md (R_on, R_off); usable window [2/R_off, 0.8/R_on].
 _FALLBACK_R_OHM = {"W": (2e3, 300e3), "Cr": (5e3, 800e3), "C": (20e3, 3e6)}
-
-
-class SweepError(CosimError):
-    """A sweep directory is inconsistent (other configuration, corrupt chunk file)."""
 
 
 @dataclass(frozen=True)
@@ -259,17 +257,19 @@ def _write_json(path: Path, obj: Any) -> None:
 def _prepare_dir(cfg: SweepConfig, out: Path) -> None:
     (out / "chunks").mkdir(parents=True, exist_ok=True)
     (out / "weights").mkdir(exist_ok=True)
-    manifest = out / "manifest.json"
-    mine = json.loads(json.dumps(asdict(cfg)))
-    if manifest.exists():
-        theirs = json.loads(manifest.read_text())
-        if theirs != mine:
-            raise SweepError(
-                f"{manifest} holds another sweep configuration; use another --out directory "
-                "or delete it to start over"
-            )
-    else:
-        _write_json(manifest, mine)
+    prepare_manifest(out, json.loads(json.dumps(asdict(cfg))), cfg.cards)
+
+
+def _valid_weights(wt: Any, n_devices: int) -> bool:
+    if not isinstance(wt, dict) or not {"spec", "g_dev_S", "n_clipped"} <= set(wt):
+        return False
+    g = wt["g_dev_S"]
+    return (
+        isinstance(g, list)
+        and len(g) == n_devices
+        and all(isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in g)
+        and isinstance(wt["spec"], dict)
+    )
 
 
 def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: None) -> list[Chunk]:
@@ -283,9 +283,11 @@ def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: Non
     for c, card in enumerate(cfg.cards):
         for t in range(len(cfg.train_levels)):
             path = out / "weights" / f"{card}_t{t}.json"
-            if path.exists():
-                wt = json.loads(path.read_text())
-            else:
+            wt = load_json(path, log)
+            if wt is not None and not _valid_weights(wt, network.N_DEVICES):
+                log(f"{path}: not valid trained weights: recomputed")
+                wt = None
+            if wt is None:
                 log(f"training {card} at training noise {cfg.train_levels[t]:.0%}")
                 wt = _train_point(cfg, card, t)
                 _write_json(path, wt)
@@ -399,19 +401,15 @@ def _config_from_dict(conf: dict[str, Any]) -> SweepConfig:
     return SweepConfig(**conv)
 
 
-def _load_chunk(path: Path, chunk: Chunk) -> dict[str, Any] | None:
-    try:
-        got = json.loads(path.read_text())
-    except (OSError, ValueError):
+def _load_chunk(path: Path, chunk: Chunk, log: Callable[[str], None]) -> dict[str, Any] | None:
+    got = load_json(path, log)
+    if got is None:
         return None
-    if not isinstance(got, dict):
+    problem = check_chunk(got, chunk.key, chunk.n_trials, network.N_DEVICES)
+    if problem is not None:
+        log(f"{path}: invalid chunk ({problem}): recomputed")
         return None
-    acc = got.get("acc")
-    if got.get("key") != chunk.key or not isinstance(acc, list) or len(acc) != chunk.n_trials:
-        return None
-    if "pulses_mean" not in got or "failed" not in got:
-        return None
-    return got
+    return got  # type: ignore[no-any-return]
 
 
 def run_sweep(
@@ -445,7 +443,7 @@ def run_sweep(
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for ch in chunks:
-        got = _load_chunk(out / "chunks" / f"{ch.key}.json", ch)
+        got = _load_chunk(out / "chunks" / f"{ch.key}.json", ch, log)
         if got is None:
             todo.append(ch)
         else:

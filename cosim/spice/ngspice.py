@@ -37,11 +37,23 @@ circuit is loaded makes the later ``remcirc`` crash. The SendData callback is al
 registered (fixed at ``ngSpice_Init``); without a hook it costs about 6 % per accepted point.
 Version and OSDI are checked when a Verilog-A model is loaded, not before: a deck of built-in
 devices runs on any libngspice with the shared API.
+
+Interrupts: a foreground analysis runs inside one C call, so Python's own SIGINT handler could
+only raise inside a ctypes callback, where ctypes prints and drops the exception ("Exception
+ignored on calling ctypes callback function") and the run goes on.  While a command runs,
+:class:`NgSpice` therefore replaces the Python handlers of SIGINT and SIGTERM (Python handlers
+or SIG_DFL, never an ignored signal) by one that only records the signal; the next SendData
+callback (every accepted time point) halts the transient — through the sync source (it reads 1
+at once, so the permanent stop condition pauses the run) or, in a circuit without it, by adding
+``stop when time > 0`` (a command re-entered from the callback is accepted) — and once the
+command returns the original handler is called, which raises :class:`KeyboardInterrupt` (or the
+command line's :class:`cosim.errors.Interrupted`).  The transient stays paused where it was.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import ctypes.util
 import locale
@@ -52,9 +64,9 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # NumPy is imported when a vector is copied out, not at start-up
@@ -284,8 +296,12 @@ class _Library:
         return 0
 
     def _send_data(self, data: ctypes._Pointer[_VecValuesAll], n: int, ident: int, u: int) -> int:
-        if self.owner is not None and self.owner._hook is not None:
-            self.owner._on_data(data)
+        owner = self.owner
+        if owner is not None:
+            if owner._hook is not None:
+                owner._on_data(data)
+            if owner._signal is not None and not owner._halt_sent:
+                owner._halt()
         return 0
 
     def _send_init_data(self, info: ctypes._Pointer[_VecInfoAll], ident: int, u: int) -> int:
@@ -548,6 +564,11 @@ class NgSpice:
         self._has_tran = False
         self._tran = "idle"  # "idle" | "paused" | "done"
         self._stop_pending = False
+        self._signal: int | None = None  # a SIGINT/SIGTERM received during a command
+        self._halt_sent = False
+        self._halt_stop = False  # the halt added `stop when time > 0` (no sync source)
+        self._analysis = False  # an analysis command is running (a halt is possible)
+        self._guarding = False
         self._sync = False  # the loaded circuit has the lockstep sync source
         self._tstop_s = _INF
         self._target_s = _INF  # read by the sync callbacks (see _Library._sync)
@@ -635,8 +656,10 @@ class NgSpice:
             raise UsageError("this NgSpice object is closed; create a new one")
         self._capture = []
         self._callback_error = None
+        verb = command.split(maxsplit=1)[0].lower() if command.strip() else ""
         try:
-            self._lib.ngSpice_Command(command.encode())
+            with self._interruptible(verb in ANALYSES):
+                self._lib.ngSpice_Command(command.encode())
         finally:
             lines, self._capture = self._capture, None
         self._raise_callback_error()
@@ -647,6 +670,72 @@ class NgSpice:
                     self._end_transient()
                 raise error
         return lines
+
+    # --- interrupts (see the module docstring) ------------------------------------------
+
+    @contextlib.contextmanager
+    def _interruptible(self, analysis: bool) -> Iterator[None]:
+        """Record SIGINT/SIGTERM during a C call; halt an analysis; re-deliver afterwards."""
+        if self._guarding or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        saved: dict[int, object] = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            old = signal.getsignal(signum)
+            if old is None or old == signal.SIG_IGN:
+                continue  # ignored (background job) or not set from Python: leave it alone
+            saved[signum] = old
+            signal.signal(signum, self._on_signal)
+        self._guarding, self._signal, self._halt_sent = True, None, False
+        self._analysis = analysis
+        try:
+            yield
+        finally:
+            self._analysis = False
+            for number, previous in saved.items():
+                signal.signal(number, previous)  # type: ignore[arg-type]
+            self._guarding = False
+        received, self._signal = self._signal, None
+        if received is not None:
+            self._after_halt()
+            handler = saved[received]
+            if callable(handler):
+                handler(received, None)  # default_int_handler raises KeyboardInterrupt
+            os.kill(os.getpid(), received)  # SIG_DFL: die as the signal says
+            raise KeyboardInterrupt  # pragma: no cover (not reached)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._signal is None:
+            self._signal = signum
+
+    def _halt(self) -> None:
+        """Called from the SendData callback: make the running transient pause now."""
+        self._halt_sent = True
+        if not (self._analysis and self._has_tran):
+            return
+        if self._sync:
+            self._target_reached_s = -_INF  # the sync source reads 1: the stop pauses the run
+        else:
+            self._halt_stop = True
+            self._lib.ngSpice_Command(b"stop when time > 0")
+
+    def _after_halt(self) -> None:
+        """After an interrupted command: undo the halt; the transient stays paused."""
+        if not self._halt_sent:
+            return
+        self._halt_sent = False
+        if self._halt_stop:
+            self._halt_stop = False
+            self._guarding = True  # no nested handler swap for the clean-up command
+            try:
+                self._lib.ngSpice_Command(b"delete all")
+            finally:
+                self._guarding = False
+            self._stop_pending = False
+        if self._sync:
+            self._set_target(_INF)
+        if self._circuit and self._tran != "done" and self._has_time():
+            self._tran = "paused"
 
     def _raise_callback_error(self) -> None:
         error, self._callback_error = self._callback_error, None
@@ -725,7 +814,8 @@ class NgSpice:
         self._callback_error = None
         self._state.exit_request = None
         try:
-            status = self._lib.ngSpice_Circ(array)
+            with self._interruptible(False):
+                status = self._lib.ngSpice_Circ(array)
         finally:
             captured, self._capture = self._capture, None
         errs = [text for is_err, text in captured if is_err]
@@ -888,7 +978,8 @@ class NgSpice:
             self._capture = lines
             self._callback_error = None
             try:
-                self._lib.ngSpice_Command(command)
+                with self._interruptible(True):
+                    self._lib.ngSpice_Command(command)
             finally:
                 self._capture = None
             self._raise_callback_error()

@@ -4,13 +4,22 @@ FST files are read too, as the VCD text ``fst2vcd`` streams (:mod:`cosim.waves.f
 
 A hand-rolled line parser over bytes (several times faster than ``vcd.reader.tokenize``, see
 ``bench/bench_metrics.py``) that never holds more than one line of the body in memory.  Its
-contract: one value change, timestamp or keyword per body line (as Icarus Verilog, pyvcd and
-GTKWave write them).  Re-exported by :mod:`cosim.waves`.
+fast path reads one value change, timestamp or keyword per body line (as Icarus Verilog, pyvcd
+and GTKWave write them); a line that does not fit (several items on one line, indentation, a
+``$dumpvars … $end`` block on one line, a ``$comment`` inside the body) is read token by token,
+so every legal layout is accepted.  Real values ``nan``/``inf`` are passed on as floats (the
+measurements report them).  Re-exported by :mod:`cosim.waves`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shutil
+import stat
+import sys
+import tempfile
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +40,7 @@ __all__ = [
     "closest_names",
     "iter_vcd",
     "read_header",
+    "seekable_vcd",
     "read_traces",
     "timescale_s",
 ]
@@ -45,11 +55,14 @@ END_ID = ""
 
 _UNITS_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15}
 _REAL_TYPES = frozenset({"real", "realtime", "shortreal", "real_parameter"})
+_BODY_KEYWORDS = frozenset({b"$dumpvars", b"$dumpall", b"$dumpon", b"$dumpoff", b"$end"})
 _RANGE_RE = re.compile(r"^(?P<ref>[^\[]+)(?P<range>\[[0-9:\-]+\])$")
 
 
 class VcdFormatError(CosimError):
     """A VCD file is truncated or malformed (the message names the file and line)."""
+
+    exit_status = 2  # bad input
 
 
 class VcdNotFoundError(UsageError):
@@ -133,6 +146,37 @@ class VcdHeader:
                 f"{closest_names(name, names)} ({len(names)} signals in all)"
             )
         return found
+
+
+@contextlib.contextmanager
+def seekable_vcd(path: str | Path) -> Iterator[Path]:
+    """A regular file holding the VCD ``path``: ``-`` is standard input; a pipe or FIFO
+    (``<(zcat run.vcd.gz)``) is copied to a temporary file first (the readers pass over a
+    file more than once).  A regular file is used as it is."""
+    text = str(path)
+    if text != "-":
+        try:
+            mode = os.stat(text).st_mode
+        except FileNotFoundError:
+            raise VcdNotFoundError(f"VCD file not found: {text}") from None
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            yield Path(text)
+            return
+    fd, name = tempfile.mkstemp(prefix="cosim-stdin-", suffix=".vcd")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if text == "-":
+                shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+            else:
+                with open(text, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        try:
+            yield Path(name)
+        except CosimError as exc:  # name what the user gave, not the temporary copy
+            exc.args = (str(exc).replace(name, "<stdin>" if text == "-" else text),)
+            raise
+    finally:
+        os.unlink(name)
 
 
 def _open_vcd(path: str | Path) -> IO[bytes]:
@@ -280,50 +324,90 @@ def _iter_body(
     line = b""
     try:
         for line_no, line in enumerate(fh, header.header_lines + 1):  # noqa: B007
-            c = line[0] if line else 10
-            if c == 114 or c == 82:  # r R
-                val, ident = line[1:].split()
-                sid = wanted.get(ident)
-                if sid is not None:
-                    yield t, sid, float(val)
-                elif ident not in known:
-                    raise KeyError(ident)
-            elif c == 98 or c == 66:  # b B
-                val, ident = line[1:].split()
-                sid = wanted.get(ident)
-                if sid is not None:
-                    yield t, sid, val.decode()
-                elif ident not in known:
-                    raise KeyError(ident)
-            elif c in b"01xzXZ":
-                ident = line[1:].strip()
-                sid = wanted.get(ident)
-                if sid is not None:
-                    yield t, sid, chr(c)
-                elif ident not in known:
-                    raise KeyError(ident)
-            elif c == 35:  # '#'
-                t_new = int(line[1:])
-                if t_new < t:
-                    raise ValueError(f"time goes backwards ({t_new} after {t})")
-                t = t_new
-            elif c == 36:  # '$'
-                word = line.split(None, 1)[0]
-                if word == b"$comment":
-                    in_comment = b"$end" not in line
-                elif word not in (b"$dumpvars", b"$dumpall", b"$dumpon", b"$dumpoff", b"$end"):
-                    raise ValueError(f"unexpected keyword {word.decode()!r}")
-            elif c == 115 or c == 83:  # s S (string)
-                val, ident = line[1:].split()
-                sid = wanted.get(ident)
-                if sid is not None:
-                    yield t, sid, val.decode()
-                elif ident not in known:
-                    raise KeyError(ident)
-            elif in_comment:
+            if in_comment:
                 in_comment = b"$end" not in line
-            elif line.strip():
-                raise ValueError("not a value change, timestamp or keyword")
+                continue
+            try:  # the fast path: one item per line, as Icarus, pyvcd and GTKWave write
+                c = line[0] if line else 10
+                if c == 114 or c == 82:  # r R
+                    val, ident = line[1:].split()
+                    sid = wanted.get(ident)
+                    if sid is not None:
+                        yield t, sid, float(val)
+                    elif ident not in known:
+                        raise KeyError(ident)
+                elif c == 98 or c == 66:  # b B
+                    val, ident = line[1:].split()
+                    sid = wanted.get(ident)
+                    if sid is not None:
+                        yield t, sid, val.decode()
+                    elif ident not in known:
+                        raise KeyError(ident)
+                elif c in b"01xzXZ":
+                    ident = line[1:].strip()
+                    sid = wanted.get(ident)
+                    if sid is not None:
+                        yield t, sid, chr(c)
+                    elif ident not in known:
+                        raise KeyError(ident)
+                elif c == 35:  # '#'
+                    t_new = int(line[1:])
+                    if t_new < t:
+                        raise ValueError(f"time goes backwards ({t_new} after {t})")
+                    t = t_new
+                elif c == 36:  # '$'
+                    words = line.split()
+                    word = words[0]
+                    if word == b"$comment":
+                        in_comment = b"$end" not in line
+                    elif word not in _BODY_KEYWORDS or len(words) > 1:
+                        raise ValueError(f"unexpected keyword {word.decode()!r}")
+                elif c == 115 or c == 83:  # s S (string)
+                    val, ident = line[1:].split()
+                    sid = wanted.get(ident)
+                    if sid is not None:
+                        yield t, sid, val.decode()
+                    elif ident not in known:
+                        raise KeyError(ident)
+                elif line.strip():
+                    raise ValueError("not a value change, timestamp or keyword")
+            except (ValueError, KeyError, IndexError):
+                # Legal variants: several items on one line, indentation, a $dumpvars block
+                # on one line.  Token by token; a real error is raised from here.
+                tokens = line.split()
+                k = 0
+                while k < len(tokens):
+                    tok = tokens[k]
+                    k += 1
+                    if in_comment:
+                        in_comment = tok != b"$end"
+                        continue
+                    c = tok[0]
+                    if c == 35:  # '#'
+                        t_new = int(tok[1:])
+                        if t_new < t:
+                            raise ValueError(f"time goes backwards ({t_new} after {t})") from None
+                        t = t_new
+                        continue
+                    if c == 36:  # '$'
+                        if tok == b"$comment":
+                            in_comment = True
+                        elif tok not in _BODY_KEYWORDS:
+                            raise ValueError(f"unexpected keyword {tok.decode()!r}") from None
+                        continue
+                    if c in b"rRbBsS":
+                        ident = tokens[k]
+                        k += 1
+                        value: float | str = float(tok[1:]) if c in b"rR" else tok[1:].decode()
+                    elif c in b"01xzXZ":
+                        ident, value = tok[1:], chr(c)
+                    else:
+                        raise ValueError("not a value change, timestamp or keyword") from None
+                    sid = wanted.get(ident)
+                    if sid is not None:
+                        yield t, sid, value
+                    elif ident not in known:
+                        raise KeyError(ident) from None
     except (ValueError, KeyError, IndexError) as exc:
         if partial and not line.endswith(b"\n"):
             yield t, END_ID, ""
