@@ -15,7 +15,7 @@ from cosim.harness.contract import default_harness
 
 __all__ = ["SimConfig", "BACKENDS", "MAX_WAIT_CYCLES", "WARN_WAIT_CYCLES"]
 
-BACKENDS = ("ngspice", "numpy")
+BACKENDS = ("ngspice", "numpy", "ngspice-partitioned")
 
 #: Refused: more simulated host-wait clock cycles than this in one run (at least one verify
 #: wait per programmed device).  Icarus ticks the controller's wait counter every cycle.
@@ -32,7 +32,9 @@ class SimConfig:
         card: device card name or path (``va_models/cards/<name>.toml``).
         reset_pulse: apply the initial reset pulse before programming each device.
         seed: seed of every random draw (device variation, input noise).
-        backend: analog backend, ``ngspice`` (Verilog-A in libngspice) or ``numpy`` (twin).
+        backend: analog backend, ``ngspice`` (Verilog-A in libngspice, one full netlist),
+            ``ngspice-partitioned`` (the same models, one small netlist per programmed device:
+            flat cost per device, see :mod:`cosim.backends.partitioned`) or ``numpy`` (twin).
         out_dir: where the VCD, save file and summary go.
         input_noise: Gaussian input noise during inference, σ relative to the input swing.
         devices: indices of the devices to program (default: all 30).

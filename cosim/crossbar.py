@@ -16,12 +16,14 @@ from numpy.typing import NDArray
 
 from cosim.backends.ngspice import NgspiceBackend
 from cosim.backends.numpy import NumpyBackend
+from cosim.backends.partitioned import PartitionedNgspiceBackend
 from cosim.circuit import mss
 from cosim.circuit.devices import DeviceCard, Variation, draw_variation, load_card
 from cosim.circuit.netlist import NEURONS, SUPPLIES, CrossbarNetlist, build_crossbar
 from cosim.circuit.network import N_DEVICES, CircuitSpec, device_names, forward, split_layers
 from cosim.circuit.va import compile_va, model_path
 from cosim.learn import data, train
+from cosim.topology import DEFAULT
 from cosim.waves.write import AnalogVcdWriter
 
 if TYPE_CHECKING:
@@ -158,5 +160,18 @@ def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float) 
     )
     if kind == "numpy":
         return NumpyBackend(xbar.spec, xbar.params, xbar.x0, writer)
-    nl = xbar.netlist(compile_va(model_path("mss.va")), compile_va(model_path("neuron.va")))
-    return NgspiceBackend(nl, writer, xbar.params, tmax_s=tmax_s)
+    osdi = compile_va(model_path("mss.va")), compile_va(model_path("neuron.va"))
+    if kind == "ngspice-partitioned":
+        return PartitionedNgspiceBackend(
+            spec=xbar.spec,
+            topology=DEFAULT,
+            model_params=xbar.card.model.va_params(),
+            instance_params=[xbar.variation.instance_params(k) for k in range(N_DEVICES)],
+            params=xbar.params,
+            x0=xbar.x0,
+            full_netlist=lambda x: replace(xbar, x0=x).netlist(*osdi),
+            osdi=osdi,
+            writer=writer,
+            tmax_s=tmax_s,
+        )
+    return NgspiceBackend(xbar.netlist(*osdi), writer, xbar.params, tmax_s=tmax_s)
