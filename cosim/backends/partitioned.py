@@ -339,20 +339,22 @@ class PartitionedNgspiceBackend:
         values = self._supplies(1)
         values["supply.prog.v"] = np.array([v_prog])
         values["supply.prog.i"] = np.array([v_prog * float(self._g_leak().sum())])
-        for name in NEURONS:
+        for name in self._topo.neuron_names:
             values[f"neuron.{name}.v"] = np.zeros(1)
         self._writer.write_block(np.array([t_s]), values)
         self.stats.points += 1
 
     def _flush_points(self) -> None:
         kind, k = self._mode
-        if kind == "idle" or self._ng.transient_state == "idle":
-            return
-        t = self._ng.vector_tail("time", self._read)
+        edges, self._edges = self._edges, []
+        t = np.zeros(0)
+        if kind != "idle" and self._ng.transient_state != "idle":
+            t = self._ng.vector_tail("time", self._read)
         if t.size == 0:
+            for edge in edges:
+                self._writer.mark_edge(edge)
             return
         cols = {n: self._ng.vector_tail(n, self._read)[: t.size] for n in self._vectors}
-        edges, self._edges = self._edges, []
         if kind == "prog":
             values = self._prog_values(k, cols)
         else:
@@ -382,7 +384,7 @@ class PartitionedNgspiceBackend:
             }
         )
         _, _, neuron = self._column(k)
-        for m, nname in enumerate(NEURONS):
+        for m, nname in enumerate(self._topo.neuron_names):
             values[f"neuron.{nname}.v"] = cols["nout"] if m == neuron else np.zeros(n)
         return values
 
@@ -440,7 +442,7 @@ class PartitionedNgspiceBackend:
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1
         kind, k = self._mode
-        names = list(NEURONS)
+        names = list(self._topo.neuron_names)
         if kind == "idle":
             i_prog = self._ctl.get("vprog", 0.0) * float(self._g_leak().sum())
             return {"sense": self._spec.r_sense_ohm * i_prog, **dict.fromkeys(names, 0.0)}

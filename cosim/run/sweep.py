@@ -327,11 +327,11 @@ def _card_twin(
 def program_trials(
     cfg: SweepConfig, card: str, g_dev_S: Any, n_trials: int, rng: np.random.Generator
 ) -> program.ProgramOutcome:
-    """Program ``n_trials`` crossbars of ``card`` to ``g_dev_S`` (30,) with the twin.
+    """Program ``n_trials`` crossbars of ``card`` to ``g_dev_S`` (N_DEV,) with the twin.
 
-    Each trial draws its 30 devices from the card's pool (device-to-device spread) and programs
+    Each trial draws its N_DEV devices from the card's pool (device-to-device spread) and programs
     them by write-verify with the co-simulation's codes, tolerance and scheme, with cycle-to-cycle
-    noise if ``cfg.c2c``.  Returns outcomes of shape ``(n_trials, 30)``.
+    noise if ``cfg.c2c``.  Returns outcomes of shape ``(n_trials, N_DEV)``.
     """
     tables, x0, n_sw, c = _card_twin(
         card, cfg.device_pool, cfg.seed + 7919, cfg.d2d, cfg.reset_pulse
@@ -342,7 +342,7 @@ def program_trials(
     )
     tables = replace(tables, setup=setup)
     n_rows = tables.params.r_on.size
-    rows = rng.integers(0, n_rows, (n_trials, network.N_DEVICES))
+    rows = rng.integers(0, n_rows, (n_trials, np.asarray(g_dev_S).size))
     return program.write_verify(
         tables,
         rows,
