@@ -191,12 +191,18 @@ class PartitionedNgspiceBackend:
         self._names = topology.device_names
         self._ctl: dict[str, float] = {"vprog": 0.0, "vinf": 0.0}
         self._mode: tuple[str, int] = ("idle", -1)
+        self._sel: set[int] = set()  # select lines that are on
         self._t_off = 0.0  # global time of the loaded circuit's t = 0
         self._read = 0
         self._edges: list[float] = []
         self._nl: CrossbarNetlist | None = None
         self._vectors: list[str] = []
         self._n_amps = topology.n_neurons
+        supplies = ["vdd", "vss", "prog", *(f"in{i}" for i in range(topology.n_in))]
+        supplies += [f"inn{i}" for i in range(topology.n_in)]
+        self._base_live = [f"supply.{s}.{q}" for s in supplies for q in ("v", "i")]
+        self._base_live += [f"neuron.{n}.v" for n in topology.neuron_names]
+        self._live: list[str] = list(self._base_live)
         self._ng = NgSpice()
         try:
             for path in osdi:
@@ -224,7 +230,7 @@ class PartitionedNgspiceBackend:
         ctl = self._ctl
         if ctl.get("vinf", 0.0) > 0.5:
             return ("full", -1)
-        sel = [k for k in range(self._topo.n_dev) if ctl.get(f"vsel{k}", 0.0) > 0.5]
+        sel = sorted(self._sel)
         if not sel:
             return ("idle", -1)
         return ("prog", sel[0]) if len(sel) == 1 else ("full", -1)
@@ -276,6 +282,10 @@ class PartitionedNgspiceBackend:
     def _enter(self, mode: tuple[str, int]) -> None:
         kind, k = mode
         self._mode = mode
+        devices = [k] if kind == "prog" else sorted(self._record) if kind == "full" else []
+        self._live = self._base_live + [
+            f"{self._names[m]}.{q}" for m in devices for q in ("v", "i", "x", "g")
+        ]
         if kind == "idle":
             return
         self._t_off = self.stats.t_s
@@ -352,7 +362,7 @@ class PartitionedNgspiceBackend:
             t = self._ng.vector_tail("time", self._read)
         if t.size == 0:
             for edge in edges:
-                self._writer.mark_edge(edge)
+                self._writer.mark_edge(edge, self._live)
             return
         cols = {n: self._ng.vector_tail(n, self._read)[: t.size] for n in self._vectors}
         if kind == "prog":
@@ -363,7 +373,7 @@ class PartitionedNgspiceBackend:
             every = _probe_values(self._nl, cols.__getitem__, g_on_off)
             drop = set(self._names) - {self._names[m] for m in self._record}
             values = {n: v for n, v in every.items() if n.split(".")[0] not in drop}
-        self._writer.write_block(self._t_off + t, values, edges=edges)
+        self._writer.write_block(self._t_off + t, values, edges=edges, edge_names=self._live)
         self._read += t.size
         self.stats.points += t.size
         self._next_flush = time.monotonic() + self._flush_every_s
@@ -392,7 +402,7 @@ class PartitionedNgspiceBackend:
     def mark_edge(self, t_s: float) -> None:
         """Controls change at ``t_s``: the held point of every signal goes to the VCD there."""
         if self._mode[0] == "idle":
-            self._writer.mark_edge(t_s)
+            self._writer.mark_edge(t_s, self._live)
         else:
             self._edges.append(t_s)
 
@@ -403,6 +413,12 @@ class PartitionedNgspiceBackend:
 
     def set_controls(self, values: Mapping[str, float]) -> None:
         self._ctl.update(values)
+        for name, value in values.items():
+            if name.startswith("vsel"):
+                if value > 0.5:
+                    self._sel.add(int(name[4:]))
+                else:
+                    self._sel.discard(int(name[4:]))
         mode = self._wanted_mode()
         if mode != self._mode:
             old = self._mode

@@ -8,7 +8,7 @@ delivered, so ∫v·i dt is the energy drawn).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, cast
@@ -159,6 +159,7 @@ class AnalogVcdWriter:
         values: Mapping[str, NDArray[np.float64]],
         *,
         edges: Sequence[float] = (),
+        edge_names: Collection[str] | None = None,
     ) -> None:
         """Record a block of points at once (vectorized; what ngspice lockstep uses).
 
@@ -167,6 +168,7 @@ class AnalogVcdWriter:
             values: per signal name, its values at those times, shape ``(k,)``.
             edges: times (s, increasing) at which a control changed: after the block's points
                 up to each edge, :meth:`mark_edge` records the held point there.
+            edge_names: the signals :meth:`mark_edge` repeats (default all).
 
         Points falling in one tick keep the last.  The deadband is applied as quantization,
         so that it vectorizes: a value is written when it enters a new band-wide bin centred
@@ -186,7 +188,7 @@ class AnalogVcdWriter:
                 if cut > start:
                     self.write_block(t[start:cut], {n: v[start:cut] for n, v in values.items()})
                     start = cut
-                self.mark_edge(edge)
+                self.mark_edge(edge, edge_names)
             t = t[start:]
             values = {n: v[start:] for n, v in values.items()}
         if t.size == 0:
@@ -229,9 +231,10 @@ class AnalogVcdWriter:
         if time.monotonic() >= self._next_flush:
             self.flush()
 
-    def mark_edge(self, t_s: float) -> None:
+    def mark_edge(self, t_s: float, names: Collection[str] | None = None) -> None:
         """Record every signal's latest value at ``t_s``, past the deadband and the dropping of
-        repeats: the held (pre-edge) point of a step at a control edge.
+        repeats: the held (pre-edge) point of a step at a control edge.  ``names`` limits it to
+        those signals (a large array where only a few signals move: the others hold anyway).
 
         Call it when the simulation has reached ``t_s`` with the old controls and before the
         new ones act.  Values written afterwards at the same time stamp follow it in the file
@@ -252,18 +255,21 @@ class AnalogVcdWriter:
             self._header_written = True
         self._tick, self._t_s = tick, max(t_s, self._t_s)
         change, var, last = self._vcd.change, self._vars, self._last
+        latest = self._latest
+        if names is not None:
+            latest = {n: latest[n] for n in names if n in latest}
         if tick == self._marked_tick:
             # Another edge in the same time step: every signal has a point here already.
-            for name, value in self._latest.items():
+            for name, value in latest.items():
                 if value != last[name]:
                     change(var[name], tick, value)
         else:
             forced = _NOT_A_VALUE
-            for name, value in self._latest.items():
+            for name, value in latest.items():
                 v = var[name]
                 v.value = forced  # pyvcd drops a value equal to the last: force the repeat
                 change(v, tick, value)
-        last.update(self._latest)
+        last.update(latest)
         self._marked_tick = tick
 
     def _emit(self) -> None:
