@@ -283,9 +283,12 @@ class PartitionedNgspiceBackend:
         kind, k = mode
         self._mode = mode
         devices = [k] if kind == "prog" else sorted(self._record) if kind == "full" else []
-        self._live = self._base_live + [
-            f"{self._names[m]}.{q}" for m in devices for q in ("v", "i", "x", "g")
-        ]
+        live = self._base_live if kind == "full" else ["supply.prog.v", "supply.prog.i"]
+        if kind == "prog":
+            live = live + [f"neuron.{self._topo.neuron_names[self._column(k)[2]]}.v"]
+        self._live = live + [f"{self._names[m]}.{q}" for m in devices for q in ("v", "i", "x", "g")]
+        if kind != "full":
+            self._write_inputs(self.stats.t_s)
         if kind == "idle":
             return
         self._t_off = self.stats.t_s
@@ -323,25 +326,32 @@ class PartitionedNgspiceBackend:
 
     # ------------------------------------------------------------------ recording
     def _supplies(self, n: int) -> dict[str, Any]:
-        """Analytic supply values outside the full netlist, ``n`` points (prog excluded)."""
-        spec, ctl = self._spec, self._ctl
+        """The op-amp rails outside the full netlist, ``n`` points."""
+        spec = self._spec
         i_q = self._n_amps * spec.opamp_iq_A
-        out: dict[str, Any] = {
+        return {
             "supply.vdd.v": np.full(n, spec.vdd_V),
             "supply.vdd.i": np.full(n, i_q),
             "supply.vss.v": np.full(n, spec.vss_V),
             "supply.vss.i": np.full(n, -i_q),
         }
+
+    def _write_inputs(self, t_s: float) -> None:
+        """The input drivers outside the full netlist at ``t_s`` (piecewise constant: written
+        when an input or the mode changes): leakage through the open inference switches and
+        the reference resistors to the clamped columns."""
+        spec, ctl = self._spec, self._ctl
         g_leak = self._g_leak()
         n1, n_hid = self._topo.n_layer1, self._topo.n_hid
         g_line = g_leak[:n1].reshape(self._topo.n_in, n_hid).sum(axis=1)
+        out: dict[str, Any] = {}
         for i in range(self._topo.n_in):
             v_i = ctl.get(f"vin{i}", 0.0)
-            out[f"supply.in{i}.v"] = np.full(n, v_i)
-            out[f"supply.in{i}.i"] = np.full(n, v_i * g_line[i])
-            out[f"supply.inn{i}.v"] = np.full(n, -v_i)
-            out[f"supply.inn{i}.i"] = np.full(n, -n_hid * spec.g_ref1_S * v_i)
-        return out
+            out[f"supply.in{i}.v"] = np.array([v_i])
+            out[f"supply.in{i}.i"] = np.array([v_i * g_line[i]])
+            out[f"supply.inn{i}.v"] = np.array([-v_i])
+            out[f"supply.inn{i}.i"] = np.array([-n_hid * spec.g_ref1_S * v_i])
+        self._writer.write_block(np.array([t_s]), out)
 
     def _write_analytic(self, t_s: float) -> None:
         """One point of the idle circuit (no simulator) at ``t_s``."""
@@ -394,8 +404,7 @@ class PartitionedNgspiceBackend:
             }
         )
         _, _, neuron = self._column(k)
-        for m, nname in enumerate(self._topo.neuron_names):
-            values[f"neuron.{nname}.v"] = cols["nout"] if m == neuron else np.zeros(n)
+        values[f"neuron.{self._topo.neuron_names[neuron]}.v"] = cols["nout"]
         return values
 
     # ------------------------------------------------------------------ protocol
@@ -425,12 +434,18 @@ class PartitionedNgspiceBackend:
             self._leave()
             if old[0] == "prog":  # the device leaves the pulse path: 0 V, 0 A from here on
                 name = self._names[old[1]]
-                t = np.array([self.stats.t_s])
-                self._writer.write_block(t, {f"{name}.v": np.zeros(1), f"{name}.i": np.zeros(1)})
+                neuron = self._topo.neuron_names[self._column(old[1])[2]]
+                zero = np.zeros(1)
+                self._writer.write_block(
+                    np.array([self.stats.t_s]),
+                    {f"{name}.v": zero, f"{name}.i": zero, f"neuron.{neuron}.v": zero},
+                )
             self._enter(mode)
         elif mode[0] == "prog":
             for name, value in self._partition_values().items():
                 self._ng.set_source(name, value)
+        if mode[0] != "full" and mode == self._mode and any(n.startswith("vin") for n in values):
+            self._write_inputs(self.stats.t_s)
         elif mode[0] == "full":
             for name, value in values.items():
                 self._ng.set_source(name, value)
