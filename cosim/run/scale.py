@@ -67,11 +67,11 @@ class ScaleConfig:
     dataset: str = "digits"
     seed: int = 1
     train_noise: float = 0.1
-    train_steps: int = 800
+    train_steps: int = 1500
     batch: int = 128
     n_copies: int = 8
-    lr: float = 0.05
-    t_loss_V: float = 0.1
+    lr: float = 0.03
+    t_loss_V: float = 0.2
     input_noise: float = 0.05
     g_errors: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)
     n_trials: int = 100
