@@ -41,7 +41,15 @@ from cosim.learn import datasets, train
 from cosim.run import sweep
 from cosim.topology import parse_topology
 
-__all__ = ["ScaleConfig", "TrainedNetwork", "train_network", "trial_chunk", "run_scale"]
+__all__ = [
+    "ScaleConfig",
+    "TrainedNetwork",
+    "train_network",
+    "trial_chunk",
+    "run_trials",
+    "run_scale",
+    "plot_accuracy_vs_error",
+]
 
 FloatArray = np.ndarray
 
@@ -248,3 +256,31 @@ def run_scale(
     tmp.write_text(json.dumps(result, indent=1))
     os.replace(tmp, out / "scale.json")
     return result
+
+
+def plot_accuracy_vs_error(results: list[dict[str, Any]], path: Path) -> None:
+    """Accuracy (mean ± sd over trials) against conductance error, one line per result
+    (e.g. 30 vs 1184 devices), with each network's float reference dashed; PNG at ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 4.0))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for res in results:
+        acc = res["accuracy_vs_g_error"]
+        levels = sorted(acc, key=float)
+        x = [100 * float(e) for e in levels]
+        y = [100 * acc[e]["mean"] for e in levels]
+        sd = [100 * acc[e]["sd"] for e in levels]
+        label = f"{res['n_devices']} devices ({res['config']['dataset']})"
+        line = ax.errorbar(x, y, yerr=sd, marker="o", capsize=3, label=label)
+        ref = 100 * res["float_reference"]["noisy"]
+        ax.axhline(ref, ls="--", lw=0.8, color=line[0].get_color())
+    ax.set_xlabel("conductance error after programming, uniform ± (%)")
+    ax.set_ylabel("test accuracy (%), twin trials")
+    ax.set_title("programmed chip (twin) vs float reference (dashed)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
