@@ -39,7 +39,8 @@ def _program(backend: Any, devices: list[int], op: Any) -> list[float]:
             edge(op.t_write_s, {"vprog": 0.0})
         edge(op.t_gap_s, {f"vsel{k}": 0.0})
     # an inference stretch: the full netlist with every device at its frozen state
-    edge(op.t_gap_s, {"vinf": 1.0, **{f"vin{i}": 0.1 * (i % 2) for i in range(9)}})
+    v_in = {f"vin{i}": 0.1 * (i % 2) for i in range(9)}
+    edge(op.t_gap_s, {"vinf": 1.0, **v_in, **{f"vinn{i}": -0.1 * (i % 2) for i in range(9)}})
     edge(op.t_read_s, {})
     senses.append(backend.sample()["out"])
     edge(op.t_gap_s, {"vinf": 0.0})

@@ -318,7 +318,7 @@ class PartitionedNgspiceBackend:
             self._vectors = sorted(
                 {f"{v[2:-1]}#branch" if v.startswith("i(") else v[2:-1] for v in self._nl.save}
             )
-            values = dict(self._ctl)
+            values = {n: self._ctl.get(n, 0.0) for n in self._nl.external_sources}
             self.stats.extra["full_loads"] += 1
         for name, value in values.items():
             self._ng.set_source(name, value)
