@@ -17,11 +17,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-__all__ = ["GRACE_S", "kill_group", "run_in_group"]
+__all__ = ["GRACE_S", "kill_group", "run_in_group", "sigint_ignored"]
 
 #: Seconds between SIGTERM and SIGKILL of a child group.
 GRACE_S = 3.0
@@ -41,6 +42,21 @@ if sys.stdin.buffer.read() != b"ok":
             break
         time.sleep(GRACE)
 """.replace("GRACE", repr(GRACE_S))
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this block: worker processes started here keep ignoring it, so a
+    terminal's Ctrl-C (sent to the whole foreground process group) reaches only this process,
+    which shuts them down; they print no tracebacks.  A no-op outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def kill_group(proc: subprocess.Popen[bytes], grace_s: float = GRACE_S) -> None:

@@ -38,6 +38,7 @@ import json
 import logging
 import math
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -48,10 +49,17 @@ import numpy as np
 from cosim.circuit import devices, mss, network
 from cosim.circuit.devices import draw_variation, load_card, nominal_variation
 from cosim.crossbar import card_circuit
-from cosim.errors import UsageError
+from cosim.errors import Interrupted, UsageError
 from cosim.harness.contract import default_harness
 from cosim.learn import data, train
-from cosim.run.manifest import SweepError, check_chunk, load_json, prepare_manifest
+from cosim.run.child import sigint_ignored
+from cosim.run.manifest import (
+    SweepError,
+    check_chunk,
+    check_weights,
+    load_json,
+    prepare_manifest,
+)
 from cosim.twin import program
 
 __all__ = [
@@ -260,18 +268,6 @@ def _prepare_dir(cfg: SweepConfig, out: Path) -> None:
     prepare_manifest(out, json.loads(json.dumps(asdict(cfg))), cfg.cards)
 
 
-def _valid_weights(wt: Any, n_devices: int) -> bool:
-    if not isinstance(wt, dict) or not {"spec", "g_dev_S", "n_clipped"} <= set(wt):
-        return False
-    g = wt["g_dev_S"]
-    return (
-        isinstance(g, list)
-        and len(g) == n_devices
-        and all(isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in g)
-        and isinstance(wt["spec"], dict)
-    )
-
-
 def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: None) -> list[Chunk]:
     """Train (or load cached) networks and list every chunk of the sweep."""
     cfg.validate()
@@ -284,8 +280,8 @@ def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: Non
         for t in range(len(cfg.train_levels)):
             path = out / "weights" / f"{card}_t{t}.json"
             wt = load_json(path, log)
-            if wt is not None and not _valid_weights(wt, network.N_DEVICES):
-                log(f"{path}: not valid trained weights: recomputed")
+            if wt is not None and check_weights(wt, network.N_DEVICES) is not None:
+                log(f"{path}: {check_weights(wt, network.N_DEVICES)}: recomputed")
                 wt = None
             if wt is None:
                 log(f"training {card} at training noise {cfg.train_levels[t]:.0%}")
@@ -456,17 +452,21 @@ def run_sweep(
         else:
             # Task errors reach us through fut.result(); the workers' own logs would only add
             # heartbeat tracebacks when the cluster shuts down.
-            cluster = LocalCluster(
-                n_workers=jobs,
-                threads_per_worker=1,
-                processes=processes,
-                dashboard_address=":0",
-                silence_logs=logging.CRITICAL,
-            )
+            # Workers started while SIGINT is ignored keep ignoring it: a Ctrl-C in the
+            # terminal (sent to the whole process group) reaches only this process, which
+            # shuts the cluster down; the workers print no tracebacks.
+            with sigint_ignored():
+                cluster = LocalCluster(
+                    n_workers=jobs,
+                    threads_per_worker=1,
+                    processes=processes,
+                    dashboard_address=":0",
+                    silence_logs=logging.CRITICAL,
+                )
             client = Client(cluster)
+        done = 0
         try:
             futures = client.map(run_chunk, todo, pure=False)
-            done = 0
             step = max(1, len(todo) // 20)
             for fut in as_completed(futures):
                 res = fut.result()
@@ -478,6 +478,12 @@ def run_sweep(
                 if stop_after is not None and done >= stop_after:
                     client.cancel(futures)
                     return {"complete": False, "done": done}
+        except KeyboardInterrupt as exc:
+            raise Interrupted(
+                f"{done} new chunks saved, {len(results)} of {len(chunks)} on disk in {out}; "
+                "run the same command again to resume",
+                getattr(exc, "signum", signal.SIGINT),
+            ) from None
         finally:
             client.close()
             if cluster is not None:
