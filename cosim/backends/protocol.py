@@ -81,8 +81,8 @@ def check_physical(
             k = int(np.argmax(bad))
             when = float(t[min(k, t.size - 1)])
             raise RunawayError(
-                f"{what}: {name} = {arr[k]!r} at t = {when!r} s is outside its physical range "
-                f"({allowed}): the model diverged; the run was stopped"
+                f"{what}: {name} = {float(arr[k])!r} at t = {when!r} s is outside its physical "
+                f"range ({allowed}): the model diverged; the run was stopped"
             )
 
 
