@@ -7,6 +7,8 @@ traceback; SIGINT/SIGTERM stop a command within seconds; no earlier result is lo
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -57,23 +59,30 @@ RunCli = Callable[..., Result]
 
 @pytest.fixture
 def cosim() -> RunCli:
-    """``cosim(*args, env=…, stdin=…, timeout=…)`` runs the command line in a subprocess."""
+    """``cosim(*args, env=…, stdin=…)`` runs the command line's ``main`` in this process
+    (stdout/stderr captured, ``env`` added to the environment for the call): the same error
+    path as the console script, without a Python start-up per case.  Signal cases run real
+    processes (:func:`signal_cosim`)."""
 
-    def run(
-        *args: str,
-        env: dict[str, str] | None = None,
-        stdin: bytes | None = None,
-        timeout: float = 300,
-    ) -> Result:
-        proc = subprocess.run(
-            [sys.executable, "-m", "cosim.cli", *args],
-            input=stdin,
-            capture_output=True,
-            env=_env(env),
-            timeout=timeout,
-            check=False,
-        )
-        return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    def run(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> Result:
+        from cosim.cli import main
+
+        saved_env, saved_stdin = dict(os.environ), sys.stdin
+        os.environ.update(env or {})
+        if stdin is not None:
+            sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    status = main(list(args))
+                except SystemExit as exc:  # argparse
+                    status = exc.code if isinstance(exc.code, int) else 2
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+            sys.stdin = saved_stdin
+        return Result(status, out.getvalue(), err.getvalue())
 
     return run
 
