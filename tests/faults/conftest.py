@@ -62,9 +62,21 @@ def cosim() -> RunCli:
     """``cosim(*args, env=…, stdin=…)`` runs the command line's ``main`` in this process
     (stdout/stderr captured, ``env`` added to the environment for the call): the same error
     path as the console script, without a Python start-up per case.  Signal cases run real
-    processes (:func:`signal_cosim`)."""
+    processes (:func:`signal_cosim`); ``process=True`` runs one in a fresh process (libngspice
+    keeps the first OSDI model of a name for the life of the process)."""
 
-    def run(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> Result:
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+        process: bool = False,
+    ) -> Result:
+        if process:  # a fresh process: e.g. another Verilog-A model of the same name
+            proc = subprocess.run(
+                [sys.executable, "-m", "cosim.cli", *args],
+                input=stdin, capture_output=True, env=_env(env), timeout=600, check=False,
+            )  # fmt: skip
+            return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
         from cosim.cli import main
 
         saved_env, saved_stdin = dict(os.environ), sys.stdin

@@ -110,7 +110,7 @@ def test_empty_verilog_a_model_is_named(cosim: RunCli, tmp_path: Path) -> None:
     (va / "mss.va").write_text("")
     line = cosim(
         "device", "--dc", "0.1", "--t-stop", "1e-3", "--engine", "ngspice", "--card", "Cr",
-        "--csv", str(tmp_path / "iv.csv"), env={"COSIM_VA_PATH": str(va)},
+        "--csv", str(tmp_path / "iv.csv"), env={"COSIM_VA_PATH": str(va)}, process=True,
     ).one_line_error()  # fmt: skip
     assert "mss.va" in line and "defines no module" in line
 

@@ -54,7 +54,7 @@ def test_diverging_device_model_is_a_named_error(cosim: RunCli, tmp_path: Path) 
     csv = tmp_path / "iv.csv"
     line = cosim(
         "device", "--dc", "0", "--t-stop", "0.05", "--engine", "ngspice", "--card", "Cr",
-        "--csv", str(csv), env={"COSIM_VA_PATH": str(_runaway_model(tmp_path))},
+        "--csv", str(csv), env={"COSIM_VA_PATH": str(_runaway_model(tmp_path))}, process=True,
     ).one_line_error(status=1)  # fmt: skip
     assert "device.x" in line and "at t =" in line and "diverged" in line
     assert not csv.exists()
