@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from cosim.analysis import metrics
 from cosim.config import SimConfig
 from cosim.errors import UsageError
+from cosim.run.child import run_in_group, terminate_children
 
 if TYPE_CHECKING:
     from cosim.config import SimConfig
@@ -240,17 +241,15 @@ def _run_one(config: StudyConfig, spec: RunSpec, simulate: bool) -> RunResult:
     if simulate:
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         log_path = config.out_dir / f"{spec.name}.log"
-        with open(log_path, "w") as fh:
-            proc = subprocess.run(
-                _command(config, spec), stdout=fh, stderr=subprocess.STDOUT, check=False
-            )
-        if proc.returncode != 0:
+        with open(log_path, "w") as fh:  # own process group, terminated with this process
+            status = run_in_group(_command(config, spec), stdout=fh, stderr=subprocess.STDOUT)
+        if status != 0:
             return RunResult(
                 spec.card,
                 spec.reset_pulse,
                 str(run_dir),
                 wall_s=time.perf_counter() - t0,
-                error=_error_text(log_path, proc.returncode),
+                error=_error_text(log_path, status),
             )
     try:
         result = measure_run(run_dir, spec)
@@ -296,9 +295,16 @@ def run_study(
             )
         return result
 
-    with ThreadPoolExecutor(max_workers=config.jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=config.jobs)
+    try:
         futures = [pool.submit(task, k, spec) for k, spec in enumerate(specs)]
         results = [f.result() for f in futures]
+    except BaseException:  # Ctrl-C/SIGTERM: no new runs, the running ones terminated
+        pool.shutdown(wait=False, cancel_futures=True)
+        terminate_children()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     write_outputs(config, results)
     return results
 

@@ -124,3 +124,19 @@ def test_ngspice_sigint_test_passes_when_started_with_sigint_ignored(cosim: RunC
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout.decode()[-3000:]
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_efficiency_sigterm_terminates_its_cosim_sim_children(tmp_path: Path) -> None:
+    """The study waits for its runs in worker threads; SIGTERM of the study still reaches
+    them (and through them their vvp)."""
+    out = tmp_path / "eff"
+    args = ["efficiency", "--cards", "Cr", "--reset", "on", "--backend", "numpy", "--devices"]
+    args += ["0", "--test-images", "1", "--jobs", "1", "--out", str(out)]
+    res, _ = signal_cosim(args, signal.SIGTERM, when=lambda: process_exists(f"+vcd={out}/."))
+    assert res.status == 143, res.err
+    deadline = time.monotonic() + 8.0
+    while process_exists(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not process_exists(str(out)), "a run of the study survived it"
