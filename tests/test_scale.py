@@ -39,6 +39,7 @@ def test_trial_chunk_is_seeded_and_conductance_error_costs_accuracy() -> None:
     assert noisy <= clean
 
 
+@pytest.mark.slow  # starts a Dask cluster (~30 s quiet, minutes on a loaded machine)
 def test_run_scale_on_dask_writes_valid_json(tmp_path: Path) -> None:
     res = run_scale(SMALL, tmp_path)
     assert (tmp_path / "scale.json").is_file()

@@ -170,11 +170,8 @@ def trial_chunk(
             g = train.perturb_conductances(g, level, "uniform", rng)
         gb = 1.0 / (spec.r_infer_path_ohm + 1.0 / np.maximum(g, 1e-30))
         g1, g2 = split_layers(gb, topo)
-        per = [
-            float(train.evaluate(spec, g1[t], g2[t], te, rng, ni, mode="mean"))
-            for t in range(n_trials)
-        ]
-        acc[repr(level)] = per
+        per = train.evaluate(spec, g1, g2, te, rng, ni, n_trials=n_trials)
+        acc[repr(level)] = [float(a) for a in per]
     return {
         "chunk": chunk,
         "acc": acc,
