@@ -3,6 +3,7 @@ as ``config.json`` and read back by the bench inside ``vvp`` (:mod:`cosim.bench.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ from cosim.circuit.devices import load_card
 from cosim.circuit.network import N_DEVICES
 from cosim.errors import UsageError
 from cosim.harness.contract import default_harness
+from cosim.learn import datasets
+from cosim.topology import DEFAULT
 
 __all__ = ["SimConfig", "BACKENDS", "MAX_WAIT_CYCLES", "WARN_WAIT_CYCLES"]
 
@@ -45,6 +48,10 @@ class SimConfig:
             a whole number of clock periods (``REG_STEP_WAIT``, docs/controller.md); 0 = none.
         dump_all: dump the whole HDL hierarchy (clock and controller internals) into the
             digital VCD, not only the harness ports (much larger on long runs).
+        dataset: the task (:data:`cosim.learn.datasets.DATASET_NAMES`); must fit the topology.
+        record: comma-separated device-name patterns (``fnmatch``, e.g. ``w1_0_*,w2_1``)
+            whose ``v``, ``i``, ``x``, ``g`` the ``ngspice-partitioned`` backend records in
+            every phase (by default a device is recorded only while it is selected).
     """
 
     card: str = "Cr"
@@ -58,6 +65,8 @@ class SimConfig:
     tmax_s: float | None = None
     t_step_wait_s: float = 0.0
     dump_all: bool = False
+    dataset: str = "patterns"
+    record: str = ""
 
     def analog_tmax_s(self) -> float:
         """TMAX of the analog run: ``tmax_s`` or the card's longest pulse."""
@@ -66,6 +75,21 @@ class SimConfig:
 
         op = load_card(self.card).operation
         return max(op.t_write_s, op.t_erase_s, op.t_reset_s, op.t_read_s)
+
+    def recorded_devices(self) -> tuple[int, ...]:
+        """Indices of the devices named by :attr:`record`.
+
+        Raises:
+            UsageError: a pattern that names no device.
+        """
+        names = DEFAULT.device_names
+        out: set[int] = set()
+        for pattern in (p.strip() for p in self.record.split(",") if p.strip()):
+            hit = [k for k, n in enumerate(names) if fnmatch.fnmatchcase(n, pattern)]
+            if not hit:
+                raise UsageError(f"record {pattern!r} names no device; {DEFAULT.describe_names()}")
+            out.update(hit)
+        return tuple(sorted(out))
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for any bad field, before anything is simulated."""
@@ -79,6 +103,9 @@ class SimConfig:
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise UsageError(f"{name} {value!r}: must be a finite number")
+        # the run's topology is the paper's until SimConfig carries one
+        datasets.dataset_for(DEFAULT, self.dataset)  # DatasetError says what fits
+        self.recorded_devices()
         if self.backend not in BACKENDS:
             raise UsageError(f"backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         if not 0.0 <= self.input_noise <= 1.0:

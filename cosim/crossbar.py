@@ -148,7 +148,9 @@ def make_crossbar(card: str | DeviceCard, seed: int) -> Crossbar:
     return Crossbar(card, seed, spec, variation, params, x0, w.w1, w.w2, g_target)
 
 
-def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float) -> AnalogBackend:
+def make_backend(
+    xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float, record: tuple[int, ...] = ()
+) -> AnalogBackend:
     """The analog backend (``ngspice`` or ``numpy``) writing its waveforms to ``analog_vcd``."""
 
     writer = AnalogVcdWriter(
@@ -173,5 +175,6 @@ def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float) 
             osdi=osdi,
             writer=writer,
             tmax_s=tmax_s,
+            record=record,
         )
     return NgspiceBackend(xbar.netlist(*osdi), writer, xbar.params, tmax_s=tmax_s)

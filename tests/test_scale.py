@@ -46,3 +46,18 @@ def test_run_scale_on_dask_writes_valid_json(tmp_path: Path) -> None:
     acc = res["accuracy_vs_g_error"]
     assert set(acc) == {"0.0", "0.3"} and acc["0.0"]["n"] == SMALL.n_trials
     assert res["n_devices"] == 144 and res["twin_s"] > 0
+
+
+def test_sim_config_names_a_dataset_or_record_pattern_that_does_not_fit(capsys) -> None:
+    from cosim.cli import main
+    from cosim.config import SimConfig
+    from cosim.errors import UsageError
+
+    with pytest.raises(DatasetError, match="needs N_IN = 64"):
+        SimConfig(dataset="digits").validate()
+    with pytest.raises(UsageError, match="names no device"):
+        SimConfig(record="w9_*").validate()
+    assert SimConfig(record="w1_0_*, w2_1").recorded_devices() == (0, 1, 2, 28)
+    assert main(["sim", "--dataset", "digits", "--out", "/nonexistent/x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "e.g. --topology 64,16,10" in err[0]
