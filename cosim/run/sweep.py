@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from cosim.circuit import devices, mss, network
-from cosim.circuit.devices import draw_variation, load_card, nominal_variation
+from cosim.circuit.devices import DeviceCard, draw_variation, load_card, nominal_variation
 from cosim.crossbar import card_circuit
 from cosim.errors import Interrupted, UsageError
 from cosim.harness.contract import default_harness
@@ -73,6 +73,7 @@ __all__ = [
     "card_spec",
     "quick_config",
     "plan",
+    "train_targets",
     "program_trials",
     "run_chunk",
     "run_sweep",
@@ -237,12 +238,22 @@ def _test_set(cfg: SweepConfig) -> data.Dataset:
     return data.split(data.make_dataset(), seed=cfg.split_seed)[1]
 
 
-def _train_point(cfg: SweepConfig, card: str, i_train: int) -> dict[str, Any]:
-    spec, gb_min, gb_max = card_spec(card, cfg.w_max)
-    tr, _ = data.split(data.make_dataset(), seed=cfg.split_seed)
-    tcfg = train.TrainConfig(
-        noise=cfg.train_levels[i_train], steps=cfg.train_steps, seed=cfg.seed + 1000 * i_train
-    )
+def train_targets(
+    card: str | DeviceCard,
+    noise: float,
+    seed: int,
+    *,
+    steps: int,
+    split_seed: int = 0,
+    w_max: float = 0.0,
+) -> dict[str, Any]:
+    """Train the network for a card (its window of branch conductances) and map it to target
+    device conductances: ``spec`` (dict), ``g_dev_S`` (30 floats, select-line order),
+    ``n_clipped``, ``w1``, ``w2``."""
+    c = card if isinstance(card, DeviceCard) else load_card(card)
+    spec, gb_min, gb_max = card_circuit(c, w_max)
+    tr, _ = data.split(data.make_dataset(), seed=split_seed)
+    tcfg = train.TrainConfig(noise=noise, steps=steps, seed=seed)
     w = train.train(spec, tr, gb_min, gb_max, tcfg)
     tg = train.to_conductances(spec, w, gb_min, gb_max)
     gb = np.concatenate([tg.g1_S.ravel(), tg.g2_S.ravel()])
@@ -254,6 +265,17 @@ def _train_point(cfg: SweepConfig, card: str, i_train: int) -> dict[str, Any]:
         "w1": w.w1.tolist(),
         "w2": w.w2.tolist(),
     }
+
+
+def _train_point(cfg: SweepConfig, card: str, i_train: int) -> dict[str, Any]:
+    return train_targets(
+        card,
+        cfg.train_levels[i_train],
+        cfg.seed + 1000 * i_train,
+        steps=cfg.train_steps,
+        split_seed=cfg.split_seed,
+        w_max=cfg.w_max,
+    )
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -300,12 +322,12 @@ def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: Non
 
 @functools.lru_cache(maxsize=8)
 def _card_twin(
-    card: str, pool: int, seed: int, d2d: bool, reset_pulse: bool
+    card: str | DeviceCard, pool: int, seed: int, d2d: bool, reset_pulse: bool
 ) -> tuple[program.PulseTables, float, int, Any]:
     """Step tables of a card's device pool (cached per worker process), initial state, number
     of switches, and the card."""
-    c = load_card(card)
-    spec, _, _ = card_spec(card)
+    c = card if isinstance(card, DeviceCard) else load_card(card)
+    spec, _, _ = card_circuit(c)
     hp = default_harness()
     # the setup's codes are irrelevant here: only timing and read path enter the tables
     setup, _ = program.card_program_setup(
@@ -321,9 +343,10 @@ def _card_twin(
 
 
 def program_trials(
-    cfg: SweepConfig, card: str, g_dev_S: Any, n_trials: int, rng: np.random.Generator
+    cfg: SweepConfig, card: str | DeviceCard, g_dev_S: Any, n_trials: int, rng: np.random.Generator
 ) -> program.ProgramOutcome:
-    """Program ``n_trials`` crossbars of ``card`` to ``g_dev_S`` (N_DEV,) with the twin.
+    """Program ``n_trials`` crossbars of ``card`` (name or loaded card) to ``g_dev_S``
+    (N_DEV,) with the twin.
 
     Each trial draws its N_DEV devices from the card's pool (device-to-device spread) and programs
     them by write-verify with the co-simulation's codes, tolerance and scheme, with cycle-to-cycle
@@ -332,7 +355,7 @@ def program_trials(
     tables, x0, n_sw, c = _card_twin(
         card, cfg.device_pool, cfg.seed + 7919, cfg.d2d, cfg.reset_pulse
     )
-    spec, _, _ = card_spec(card, cfg.w_max)
+    spec, _, _ = card_circuit(c, cfg.w_max)
     setup, codes = program.card_program_setup(
         c, spec, g_dev_S, tables.setup.harness, reset_pulse=cfg.reset_pulse
     )
