@@ -94,6 +94,11 @@ def _reset_verdicts(rows: Sequence[dict], waits: dict[str, float]) -> list[dict]
     return out
 
 
+def _fastest(cards: list[str], rows: dict[str, dict], wait: float) -> str:
+    times = {c: time_with_wait(rows[c], wait) for c in cards}
+    return min(cards, key=times.__getitem__)
+
+
 def _best_device(rows: Sequence[dict], waits: dict[str, float]) -> list[dict]:
     out = []
     cards = list(dict.fromkeys(r["card"] for r in rows))
@@ -105,9 +110,7 @@ def _best_device(rows: Sequence[dict], waits: dict[str, float]) -> list[dict]:
             if not seeds:
                 continue
             for wname, wait in waits.items():
-                best = [
-                    min(cards, key=lambda c, s=s: time_with_wait(per[c][s], wait)) for s in seeds
-                ]
+                best = [_fastest(cards, {c: per[c][s] for c in cards}, wait) for s in seeds]
                 out.append(
                     {
                         "targets": targets,
