@@ -70,12 +70,7 @@ def test_float_network_never_beats_the_ceiling(noise: float) -> None:
     w = train.train(spec, tr, gb_min, gb_max, train.TrainConfig(noise=noise, steps=300, seed=1))
     g1, g2 = network.weights_to_conductances(spec, w.w1, w.w2)
     images = flip.all_images(9)
-    _, y = network.forward(
-        spec,
-        np.broadcast_to(g1, (512, 9, 3)),
-        np.broadcast_to(g2, (512, 3)),
-        data.to_voltages(images, spec.v_read_V),
-    )
+    _, y = network.forward(spec, g1, g2, data.to_voltages(images, spec.v_read_V))
     pred = network.classify(spec, y)
     for p in (0.02, 0.05, 0.1, 0.15, 0.25):
         acc = float(flip.expected_accuracy(pred, p))

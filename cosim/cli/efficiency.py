@@ -179,7 +179,7 @@ def _run_twin(args: argparse.Namespace) -> int:
     config.validate()
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    rows = progcost.run_costs(config, log=print)
+    rows = progcost.run_costs(config, log=print, jobs=args.jobs)
     summary = costreport.summarize_costs(rows, cal_card, cal_s)
     data = {"config": progcost.config_dict(config), "rows": rows, "summary": summary}
     (out / "cost_twin.json").write_text(json.dumps(data, indent=1) + "\n")

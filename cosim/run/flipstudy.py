@@ -134,18 +134,12 @@ def dilution(card: str, targets: str = "card") -> dict[str, float]:
 
 
 def _predict(spec: network.CircuitSpec, g_branch: np.ndarray) -> np.ndarray:
-    """Classes of all 2^9 images for every trial's branch conductances ``(n, 30)``."""
-    n_w1 = network.N_IN * network.N_HIDDEN
-    images = flip.all_images(network.N_IN)
-    n = g_branch.shape[0]
-    shape = (n, images.shape[0])
-    g1 = np.broadcast_to(
-        g_branch[:, None, :n_w1].reshape(n, 1, network.N_IN, network.N_HIDDEN),
-        (*shape, network.N_IN, network.N_HIDDEN),
-    )
-    g2 = np.broadcast_to(g_branch[:, None, n_w1:], (*shape, network.N_HIDDEN))
-    v = np.broadcast_to(data.to_voltages(images, spec.v_read_V), (*shape, network.N_IN))
-    _, y = network.forward(spec, g1, g2, v)
+    """Classes of every image of :func:`cosim.learn.flip.all_images` for each trial's branch
+    conductances ``(n, N_DEV)`` (select-bit order): shape ``(n, 2^N_IN)``."""
+    g1, g2 = network.split_layers(g_branch)
+    images = flip.all_images(g1.shape[-2])
+    v = data.to_voltages(images, spec.v_read_V)
+    _, y = network.forward(spec, g1[:, None], g2[:, None], v)
     return network.classify(spec, y)
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -184,20 +185,35 @@ def program_cost(card: str, seed: int, *, reset_s: float, start: str, targets: s
     }
 
 
-def run_costs(config: CostConfig, log: Callable[[str], None] = lambda s: None) -> list[dict]:
-    """Every row of the study (card × targets × seed × start × reset width)."""
+def _group(config: CostConfig, card: str, targets: str) -> list[dict]:
+    return [
+        program_cost(card, seed, reset_s=width, start=start, targets=targets)
+        for seed in config.seeds
+        for start in config.starts
+        for width in config.reset_widths_s
+    ]
+
+
+def run_costs(
+    config: CostConfig, log: Callable[[str], None] = lambda s: None, jobs: int = 1
+) -> list[dict]:
+    """Every row of the study (card × targets × seed × start × reset width); ``jobs`` worker
+    processes share the card × targets groups (rows come back in grid order either way)."""
     config.validate()
-    rows = []
-    for card in config.cards:
-        for targets in config.targets:
+    groups = [(card, targets) for card in config.cards for targets in config.targets]
+    if jobs <= 1:
+        rows = []
+        for card, targets in groups:
             log(f"twin cost: {card}, {targets} targets, {len(config.seeds)} seeds")
-            for seed in config.seeds:
-                for start in config.starts:
-                    for width in config.reset_widths_s:
-                        rows.append(
-                            program_cost(card, seed, reset_s=width, start=start, targets=targets)
-                        )
-    return rows
+            rows += _group(config, card, targets)
+        return rows
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_group, config, card, targets) for card, targets in groups]
+        out = []
+        for (card, targets), fut in zip(groups, futures, strict=True):
+            out += fut.result()
+            log(f"twin cost: {card}, {targets} targets done")
+    return out
 
 
 def config_dict(config: CostConfig) -> dict[str, Any]:
