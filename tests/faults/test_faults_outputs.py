@@ -16,6 +16,7 @@ from cosim.run.outdir import OutputBusyError, RunDir, atomic_file
 
 def _earlier(out: Path) -> None:
     out.mkdir(parents=True)
+    (out / "config.json").write_text("{}\n")
     (out / "summary.json").write_text('{"earlier": true}\n')
 
 
@@ -82,3 +83,14 @@ def test_atomic_file_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
         assert tmp.suffix == ".png"
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new"
+
+
+def test_a_directory_that_is_not_a_run_is_never_replaced(cosim: RunCli, tmp_path: Path) -> None:
+    home = tmp_path / "Documents"
+    home.mkdir()
+    (home / "thesis.tex").write_text("precious")
+    line = cosim(
+        "sim", "--backend", "numpy", "--devices", "0", "--test-images", "1", "--out", str(home)
+    ).one_line_error()
+    assert "not an earlier run's directory" in line
+    assert (home / "thesis.tex").read_text() == "precious" and len(list(tmp_path.iterdir())) == 2
