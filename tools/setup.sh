@@ -120,5 +120,8 @@ setup_venv() {
     touch "$stamp"
 }
 
-setup_system
-setup_venv
+# Run when executed; when sourced (tests), only define the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    setup_system
+    setup_venv
+fi
