@@ -3,6 +3,7 @@ as ``config.json`` and read back by the bench inside ``vvp`` (:mod:`cosim.bench.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from cosim.topology import DEFAULT, Topology, parse_topology
 
 __all__ = ["SimConfig", "BACKENDS", "MAX_WAIT_CYCLES", "WARN_WAIT_CYCLES"]
 
-BACKENDS = ("ngspice", "numpy")
+BACKENDS = ("ngspice", "numpy", "ngspice-partitioned")
 
 #: Refused: more simulated host-wait clock cycles than this in one run (at least one verify
 #: wait per programmed device).  Icarus ticks the controller's wait counter every cycle.
@@ -33,7 +34,9 @@ class SimConfig:
         card: device card name or path (``va_models/cards/<name>.toml``).
         reset_pulse: apply the initial reset pulse before programming each device.
         seed: seed of every random draw (device variation, input noise).
-        backend: analog backend, ``ngspice`` (Verilog-A in libngspice) or ``numpy`` (twin).
+        backend: analog backend, ``ngspice`` (Verilog-A in libngspice, one full netlist),
+            ``ngspice-partitioned`` (the same models, one small netlist per programmed device:
+            flat cost per device, see :mod:`cosim.backends.partitioned`) or ``numpy`` (twin).
         out_dir: where the VCD, save file and summary go.
         input_noise: Gaussian input noise during inference, σ relative to the input swing.
         topology: the network's layer widths ``N_IN,N_HID,N_OUT`` (default the paper's 9,3,1).
@@ -47,6 +50,9 @@ class SimConfig:
             a whole number of clock periods (``REG_STEP_WAIT``, docs/controller.md); 0 = none.
         dump_all: dump the whole HDL hierarchy (clock and controller internals) into the
             digital VCD, not only the harness ports (much larger on long runs).
+        record: comma-separated device-name patterns (``fnmatch``, e.g. ``w1_0_*,w2_1``)
+            whose ``v``, ``i``, ``x``, ``g`` the ``ngspice-partitioned`` backend records in
+            every phase (by default a device is recorded only while it is selected).
     """
 
     card: str = "Cr"
@@ -62,6 +68,7 @@ class SimConfig:
     tmax_s: float | None = None
     t_step_wait_s: float = 0.0
     dump_all: bool = False
+    record: str = ""
 
     def analog_tmax_s(self) -> float:
         """TMAX of the analog run: ``tmax_s`` or the card's longest pulse."""
@@ -70,6 +77,22 @@ class SimConfig:
 
         op = load_card(self.card).operation
         return max(op.t_write_s, op.t_erase_s, op.t_reset_s, op.t_read_s)
+
+    def recorded_devices(self) -> tuple[int, ...]:
+        """Indices of the devices named by :attr:`record`.
+
+        Raises:
+            UsageError: a pattern that names no device.
+        """
+        topology = parse_topology(self.topology)
+        names = topology.device_names
+        out: set[int] = set()
+        for pattern in (p.strip() for p in self.record.split(",") if p.strip()):
+            hit = [k for k, n in enumerate(names) if fnmatch.fnmatchcase(n, pattern)]
+            if not hit:
+                raise UsageError(f"record {pattern!r} names no device; {topology.describe_names()}")
+            out.update(hit)
+        return tuple(sorted(out))
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for any bad field, before anything is simulated."""
@@ -85,6 +108,7 @@ class SimConfig:
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise UsageError(f"{name} {value!r}: must be a finite number")
+        self.recorded_devices()
         if self.backend not in BACKENDS:
             raise UsageError(f"backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         if not 0.0 <= self.input_noise <= 1.0:

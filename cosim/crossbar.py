@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from cosim.backends.ngspice import NgspiceBackend
 from cosim.backends.numpy import NumpyBackend
+from cosim.backends.partitioned import PartitionedNgspiceBackend
 from cosim.circuit import mss
 from cosim.circuit.devices import DeviceCard, Variation, draw_variation, load_card
 from cosim.circuit.netlist import CrossbarNetlist, build_crossbar, neurons, supplies
@@ -171,7 +172,9 @@ def make_crossbar(
     return Crossbar(card, seed, spec, variation, params, x0, w.w1, w.w2, g_target, topology)
 
 
-def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float) -> AnalogBackend:
+def make_backend(
+    xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float, record: tuple[int, ...] = ()
+) -> AnalogBackend:
     """The analog backend (``ngspice`` or ``numpy``) writing its waveforms to ``analog_vcd``."""
 
     t = xbar.topology
@@ -184,5 +187,19 @@ def make_backend(xbar: Crossbar, kind: str, analog_vcd: Path, *, tmax_s: float) 
     )
     if kind == "numpy":
         return NumpyBackend(xbar.spec, xbar.params, xbar.x0, writer, topology=t)
-    nl = xbar.netlist(compile_va(model_path("mss.va")), compile_va(model_path("neuron.va")))
-    return NgspiceBackend(nl, writer, xbar.params, tmax_s=tmax_s)
+    osdi = compile_va(model_path("mss.va")), compile_va(model_path("neuron.va"))
+    if kind == "ngspice-partitioned":
+        return PartitionedNgspiceBackend(
+            spec=xbar.spec,
+            topology=t,
+            model_params=xbar.card.model.va_params(),
+            instance_params=[xbar.variation.instance_params(k) for k in range(t.n_dev)],
+            params=xbar.params,
+            x0=xbar.x0,
+            full_netlist=lambda x: replace(xbar, x0=x).netlist(*osdi),
+            osdi=osdi,
+            writer=writer,
+            tmax_s=tmax_s,
+            record=record,
+        )
+    return NgspiceBackend(xbar.netlist(*osdi), writer, xbar.params, tmax_s=tmax_s)

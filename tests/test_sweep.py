@@ -77,7 +77,7 @@ def test_reproduce_quick_writes_results(tmp_path: Path, capsys: pytest.CaptureFi
     reproduce.add_parser(parser.add_subparsers())
     out = tmp_path / "rep"
     args = parser.parse_args(
-        ["reproduce", "--quick", "--trials", "20", "--out", str(out), "--json"]
+        ["reproduce", "--quick", "--trials", "20", "--out", str(out), "--json", "--flip", "none"]
     )
     assert args.run(args) == 0
     summary = json.loads(capsys.readouterr().out)

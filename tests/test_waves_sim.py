@@ -65,6 +65,8 @@ def test_every_dac_edge_has_the_held_analog_point(run: Path) -> None:
             if before is not None and t > 0:
                 n_edges += 1
                 k = bisect.bisect_left(times, t)
+                if k == len(analog):
+                    continue  # the run ended on this edge: no analog solution after it
                 at_t = [v for tt, v in analog[k : k + 4] if tt == t]
                 # The first analog point at the edge time holds the pre-edge value.
                 assert at_t and at_t[0] == pytest.approx(before, abs=1e-12), (port, t, at_t)

@@ -20,8 +20,19 @@ ngspice_version() {
 
 pkg_installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
+base_missing() {
+    # Tools this set-up and the build use, by what they provide (not by package name, so that
+    # a tool installed another way counts): the venv module, the linker openvaf-r calls
+    # (binutils' ld), make and git.
+    "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || echo python3-venv
+    command -v ld >/dev/null || echo binutils
+    command -v make >/dev/null || echo make
+    command -v git >/dev/null || echo git
+}
+
 missing_packages() {
     # Prints the missing (or too old) system packages, one per line.
+    base_missing
     for p in iverilog gtkwave yosys verilator ngspice; do
         pkg_installed "$p" || echo "$p"
     done
@@ -69,8 +80,10 @@ setup_system() {
     export DEBIAN_FRONTEND=noninteractive
     say "apt-get update"
     apt-get update -qq
-    say "installing iverilog gtkwave yosys verilator"
-    apt-get install -y -qq --no-install-recommends iverilog gtkwave yosys verilator >/dev/null
+    local base; base="$(base_missing | paste -sd' ')"
+    say "installing iverilog gtkwave yosys verilator${base:+ $base}"
+    # shellcheck disable=SC2086  # $base is a list of package names
+    apt-get install -y -qq --no-install-recommends iverilog gtkwave yosys verilator $base >/dev/null
     say "installing ngspice + libngspice0 from ${codename}-backports"
     apt-get install -y -qq --no-install-recommends -t "${codename}-backports" ngspice libngspice0 >/dev/null
     local v; v="$(ngspice_version)"
@@ -79,16 +92,26 @@ setup_system() {
 
 setup_venv() {
     local stamp="$STAMP_DIR/.cosim-setup.stamp"
-    # Re-install only when pyproject.toml changed since the last successful install.
-    if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then
+    # Re-install only when pyproject.toml changed since the last successful install, or the
+    # venv no longer works (its python, pip or the editable cosim gone).
+    if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ] \
+        && "$VENV/bin/python" -c 'import pip, cosim' >/dev/null 2>&1; then
         return 0
     fi
     command -v "$PYTHON" >/dev/null || die "$PYTHON not found (need Python >= 3.11)"
     "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
         || die "$PYTHON is $("$PYTHON" -V 2>&1); need Python >= 3.11 (set PYTHON=...)"
-    if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 \
+        || die "$PYTHON cannot create virtualenvs (no ensurepip): install python3-venv (as root: make setup)"
+    if [ -e "$VENV" ] && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+        # A half-made venv (e.g. an earlier `python3 -m venv` without python3-venv left
+        # bin/python but no pip): make it again rather than trust it.
+        say "repairing $VENV (it has no working python/pip)"
+        rm -f "$stamp"
+        "$PYTHON" -m venv --clear "$VENV" || die "cannot re-create $VENV with $PYTHON"
+    elif [ ! -x "$VENV/bin/python" ]; then
         say "creating $VENV"
-        "$PYTHON" -m venv "$VENV"
+        "$PYTHON" -m venv "$VENV" || die "cannot create $VENV with $PYTHON"
     fi
     say "pip install -e .[test] (this takes a minute the first time)"
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
@@ -97,5 +120,8 @@ setup_venv() {
     touch "$stamp"
 }
 
-setup_system
-setup_venv
+# Run when executed; when sourced (tests), only define the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    setup_system
+    setup_venv
+fi

@@ -219,7 +219,11 @@ async def training_run(dut: Any) -> None:
     xbar = make_crossbar(cfg.card, cfg.seed, cfg.topology, cfg.dataset)
     xbar = _with_sense_gain(xbar, converters.HarnessParams.from_dut(dut))
     backend = make_backend(
-        xbar, cfg.backend, cfg.out_dir / "analog.vcd", tmax_s=cfg.analog_tmax_s()
+        xbar,
+        cfg.backend,
+        cfg.out_dir / "analog.vcd",
+        tmax_s=cfg.analog_tmax_s(),
+        record=cfg.recorded_devices(),
     )
     bridge = Bridge(dut, backend, contract(cfg.topology).port_map())
     cocotb.start_soon(bridge.run())

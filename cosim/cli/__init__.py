@@ -34,6 +34,7 @@ COMMANDS = (
     "efficiency",
     "reproduce",
     "insitu",
+    "scale",
 )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from cosim.backends.protocol import check_physical
 from cosim.circuit import mss
 from cosim.cli.common import PLOT_SUFFIXES, parse_quantity, quantity
 from cosim.errors import UsageError
@@ -335,6 +336,8 @@ def run(args: argparse.Namespace) -> int:
         traj = run_ngspice(card, source, t_stop, x0, r_series)
     else:
         traj = run_numpy(card, source, t_stop, x0, r_series)
+    # a diverging model (state far outside [0, 1], non-finite values) is an error, not a CSV
+    check_physical(traj.time_s, {"device.x": traj.x, "device.v": traj.v_V}, args.engine)
     if args.csv is not None:
         with atomic_file(args.csv) as tmp:
             write_csv(tmp, traj)

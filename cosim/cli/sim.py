@@ -72,6 +72,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="dump the whole HDL hierarchy (clock, controller internals) into the VCD",
     )
     p.add_argument(
+        "--dataset",
+        default=d.dataset,
+        help="task: patterns (3x3 for 9 inputs) or digits (needs 64,N_HID,10; default patterns)",
+    )
+    p.add_argument(
+        "--record",
+        default=d.record,
+        metavar="PATTERN",
+        help=(
+            "device names (fnmatch, comma-separated, e.g. 'w1_0_*,w2_1') recorded in every "
+            "phase by --backend ngspice-partitioned (default: each device only while selected)"
+        ),
+    )
+    p.add_argument(
         "--fst",
         action="store_true",
         help="also write training.fst (FST, through GTKWave's vcd2fst)",
@@ -95,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         test_images=args.test_images,
         dump_all=args.dump_all,
         t_step_wait_s=args.t_step_wait_s,
+        dataset=args.dataset,
+        record=args.record,
     )
     run_sim(config)
     if args.fst:

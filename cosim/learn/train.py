@@ -252,8 +252,14 @@ def train(
     check_fits(data, topology)
     (lo1, hi1), (lo2, hi2) = weight_bounds(spec, g_min_S, g_max_S)
     rng = np.random.default_rng(cfg.seed)
-    w1 = rng.uniform(-0.3, 0.3, size=(topology.n_in, topology.n_hid)) * hi1
-    w2 = rng.uniform(0.5, 1.0, size=(topology.n_hid, topology.n_out)) * hi2
+    # Start mid-range whatever the fan-in: scaled so that a 9-input layer starts as before.
+    fan1 = min(1.0, 9.0 / topology.n_in)
+    w1 = rng.uniform(-0.3, 0.3, size=(topology.n_in, topology.n_hid)) * hi1 * fan1
+    if topology.n_out == 1:
+        w2 = rng.uniform(0.5, 1.0, size=(topology.n_hid, 1)) * hi2
+    else:  # several outputs compete (arg-max): signed, scaled by the hidden fan-in
+        fan2 = min(1.0, 3.0 / topology.n_hid)
+        w2 = rng.uniform(-1.0, 1.0, size=(topology.n_hid, topology.n_out)) * hi2 * fan2
     v_all = to_voltages(data.x, spec.v_read_V)
     thr = 0.5 * spec.v_o_max_V
     s1, s2 = cfg.smooth * spec.v_h_max_V, cfg.smooth * spec.v_o_max_V

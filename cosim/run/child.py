@@ -17,11 +17,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-__all__ = ["GRACE_S", "kill_group", "run_in_group"]
+__all__ = ["GRACE_S", "kill_group", "run_in_group", "sigint_ignored", "terminate_children"]
+
+#: Children running under :func:`run_in_group` (in any thread), for :func:`terminate_children`.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
 
 #: Seconds between SIGTERM and SIGKILL of a child group.
 GRACE_S = 3.0
@@ -41,6 +46,33 @@ if sys.stdin.buffer.read() != b"ok":
             break
         time.sleep(GRACE)
 """.replace("GRACE", repr(GRACE_S))
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this block: worker processes started here keep ignoring it, so a
+    terminal's Ctrl-C (sent to the whole foreground process group) reaches only this process,
+    which shuts them down; they print no tracebacks.  A no-op outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def terminate_children() -> None:
+    """Terminate every child group started by :func:`run_in_group` that still runs (e.g.
+    those waited for in worker threads, which a signal in the main thread does not reach)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in running:
+        kill_group(proc)
 
 
 def kill_group(proc: subprocess.Popen[bytes], grace_s: float = GRACE_S) -> None:
@@ -88,12 +120,16 @@ def run_in_group(
         stderr=stderr, start_new_session=True,
     )  # fmt: skip
     guarded = _start_guard(proc.pid)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
         status = proc.wait()
     except BaseException:
         kill_group(proc)
         raise
     finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
         if guarded is not None:
             guard, pipe = guarded
             with contextlib.suppress(OSError):

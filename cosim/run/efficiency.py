@@ -32,11 +32,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cosim.analysis import metrics
 from cosim.config import SimConfig
 from cosim.errors import UsageError
+from cosim.run.child import run_in_group, terminate_children
+from cosim.run.spread import fmt_spread, quantiles
 
 if TYPE_CHECKING:
     from cosim.config import SimConfig
@@ -62,15 +64,18 @@ _ERROR_TAIL = 15
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One co-simulation of the study."""
+    """One co-simulation of the study (``seed`` None: the study's single seed)."""
 
     card: str
     reset_pulse: bool
+    seed: int | None = None
 
     @property
     def name(self) -> str:
-        """Directory name of the run: ``<card>-reset-<on|off>``."""
-        return f"{self.card}-reset-{'on' if self.reset_pulse else 'off'}"
+        """Directory of the run: ``<card>-reset-<on|off>``, under ``seed-<s>/`` in a
+        multi-seed study."""
+        base = f"{self.card}-reset-{'on' if self.reset_pulse else 'off'}"
+        return base if self.seed is None else f"seed-{self.seed}/{base}"
 
 
 @dataclass
@@ -84,6 +89,9 @@ class StudyConfig:
         jobs: runs executed at the same time (each is its own process).
         out_dir: study directory; run ``r`` writes to ``out_dir / r.name``.
         seed: seed of every run (same device draws for reset on and off).
+        seeds: several seeds (device draws and training): every card × reset runs once per
+            seed, in ``out_dir/seed-<s>/``, and the tables add the median and interquartile
+            range over seeds.  ``None``: the single ``seed`` (runs directly in ``out_dir``).
         devices: device indices to program (default all 30).
         test_images: test images to infer after training (default the whole test set).
         t_verify_s: host/microcontroller latency simulated after every verify read (s, whole
@@ -96,6 +104,7 @@ class StudyConfig:
     jobs: int = 2
     out_dir: Path = field(default_factory=lambda: Path("build/efficiency"))
     seed: int = 1
+    seeds: tuple[int, ...] | None = None
     devices: tuple[int, ...] | None = None
     test_images: int | None = None
     t_verify_s: float = 0.0
@@ -111,6 +120,8 @@ class StudyConfig:
             raise UsageError(f"reset {self.reset!r}: choose one of {', '.join(RESET_CHOICES)}")
         if self.jobs < 1:
             raise UsageError(f"jobs {self.jobs!r}: must be >= 1")
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise UsageError(f"seeds {list(self.seeds)!r}: give distinct seeds, e.g. 1-10")
         if not self.t_verify_s >= 0.0:
             raise UsageError(f"t_verify_s {self.t_verify_s!r}: must be >= 0 s")
         for spec in plan_runs(self):
@@ -122,7 +133,7 @@ class StudyConfig:
         return SimConfig(
             card=spec.card,
             reset_pulse=spec.reset_pulse,
-            seed=self.seed,
+            seed=self.seed if spec.seed is None else spec.seed,
             backend=self.backend,
             out_dir=self.out_dir / spec.name,
             devices=self.devices,
@@ -143,6 +154,7 @@ class RunResult:
     card: str
     reset_pulse: bool
     run_dir: str
+    seed: int | None = None
     wall_s: float | None = None
     error: str | None = None
     training_time_s: float | None = None
@@ -164,14 +176,18 @@ class RunResult:
 
 
 def plan_runs(config: StudyConfig) -> list[RunSpec]:
-    """The runs of the study, card-major, reset on before off."""
+    """The runs of the study, seed-major, then card, reset on before off."""
     resets = {"both": (True, False), "on": (True,), "off": (False,)}[config.reset]
-    return [RunSpec(card, reset) for card in config.cards for reset in resets]
+    seeds: tuple[int | None, ...] = (None,) if config.seeds is None else config.seeds
+    return [
+        RunSpec(card, reset, seed) for seed in seeds for card in config.cards for reset in resets
+    ]
 
 
 def _command(config: StudyConfig, spec: RunSpec) -> list[str]:
     cmd = [sys.executable, "-m", "cosim.cli", "sim", "--card", spec.card]
-    cmd += ["--reset", "on" if spec.reset_pulse else "off", "--seed", str(config.seed)]
+    seed = config.seed if spec.seed is None else spec.seed
+    cmd += ["--reset", "on" if spec.reset_pulse else "off", "--seed", str(seed)]
     cmd += ["--backend", config.backend, "--out", str((config.out_dir / spec.name).resolve())]
     if config.devices is not None:
         cmd += ["--devices", ",".join(str(k) for k in config.devices)]
@@ -219,6 +235,7 @@ def measure_run(run_dir: Path, spec: RunSpec) -> RunResult:
         card=spec.card,
         reset_pulse=spec.reset_pulse,
         run_dir=str(run_dir),
+        seed=spec.seed,
         wall_s=summary.get("wall_time_s"),
         training_time_s=report.training_time_s,
         energy_J=report.energy_J,
@@ -239,23 +256,24 @@ def _run_one(config: StudyConfig, spec: RunSpec, simulate: bool) -> RunResult:
     t0 = time.perf_counter()
     if simulate:
         run_dir.parent.mkdir(parents=True, exist_ok=True)
-        log_path = config.out_dir / f"{spec.name}.log"
-        with open(log_path, "w") as fh:
-            proc = subprocess.run(
-                _command(config, spec), stdout=fh, stderr=subprocess.STDOUT, check=False
-            )
-        if proc.returncode != 0:
+        log_path = run_dir.parent / f"{run_dir.name}.log"
+        with open(log_path, "w") as fh:  # own process group, terminated with this process
+            status = run_in_group(_command(config, spec), stdout=fh, stderr=subprocess.STDOUT)
+        if status != 0:
             return RunResult(
                 spec.card,
                 spec.reset_pulse,
                 str(run_dir),
+                seed=spec.seed,
                 wall_s=time.perf_counter() - t0,
-                error=_error_text(log_path, proc.returncode),
+                error=_error_text(log_path, status),
             )
     try:
         result = measure_run(run_dir, spec)
     except Exception as exc:  # a run that left no readable VCD is reported, not fatal
-        return RunResult(spec.card, spec.reset_pulse, str(run_dir), error=f"measuring: {exc}")
+        return RunResult(
+            spec.card, spec.reset_pulse, str(run_dir), seed=spec.seed, error=f"measuring: {exc}"
+        )
     if simulate:
         result.wall_s = time.perf_counter() - t0
     return result
@@ -296,9 +314,16 @@ def run_study(
             )
         return result
 
-    with ThreadPoolExecutor(max_workers=config.jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=config.jobs)
+    try:
         futures = [pool.submit(task, k, spec) for k, spec in enumerate(specs)]
         results = [f.result() for f in futures]
+    except BaseException:  # Ctrl-C/SIGTERM: no new runs, the running ones terminated
+        pool.shutdown(wait=False, cancel_futures=True)
+        terminate_children()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     write_outputs(config, results)
     return results
 
@@ -314,7 +339,8 @@ def table_markdown(results: Sequence[RunResult]) -> str:
     ``reads × wait`` and the measured idle-phase time (which must hold the waits).
     """
     waits = any(r.ok and r.t_step_wait_s for r in results)
-    head = ["card", "reset"]
+    seeded = any(r.seed is not None for r in results)
+    head = (["seed"] if seeded else []) + ["card", "reset"]
     if waits:
         head += ["MCU wait per read (ms)"]
     head += [
@@ -330,12 +356,13 @@ def table_markdown(results: Sequence[RunResult]) -> str:
         head += ["reads × wait (ms)", "idle phase (ms)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
+        first = ([str(r.seed)] if seeded else []) + [r.card, "on" if r.reset_pulse else "off"]
         if not r.ok:
-            cells = [r.card, "on" if r.reset_pulse else "off", f"failed: {r.error}"]
+            cells = [*first, f"failed: {r.error}"]
             cells += [""] * (len(head) - len(cells))
         else:
             acc = "—" if r.accuracy is None else f"{r.accuracy:.1%}"
-            cells = [r.card, "on" if r.reset_pulse else "off"]
+            cells = list(first)
             if waits:
                 cells += [_fmt(r.t_step_wait_s, 1e3)]
             cells += [
@@ -350,6 +377,59 @@ def table_markdown(results: Sequence[RunResult]) -> str:
             if waits:
                 cells += [_fmt(r.wait_s, 1e3), _fmt(r.time_idle_s, 1e3)]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_SPREAD_FIELDS = (
+    ("training_time_s", 1e3, "training time (ms)"),
+    ("energy_J", 1e3, "whole-circuit energy (mJ)"),
+    ("energy_device_J", 1e6, "device energy (µJ)"),
+    ("reads", 1.0, "verify reads"),
+    ("devices_failed", 1.0, "failed devices"),
+)
+
+
+def spread_over_seeds(results: Sequence[RunResult]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per ``<card>-reset-<on|off>``: :func:`cosim.run.spread.quantiles` over seeds of every
+    measured figure (failed runs left out)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for r in results:
+        if not r.ok:
+            continue
+        key = f"{r.card}-reset-{'on' if r.reset_pulse else 'off'}"
+        out.setdefault(key, {})
+    for key in out:
+        rows = [
+            r
+            for r in results
+            if r.ok and f"{r.card}-reset-{'on' if r.reset_pulse else 'off'}" == key
+        ]
+        for attr, _, _ in _SPREAD_FIELDS:
+            vals = [float(getattr(r, attr)) for r in rows if getattr(r, attr) is not None]
+            out[key][attr] = quantiles(vals)
+    return out
+
+
+def spread_markdown(results: Sequence[RunResult]) -> str:
+    """Median [interquartile range] over seeds per card × reset (a Markdown table)."""
+    spread = spread_over_seeds(results)
+    head = ["card × reset", "seeds", *(label for _, _, label in _SPREAD_FIELDS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, figs in spread.items():
+        n = figs["training_time_s"].get("n", 0)
+        cells = [key, str(n)]
+        for attr, scale, _ in _SPREAD_FIELDS:
+            digits = 0 if scale == 1.0 else 4
+            q = figs[attr]
+            if not q.get("n"):
+                cells.append("—")
+            elif digits:
+                cells.append(
+                    f"{_fmt(q['median'], scale)} [{_fmt(q['q25'], scale)}, {_fmt(q['q75'], scale)}]"
+                )
+            else:
+                cells.append(fmt_spread(q, digits=0))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -374,8 +454,8 @@ def _plot(path: Path, results: Sequence[RunResult]) -> None:
             values = []
             for card in cards:
                 match = [r for r in results if r.card == card and r.reset_pulse == reset]
-                value = getattr(match[0], attr) if match and match[0].ok else None
-                values.append(np.nan if value is None else value * scale)
+                got = [getattr(r, attr) for r in match if r.ok and getattr(r, attr) is not None]
+                values.append(float(np.median(got)) * scale if got else np.nan)
             if not all(np.isnan(values)):
                 ax.bar(x + offset, values, width, label=f"reset {'on' if reset else 'off'}")
         ax.set_xticks(x, cards)
@@ -400,12 +480,19 @@ def write_outputs(config: StudyConfig, results: Sequence[RunResult]) -> dict[str
     meta = asdict(config)
     meta["out_dir"] = str(config.out_dir)
     meta["devices"] = None if config.devices is None else list(config.devices)
-    data = {"config": meta, "runs": [asdict(r) for r in results]}
+    meta["seeds"] = None if config.seeds is None else list(config.seeds)
+    data: dict[str, Any] = {"config": meta, "runs": [asdict(r) for r in results]}
+    seeds = f"seed {config.seed}"
+    extra = ""
+    if config.seeds is not None:
+        data["spread_over_seeds"] = spread_over_seeds(results)
+        seeds = f"seeds {', '.join(str(k) for k in config.seeds)}"
+        extra = "\n## Over seeds: median [interquartile range]\n\n" + spread_markdown(results)
     paths["json"].write_text(json.dumps(data, indent=2) + "\n")
     title = (
-        f"# Efficiency study ({config.backend}, seed {config.seed})\n\n"
+        f"# Efficiency study ({config.backend}, {seeds})\n\n"
         "Measured from each run's training.vcd with cosim's metrics (window: start → done).\n\n"
     )
-    paths["md"].write_text(title + table_markdown(results))
+    paths["md"].write_text(title + table_markdown(results) + extra)
     _plot(paths["png"], results)
     return paths

@@ -26,7 +26,14 @@ from cosim.errors import CosimError
 from cosim.learn import data
 from cosim.resources import va_models_dir
 
-__all__ = ["SweepError", "check_chunk", "input_hashes", "load_json", "prepare_manifest"]
+__all__ = [
+    "SweepError",
+    "check_chunk",
+    "check_weights",
+    "input_hashes",
+    "load_json",
+    "prepare_manifest",
+]
 
 #: Version of the manifest layout.
 FORMAT = 2
@@ -142,6 +149,18 @@ def check_chunk(got: Any, key: str, n_trials: int, n_devices: int) -> str | None
     if isinstance(failed, bool) or not isinstance(failed, int) or not 0 <= failed <= limit:
         return f"failed {failed!r} must be an integer in 0..{limit}"
     return None
+
+
+def check_weights(wt: Any, n_devices: int) -> str | None:
+    """Why cached trained weights are invalid, or None if they are valid."""
+    if not isinstance(wt, dict) or not {"spec", "g_dev_S", "n_clipped"} <= set(wt):
+        return "not trained weights (keys spec, g_dev_S, n_clipped)"
+    g = wt["g_dev_S"]
+    if not isinstance(g, list) or len(g) != n_devices:
+        return f"g_dev_S must list {n_devices} conductances"
+    if not all(_finite(v) and v > 0 for v in g):
+        return "g_dev_S must be finite conductances > 0"
+    return None if isinstance(wt["spec"], dict) else "spec must be an object"
 
 
 def load_json(path: Path, log: Callable[[str], None]) -> Any | None:

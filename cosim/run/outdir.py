@@ -3,7 +3,8 @@ and an atomic swap on success.
 
 A run that writes into ``--out DIR`` (:class:`RunDir`):
 
-1. checks that ``DIR`` can be a directory (not a file, not under a file, writable);
+1. checks that ``DIR`` can be a directory (not a file, not under a file, writable) and that it
+   is empty or an earlier run's directory (it has ``config.json``): nothing else is replaced;
 2. takes an exclusive lock ``.DIR.lock`` next to it (``flock``: released by the kernel even
    when the process is killed), so a second run into the same directory stops at once with a
    message naming the other run's process id;
@@ -117,8 +118,9 @@ class RunDir:
         option: the option name used in messages (``--out``).
     """
 
-    def __init__(self, out: Path, option: str = "--out") -> None:
+    def __init__(self, out: Path, option: str = "--out", marker: str = "config.json") -> None:
         self.out = check_output_dir(out, option)
+        self.marker = marker
         self.option = option
         self.lock_path = self.out.parent / f".{self.out.name}.lock"
         self.partial = self.out.parent / f"{self.out.name}.partial"
@@ -131,11 +133,28 @@ class RunDir:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:
+            self._check_replaceable()
+        except BaseException:
+            self._release_lock()
+            raise
+        try:
             self.tmp.mkdir()
         except BaseException:
             self._release_lock()
             raise
         return self
+
+    def _check_replaceable(self) -> None:
+        """Only an empty directory or an earlier run's (it has ``marker``) is ever replaced:
+        ``--out ~/Documents`` must not swap a user's files away."""
+        if not self.out.is_dir() or (self.out / self.marker).is_file():
+            return
+        if any(self.out.iterdir()):
+            raise UsageError(
+                f"{self.option} {self.out}: not empty and not an earlier run's directory (no "
+                f"{self.marker}); a run replaces its whole --out, so choose a new or empty "
+                "directory"
+            )
 
     def _take_lock(self) -> None:
         fh = open(self.lock_path, "a+")  # noqa: SIM115 (held until __exit__)

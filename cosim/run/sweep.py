@@ -38,6 +38,7 @@ import json
 import logging
 import math
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -46,12 +47,19 @@ from typing import Any
 import numpy as np
 
 from cosim.circuit import devices, mss, network
-from cosim.circuit.devices import draw_variation, load_card, nominal_variation
+from cosim.circuit.devices import DeviceCard, draw_variation, load_card, nominal_variation
 from cosim.crossbar import card_circuit
-from cosim.errors import UsageError
+from cosim.errors import Interrupted, UsageError
 from cosim.harness.contract import default_harness
 from cosim.learn import data, train
-from cosim.run.manifest import SweepError, check_chunk, load_json, prepare_manifest
+from cosim.run.child import sigint_ignored
+from cosim.run.manifest import (
+    SweepError,
+    check_chunk,
+    check_weights,
+    load_json,
+    prepare_manifest,
+)
 from cosim.twin import program
 
 __all__ = [
@@ -65,6 +73,7 @@ __all__ = [
     "card_spec",
     "quick_config",
     "plan",
+    "train_targets",
     "program_trials",
     "run_chunk",
     "run_sweep",
@@ -229,12 +238,22 @@ def _test_set(cfg: SweepConfig) -> data.Dataset:
     return data.split(data.make_dataset(), seed=cfg.split_seed)[1]
 
 
-def _train_point(cfg: SweepConfig, card: str, i_train: int) -> dict[str, Any]:
-    spec, gb_min, gb_max = card_spec(card, cfg.w_max)
-    tr, _ = data.split(data.make_dataset(), seed=cfg.split_seed)
-    tcfg = train.TrainConfig(
-        noise=cfg.train_levels[i_train], steps=cfg.train_steps, seed=cfg.seed + 1000 * i_train
-    )
+def train_targets(
+    card: str | DeviceCard,
+    noise: float,
+    seed: int,
+    *,
+    steps: int,
+    split_seed: int = 0,
+    w_max: float = 0.0,
+) -> dict[str, Any]:
+    """Train the network for a card (its window of branch conductances) and map it to target
+    device conductances: ``spec`` (dict), ``g_dev_S`` (30 floats, select-line order),
+    ``n_clipped``, ``w1``, ``w2``."""
+    c = card if isinstance(card, DeviceCard) else load_card(card)
+    spec, gb_min, gb_max = card_circuit(c, w_max)
+    tr, _ = data.split(data.make_dataset(), seed=split_seed)
+    tcfg = train.TrainConfig(noise=noise, steps=steps, seed=seed)
     w = train.train(spec, tr, gb_min, gb_max, tcfg)
     tg = train.to_conductances(spec, w, gb_min, gb_max)
     gb = np.concatenate([tg.g1_S.ravel(), tg.g2_S.ravel()])
@@ -246,6 +265,17 @@ def _train_point(cfg: SweepConfig, card: str, i_train: int) -> dict[str, Any]:
         "w1": w.w1.tolist(),
         "w2": w.w2.tolist(),
     }
+
+
+def _train_point(cfg: SweepConfig, card: str, i_train: int) -> dict[str, Any]:
+    return train_targets(
+        card,
+        cfg.train_levels[i_train],
+        cfg.seed + 1000 * i_train,
+        steps=cfg.train_steps,
+        split_seed=cfg.split_seed,
+        w_max=cfg.w_max,
+    )
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -260,18 +290,6 @@ def _prepare_dir(cfg: SweepConfig, out: Path) -> None:
     prepare_manifest(out, json.loads(json.dumps(asdict(cfg))), cfg.cards)
 
 
-def _valid_weights(wt: Any, n_devices: int) -> bool:
-    if not isinstance(wt, dict) or not {"spec", "g_dev_S", "n_clipped"} <= set(wt):
-        return False
-    g = wt["g_dev_S"]
-    return (
-        isinstance(g, list)
-        and len(g) == n_devices
-        and all(isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in g)
-        and isinstance(wt["spec"], dict)
-    )
-
-
 def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: None) -> list[Chunk]:
     """Train (or load cached) networks and list every chunk of the sweep."""
     cfg.validate()
@@ -284,8 +302,8 @@ def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: Non
         for t in range(len(cfg.train_levels)):
             path = out / "weights" / f"{card}_t{t}.json"
             wt = load_json(path, log)
-            if wt is not None and not _valid_weights(wt, network.N_DEVICES):
-                log(f"{path}: not valid trained weights: recomputed")
+            if wt is not None and check_weights(wt, network.N_DEVICES) is not None:
+                log(f"{path}: {check_weights(wt, network.N_DEVICES)}: recomputed")
                 wt = None
             if wt is None:
                 log(f"training {card} at training noise {cfg.train_levels[t]:.0%}")
@@ -304,12 +322,12 @@ def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: Non
 
 @functools.lru_cache(maxsize=8)
 def _card_twin(
-    card: str, pool: int, seed: int, d2d: bool, reset_pulse: bool
+    card: str | DeviceCard, pool: int, seed: int, d2d: bool, reset_pulse: bool
 ) -> tuple[program.PulseTables, float, int, Any]:
     """Step tables of a card's device pool (cached per worker process), initial state, number
     of switches, and the card."""
-    c = load_card(card)
-    spec, _, _ = card_spec(card)
+    c = card if isinstance(card, DeviceCard) else load_card(card)
+    spec, _, _ = card_circuit(c)
     hp = default_harness()
     # the setup's codes are irrelevant here: only timing and read path enter the tables
     setup, _ = program.card_program_setup(
@@ -325,24 +343,25 @@ def _card_twin(
 
 
 def program_trials(
-    cfg: SweepConfig, card: str, g_dev_S: Any, n_trials: int, rng: np.random.Generator
+    cfg: SweepConfig, card: str | DeviceCard, g_dev_S: Any, n_trials: int, rng: np.random.Generator
 ) -> program.ProgramOutcome:
-    """Program ``n_trials`` crossbars of ``card`` to ``g_dev_S`` (30,) with the twin.
+    """Program ``n_trials`` crossbars of ``card`` (name or loaded card) to ``g_dev_S``
+    (N_DEV,) with the twin.
 
-    Each trial draws its 30 devices from the card's pool (device-to-device spread) and programs
+    Each trial draws its N_DEV devices from the card's pool (device-to-device spread) and programs
     them by write-verify with the co-simulation's codes, tolerance and scheme, with cycle-to-cycle
-    noise if ``cfg.c2c``.  Returns outcomes of shape ``(n_trials, 30)``.
+    noise if ``cfg.c2c``.  Returns outcomes of shape ``(n_trials, N_DEV)``.
     """
     tables, x0, n_sw, c = _card_twin(
         card, cfg.device_pool, cfg.seed + 7919, cfg.d2d, cfg.reset_pulse
     )
-    spec, _, _ = card_spec(card, cfg.w_max)
+    spec, _, _ = card_circuit(c, cfg.w_max)
     setup, codes = program.card_program_setup(
         c, spec, g_dev_S, tables.setup.harness, reset_pulse=cfg.reset_pulse
     )
     tables = replace(tables, setup=setup)
     n_rows = tables.params.r_on.size
-    rows = rng.integers(0, n_rows, (n_trials, network.N_DEVICES))
+    rows = rng.integers(0, n_rows, (n_trials, np.asarray(g_dev_S).size))
     return program.write_verify(
         tables,
         rows,
@@ -456,17 +475,21 @@ def run_sweep(
         else:
             # Task errors reach us through fut.result(); the workers' own logs would only add
             # heartbeat tracebacks when the cluster shuts down.
-            cluster = LocalCluster(
-                n_workers=jobs,
-                threads_per_worker=1,
-                processes=processes,
-                dashboard_address=":0",
-                silence_logs=logging.CRITICAL,
-            )
+            # Workers started while SIGINT is ignored keep ignoring it: a Ctrl-C in the
+            # terminal (sent to the whole process group) reaches only this process, which
+            # shuts the cluster down; the workers print no tracebacks.
+            with sigint_ignored():
+                cluster = LocalCluster(
+                    n_workers=jobs,
+                    threads_per_worker=1,
+                    processes=processes,
+                    dashboard_address=":0",
+                    silence_logs=logging.CRITICAL,
+                )
             client = Client(cluster)
+        done = 0
         try:
             futures = client.map(run_chunk, todo, pure=False)
-            done = 0
             step = max(1, len(todo) // 20)
             for fut in as_completed(futures):
                 res = fut.result()
@@ -478,6 +501,12 @@ def run_sweep(
                 if stop_after is not None and done >= stop_after:
                     client.cancel(futures)
                     return {"complete": False, "done": done}
+        except KeyboardInterrupt as exc:
+            raise Interrupted(
+                f"{done} new chunks saved, {len(results)} of {len(chunks)} on disk in {out}; "
+                "run the same command again to resume",
+                getattr(exc, "signum", signal.SIGINT),
+            ) from None
         finally:
             client.close()
             if cluster is not None:

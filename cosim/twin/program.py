@@ -241,6 +241,8 @@ class ProgramOutcome:
         pulses: write + erase pulses applied (the controller's pulse counter).
         ok: ended inside the verify window.  failed: flagged failed after ``max_pulses``.
         codes: last verify (sense-ADC) code.  x: final state.  g_S: final conductance G(x).
+        t_pulses_s: summed widths of the write/erase pulses applied (adaptive widths included;
+            select setup, hold and gaps not included), for time estimates.
     """
 
     pulses: NDArray[np.int64]
@@ -249,6 +251,7 @@ class ProgramOutcome:
     codes: NDArray[np.int64]
     x: FloatArray
     g_S: FloatArray
+    t_pulses_s: FloatArray | None = None
 
 
 def _step(
@@ -326,6 +329,8 @@ def write_verify(
     n_grid = tables.n_grid
     n = x.size
     pulses = np.zeros(n, dtype=np.int64)
+    t_pulses = np.zeros(n)
+    widths = np.array(setup.width_levels(), dtype=float).T.ravel()  # write@0..top, erase@0..top
     codes = np.zeros(n, dtype=np.int64)
     ok = np.zeros(n, dtype=bool)
     failed = np.zeros(n, dtype=bool)
@@ -335,6 +340,7 @@ def write_verify(
     # working set (compact): index, row, state, target, window, pulses, level, last direction, N
     ia, ra, xa, ta, wa = np.arange(n), r, x, tgt, _windows(tgt, sch)
     pa = np.zeros(n, dtype=np.int64)
+    sa = np.zeros(n)  # summed pulse widths (s)
     la = np.zeros(n, dtype=np.intp)  # width level = reversals so far (saturating)
     da = np.zeros(n, dtype=np.int8)  # +1 last pulse a write, -1 an erase, 0 none yet
     na = n_sw
@@ -355,11 +361,12 @@ def write_verify(
             codes[idx] = code[done]
             x_out[idx] = xa[done]
             pulses[idx] = pa[done]
+            t_pulses[idx] = sa[done]
             ok[idx] = good[done]
             failed[idx] = ~good[done]
             keep = ~done
-            ia, ra, xa, ta, wa, pa, la, da, low = (
-                v[keep] for v in (ia, ra, xa, ta, wa, pa, la, da, low)
+            ia, ra, xa, ta, wa, pa, sa, la, da, low = (
+                v[keep] for v in (ia, ra, xa, ta, wa, pa, sa, la, da, low)
             )
             na = None if na is None else na[keep]
             if not ia.size:
@@ -370,6 +377,7 @@ def write_verify(
             da = d
         kind = np.where(low, la, n_levels + la)
         xa = _step(stack, (kind, ra), xa, rng, na)
+        sa += widths[kind]
         pa += 1
     g = mss.conductance(mss.MSSArrays(**{k: v[r] for k, v in vars(tables.params).items()}), x_out)
     return ProgramOutcome(
@@ -379,6 +387,7 @@ def write_verify(
         codes.reshape(shape),
         x_out.reshape(shape),
         np.asarray(g, dtype=float).reshape(shape),
+        t_pulses.reshape(shape),
     )
 
 

@@ -8,7 +8,7 @@ delivered, so ∫v·i dt is the energy drawn).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, cast
@@ -45,10 +45,10 @@ class AnalogVcdWriter:
     Values are keyed by dotted names below ``analog``: ``"w1_0_0.v"``, ``"supply.vdd.i"``,
     ``"neuron.h0.v"``.  Times are quantized to the timescale; several samples within one tick
     collapse to the last one (last wins).  Values equal to the previous one are not written
-    (VCD hold semantics).  :meth:`mark_edge` forces a point: the held (pre-edge) value of every
-    signal at the instant a control changes, so a step is drawn at the edge, not as a ramp from
-    the last recorded point.  The file is flushed at least every ``flush_every_s`` seconds of wall
-    time, so that a crash leaves a readable prefix.
+    (VCD hold semantics).  :meth:`mark_edge` forces a point: the held (pre-edge) value, at the
+    instant a control changes, of every signal that steps there, so a step is drawn at the
+    edge, not as a ramp from the last recorded point.  The file is flushed at least every
+    ``flush_every_s`` seconds of wall time, so that a crash leaves a readable prefix.
 
     Args:
         path: output file.
@@ -112,6 +112,8 @@ class AnalogVcdWriter:
         band = DEADBAND if deadband is None else deadband
         self._band = {key: float(band.get(key.rsplit(".", 1)[1], 0.0)) for key in keys}
         self._last: dict[str, float] = dict.fromkeys(keys, 0.0)  # last recorded
+        self._last_tick: dict[str, int] = dict.fromkeys(keys, 0)  # ... and when
+        self._edge: tuple[int, dict[str, float]] | None = None  # pending mark_edge
         self._latest: dict[str, float] = dict.fromkeys(keys, 0.0)  # last given (unbanded)
         self._pending: dict[str, float] = {}
         self._tick = 0
@@ -120,7 +122,6 @@ class AnalogVcdWriter:
         self._next_flush = time.monotonic() + self._flush_every_s
         self._closed = False
         self._header_written = False
-        self._marked_tick = -1
         self.n_points = 0
 
     @property
@@ -159,6 +160,7 @@ class AnalogVcdWriter:
         values: Mapping[str, NDArray[np.float64]],
         *,
         edges: Sequence[float] = (),
+        edge_names: Collection[str] | None = None,
     ) -> None:
         """Record a block of points at once (vectorized; what ngspice lockstep uses).
 
@@ -167,6 +169,7 @@ class AnalogVcdWriter:
             values: per signal name, its values at those times, shape ``(k,)``.
             edges: times (s, increasing) at which a control changed: after the block's points
                 up to each edge, :meth:`mark_edge` records the held point there.
+            edge_names: the signals :meth:`mark_edge` repeats (default all).
 
         Points falling in one tick keep the last.  The deadband is applied as quantization,
         so that it vectorizes: a value is written when it enters a new band-wide bin centred
@@ -186,7 +189,7 @@ class AnalogVcdWriter:
                 if cut > start:
                     self.write_block(t[start:cut], {n: v[start:cut] for n, v in values.items()})
                     start = cut
-                self.mark_edge(edge)
+                self.mark_edge(edge, edge_names)
             t = t[start:]
             values = {n: v[start:] for n, v in values.items()}
         if t.size == 0:
@@ -214,14 +217,22 @@ class AnalogVcdWriter:
         last = np.array([self._last[n] for n in names])
         safe = np.where(band > 0, band, 1.0)
         q = np.where(band > 0, np.rint(cols / safe), cols)
-        q_prev = np.vstack([np.where(band > 0, np.rint(last / safe), last), q[:-1]])
+        q_last = np.where(band > 0, np.rint(last / safe), last)
+        if self._edge is not None:  # held values of the signals that step at the first point
+            first = (q[0] != q_last) | np.isnan(cols[0])
+            self._resolve_edge([names[c] for c in np.flatnonzero(first).tolist()])
+            last = np.array([self._last[n] for n in names])
+            q_last = np.where(band > 0, np.rint(last / safe), last)
+        q_prev = np.vstack([q_last, q[:-1]])
         rows, idx = np.nonzero((q != q_prev) | np.isnan(cols))
         change, var = self._vcd.change, self._vars
         variables = [var[n] for n in names]
         for r, c in zip(rows.tolist(), idx.tolist(), strict=True):
             change(variables[c], int(ticks[r]), float(cols[r, c]))
         for c in set(idx.tolist()):
-            self._last[names[c]] = float(cols[rows[idx == c][-1], c])
+            r_last = rows[idx == c][-1]
+            self._last[names[c]] = float(cols[r_last, c])
+            self._last_tick[names[c]] = int(ticks[r_last])
         self._latest.update(zip(names, cols[-1].tolist(), strict=True))
         self._tick = int(ticks[-1])
         self._t_s = float(t[-1])
@@ -229,15 +240,18 @@ class AnalogVcdWriter:
         if time.monotonic() >= self._next_flush:
             self.flush()
 
-    def mark_edge(self, t_s: float) -> None:
-        """Record every signal's latest value at ``t_s``, past the deadband and the dropping of
-        repeats: the held (pre-edge) point of a step at a control edge.
+    def mark_edge(self, t_s: float, names: Collection[str] | None = None) -> None:
+        """A control edge at ``t_s``: every signal that steps there gets its held (pre-edge)
+        value recorded at ``t_s``, past the deadband and the dropping of repeats.  ``names``
+        limits it to those signals (a large array where only a few signals move).
 
         Call it when the simulation has reached ``t_s`` with the old controls and before the
-        new ones act.  Values written afterwards at the same time stamp follow it in the file
-        (the post-edge point), so the trace steps at exactly ``t_s`` in any rendering; the hold
-        rule gives the pre-edge point zero duration, so the energy integral is unchanged
-        (docs/energy.md).
+        new ones act.  The held values are written lazily, at the first point after the edge,
+        for the signals that change at that point (a signal that does not move needs no extra
+        point, which keeps the file lean); they precede the post-edge values, which come at
+        the same time stamp or at the next point.  So a step is drawn at exactly ``t_s`` in
+        step and interpolated rendering; the hold rule gives the held point zero duration, so
+        the energy integral is unchanged (docs/energy.md).
         """
         if self._closed:
             raise VcdTimeOrderError(f"{self.path}: mark_edge() after close()")
@@ -247,33 +261,44 @@ class AnalogVcdWriter:
                 f"{self.path}: edge at {t_s!r} s is before the last point at {self._t_s!r} s"
             )
         self._emit()
+        self._tick, self._t_s = tick, max(t_s, self._t_s)
+        latest = self._latest
+        held = dict(latest) if names is None else {n: latest[n] for n in names if n in latest}
+        self._edge = (tick, held)
+
+    def _resolve_edge(self, changing: Iterable[str]) -> None:
+        """Write the pending edge's held values of the ``changing`` signals (see mark_edge)."""
+        if self._edge is None:
+            return
+        tick, held = self._edge
+        self._edge = None
         if not self._header_written:
             self._vcd.flush()  # header and $dumpvars out before any forced repeat
             self._header_written = True
-        self._tick, self._t_s = tick, max(t_s, self._t_s)
-        change, var, last = self._vcd.change, self._vars, self._last
-        if tick == self._marked_tick:
-            # Another edge in the same time step: every signal has a point here already.
-            for name, value in self._latest.items():
-                if value != last[name]:
-                    change(var[name], tick, value)
-        else:
-            forced = _NOT_A_VALUE
-            for name, value in self._latest.items():
-                v = var[name]
-                v.value = forced  # pyvcd drops a value equal to the last: force the repeat
-                change(v, tick, value)
-        last.update(self._latest)
-        self._marked_tick = tick
+        change, var, last, last_tick = self._vcd.change, self._vars, self._last, self._last_tick
+        for name in changing:
+            value = held.get(name)
+            if value is None or (last_tick[name] == tick and last[name] == value):
+                continue  # already recorded there
+            v = var[name]
+            v.value = _NOT_A_VALUE  # pyvcd drops a value equal to the last: force the repeat
+            change(v, tick, value)
+            last[name], last_tick[name] = value, tick
 
     def _emit(self) -> None:
         if self._pending:
-            change, tick, var = self._vcd.change, self._tick, self._vars
             last, band = self._last, self._band
-            for name, value in self._pending.items():
-                if abs(value - last[name]) > band[name] or value != value:
-                    change(var[name], tick, value)
-                    last[name] = value
+            moved = [
+                name
+                for name, value in self._pending.items()
+                if abs(value - last[name]) > band[name] or value != value
+            ]
+            self._resolve_edge(moved)
+            change, tick, var, last_tick = self._vcd.change, self._tick, self._vars, self._last_tick
+            for name in moved:
+                value = self._pending[name]
+                change(var[name], tick, value)
+                last[name], last_tick[name] = value, tick
             self._pending.clear()
 
     def flush(self) -> None:

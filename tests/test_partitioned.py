@@ -1,0 +1,98 @@
+"""The partitioned ngspice backend against the full netlist (real libngspice + Verilog-A)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cosim.backends.partitioned import leak_conductance, partition_netlist
+from cosim.circuit.network import CircuitSpec
+from cosim.crossbar import make_backend, make_crossbar
+from cosim.waves.read import read_header, read_traces
+
+
+def _program(backend: Any, devices: list[int], op: Any) -> list[float]:
+    """The lockstep protocol with a reset pulse and two read+write rounds per device."""
+    t = [0.0]
+    senses: list[float] = []
+
+    def edge(dt: float, values: dict[str, float]) -> None:
+        t[0] += dt
+        backend.announce_edge(t[0])
+        backend.advance_to(t[0])
+        backend.mark_edge(t[0])
+        backend.set_controls(values)
+
+    for k in devices:
+        edge(op.t_gap_s, {f"vsel{k}": 1.0})
+        edge(op.t_gap_s, {"vprog": op.v_reset_V})
+        edge(op.t_reset_s, {"vprog": 0.0})
+        for _ in range(2):
+            edge(op.t_gap_s, {"vprog": op.v_read_V})
+            edge(op.t_read_s, {})
+            senses.append(backend.sample()["sense"])
+            edge(1e-9, {"vprog": 0.0})
+            edge(op.t_gap_s, {"vprog": op.v_write_V})
+            edge(op.t_write_s, {"vprog": 0.0})
+        edge(op.t_gap_s, {f"vsel{k}": 0.0})
+    # an inference stretch: the full netlist with every device at its frozen state
+    v_in = {f"vin{i}": 0.1 * (i % 2) for i in range(9)}
+    edge(op.t_gap_s, {"vinf": 1.0, **v_in, **{f"vinn{i}": -0.1 * (i % 2) for i in range(9)}})
+    edge(op.t_read_s, {})
+    senses.append(backend.sample()["out"])
+    edge(op.t_gap_s, {"vinf": 0.0})
+    backend.advance_to(t[0] + op.t_gap_s)
+    return senses
+
+
+def test_partitioned_matches_the_full_netlist(tmp_path: Path) -> None:
+    xb = make_crossbar("Cr", 1)
+    op = xb.card.operation
+    tmax = max(op.t_write_s, op.t_erase_s, op.t_reset_s, op.t_read_s)
+    devices = [0, 13, 28]  # layer 1 and layer 2
+    out: dict[str, tuple[np.ndarray, list[float]]] = {}
+    for kind in ("ngspice", "ngspice-partitioned"):
+        be = make_backend(xb, kind, tmp_path / f"{kind}.vcd", tmax_s=tmax)
+        senses = _program(be, devices, op)
+        out[kind] = (be.states(), senses)
+        be.close()
+    x_full, s_full = out["ngspice"]
+    x_part, s_part = out["ngspice-partitioned"]
+    g = xb.conductance
+    rel_g = np.abs(g(x_part) - g(x_full)) / g(x_full)
+    assert rel_g.max() <= 1e-3  # the bound we hold: 0.1 % on conductance
+    assert np.any(np.abs(x_full - xb.x0) > 1e-3)  # the pulses really moved the devices
+    np.testing.assert_allclose(s_part, s_full, rtol=2e-3, atol=1e-6)
+    # waveforms: a device that was never selected holds its initial state, 0 V
+    vcd = tmp_path / "ngspice-partitioned.vcd"
+    names = [v.name for v in read_header(vcd).vars]
+    x_name = next(n for n in names if n.endswith("w1_5_1.x"))
+    i_prog = next(n for n in names if n.endswith("supply.prog.i"))
+    traces, _ = read_traces(vcd, [x_name, i_prog])
+    assert np.allclose(np.asarray(traces[x_name][1], dtype=float), xb.x0[16])
+    assert len(traces[i_prog][1]) > 10  # the bus current is recorded in every phase
+
+
+def test_leak_conductance_is_the_open_switch_path() -> None:
+    spec = CircuitSpec()
+    g = np.array([1e-6, 1e-4])
+    got = leak_conductance(spec, g)
+    r_off, r_dev = spec.r_switch_off_ohm, spec.r_series_ohm + 1.0 / g
+    want = 1.0 / (r_off + r_off * r_dev / (r_off + r_dev))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.all(got < 1.0 / r_off) and np.all(got > 0.5 / r_off)
+    text = partition_netlist(
+        spec, {"r_on": 5e3}, {"x0": 0.5}, layer=2, n_rows=3, r_leak_ohm=1e7, title="t"
+    )
+    assert "rleak pbus 0 10000000" in text and f"{1 / (3 * spec.g_ref2_S):.9g}" in text
+    assert text.count("mss_memristor") == 1 and text.endswith(".end\n")
+
+
+@pytest.mark.parametrize("kind", ["ngspice-partitioned"])
+def test_backend_name_is_accepted_by_the_config(kind: str) -> None:
+    from cosim.config import BACKENDS
+
+    assert kind in BACKENDS
