@@ -4,12 +4,14 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 COSIM := $(VENV)/bin/cosim
 
-# Options of `make sim` (see README): CARD, RESET (on|off), SEED, BACKEND (ngspice|numpy), OUT
+# Options of `make sim` (see README): CARD, RESET (on|off), SEED, BACKEND, OUT, TOPOLOGY, DATASET
 CARD    ?= Cr
 RESET   ?= on
 SEED    ?= 1
 BACKEND ?= ngspice
 OUT     ?= build/sim
+TOPOLOGY ?= 9,3,1
+DATASET ?= patterns
 
 # Topologies (N_IN,N_HID,N_OUT) whose HDL `make lint-hdl` checks (tools/hdl_check.sh)
 HDL_TOPOLOGIES ?= 9,3,1 2,1,1 64,16,10
@@ -20,7 +22,8 @@ setup:
 	@tools/setup.sh
 
 sim: setup
-	$(COSIM) sim --card $(CARD) --reset $(RESET) --seed $(SEED) --backend $(BACKEND) --out $(OUT)
+	$(COSIM) sim --card $(CARD) --reset $(RESET) --seed $(SEED) --backend $(BACKEND) \
+		--topology $(TOPOLOGY) --dataset $(DATASET) --out $(OUT)
 
 # The suite CI runs: everything except `slow`.  Exit code 5 (no tests collected) fails.
 test: setup
