@@ -13,10 +13,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+import vcd_oracle
 
+from cosim.circuit import mss
+from cosim.circuit.devices import load_card
 from cosim.circuit.va import model_path
 from cosim.config import SimConfig
+from cosim.crossbar import card_circuit, device_params
 from cosim.errors import UsageError
 from cosim.run.sim import SimFailed, run_sim
 
@@ -98,8 +103,11 @@ def test_backends_agree_on_programming(
     for k, name in enumerate(np_sum["devices"]):
         if k in DEVICES:
             a, b = np_sum["devices"][name], ng_sum["devices"][name]
-            assert abs(a["pulses"] - b["pulses"]) <= 2, name  # borderline reads may differ
-            assert b["g_final_S"] == pytest.approx(a["g_final_S"], rel=0.1), name
+            # measured (seed 1, Cr): equal pulse counts, conductances 0.012-0.027 % apart; none
+            # of these devices reads near a window edge, where the backends may decide apart
+            assert a["pulses"] == b["pulses"], name
+            assert b["g_final_S"] == pytest.approx(a["g_final_S"], rel=1e-3), name
+            assert (a["ok"], a["error_rel"] < 0) == (b["ok"], b["error_rel"] < 0), name
 
 
 @pytest.mark.skipif(shutil.which("vcd2fst") is None, reason="vcd2fst (gtkwave) not installed")
@@ -185,3 +193,149 @@ def test_custom_card_file_is_used_in_the_summary(tmp_path: Path) -> None:
     traces, _ = read_traces(out / "training.vcd", ["analog.w1_0_0.g"])
     g_recorded = float(traces["analog.w1_0_0.g"][1][-1])
     assert summary["devices"]["w1_0_0"]["g_final_S"] == pytest.approx(g_recorded, abs=2e-9)
+
+
+# ------------------------------------------------------------------ energy split, checked
+def _oracle_energies(out: Path) -> dict[str, float]:
+    """The summary's time and energy figures recomputed from ``training.vcd`` with pyvcd's
+    tokenizer and NumPy (tests/vcd_oracle.py), not with cosim.analysis.metrics."""
+    waves = vcd_oracle.read(
+        out / "training.vcd", ["xbar_top.start", "xbar_top.done"], prefix="analog."
+    )
+    tr = waves.traces
+    t0 = vcd_oracle.first_rise(tr["xbar_top.start"])
+    t1 = vcd_oracle.first_rise(tr["xbar_top.done"], t0)
+    devices = [d for d in vcd_oracle.scopes(waves, "analog", "vi") if d != "supply"]
+    supplies = vcd_oracle.scopes(waves, "analog.supply", "vi")
+    neurons = vcd_oracle.scopes(waves, "analog.neuron", "v")
+
+    def vi(scope: str) -> float:
+        return vcd_oracle.integral([tr[f"{scope}.v"], tr[f"{scope}.i"]], t0, t1)
+
+    i2 = sum(vcd_oracle.integral([tr[f"analog.{d}.i"]], t0, t1, power=2) for d in devices)
+    by_supply = {s: vi(f"analog.supply.{s}") for s in supplies}
+    return {
+        "t_s": t1 - t0,
+        "device_J": sum(vi(f"analog.{d}") for d in devices),
+        "i2_A2s": i2,
+        "total_J": sum(by_supply.values()),
+        "prog_J": by_supply["prog"],
+        "n_devices": len(devices),
+        "n_opamps": len(neurons),
+    }
+
+
+@pytest.mark.parametrize(
+    ("run", "prog_rel"),
+    [("numpy_run", 1e-6), pytest.param("ngspice_run", 5e-3, marks=pytest.mark.spice)],
+    ids=["numpy", "ngspice"],
+)
+def test_energy_split_matches_an_independent_integration(
+    run: str, prog_rel: float, request: pytest.FixtureRequest
+) -> None:
+    """Device / series path / peripheral energy of the summary against the waveforms.
+
+    The oracle integrates the training window of ``training.vcd`` itself.  Two physical
+    cross-checks: the programming source delivers what the devices and their series paths
+    dissipate (ngspice: measured 0.12 % more, the leakage of the 29 open select switches and
+    the sense path; NumPy: exact); the rest is the op-amps' quiescent power over the training
+    time (CircuitSpec: Iq between vdd and vss per op-amp; measured 1e-7 relative on ngspice).
+    """
+    out, summary = request.getfixturevalue(run)
+    ref = _oracle_energies(out)
+    spec, _, _ = card_circuit(load_card(summary["card"]))
+    assert ref["n_devices"] == len(summary["devices"])
+    assert summary["training_time_s"] == pytest.approx(ref["t_s"], rel=1e-12)
+    assert summary["energy_J"] == pytest.approx(ref["total_J"], rel=1e-9)
+    assert summary["energy_device_J"] == pytest.approx(ref["device_J"], rel=1e-9)
+    assert summary["energy_series_J"] == pytest.approx(
+        spec.r_read_path_ohm * ref["i2_A2s"], rel=1e-9
+    )
+    parts = ("energy_device_J", "energy_series_J", "energy_peripheral_J")
+    assert sum(summary[k] for k in parts) == pytest.approx(summary["energy_J"], rel=1e-12)
+    # physics: what the programming source delivers ends in the devices and their paths
+    programming_J = summary["energy_device_J"] + summary["energy_series_J"]
+    assert programming_J == pytest.approx(ref["prog_J"], rel=prog_rel)
+    assert 0.05 < summary["energy_series_J"] / programming_J < 0.95
+    p_quiescent_W = ref["n_opamps"] * spec.opamp_iq_A * (spec.vdd_V - spec.vss_V)
+    assert summary["energy_peripheral_J"] == pytest.approx(p_quiescent_W * ref["t_s"], rel=1e-6)
+
+
+def test_summary_device_figures_follow_the_waveforms(numpy_run: tuple[Path, dict]) -> None:
+    """Per device: final conductance = the recorded ``g`` trace, ``error_rel`` against the
+    host's target, ``devices_failed`` = programmed devices the controller flagged failed."""
+    out, summary = numpy_run
+    host = _host(out)
+    waves = vcd_oracle.read(out / "training.vcd", prefix="analog.")
+    failed = 0
+    for k, (name, dev) in enumerate(summary["devices"].items()):
+        g_trace = waves.traces[f"analog.{name}.g"].floats()
+        assert dev["g_final_S"] == pytest.approx(g_trace[-1], rel=1e-6), name
+        assert dev["g_target_S"] == host["g_target_S"][k]
+        assert dev["error_rel"] == pytest.approx(g_trace[-1] / host["g_target_S"][k] - 1, abs=1e-5)
+        assert dev["ok"] == host["flags_ok"][k]
+        failed += dev["programmed"] and host["flags_failed"][k]
+    assert summary["devices_failed"] == failed
+    assert summary["devices_programmed"] == len(DEVICES)
+    assert summary["test_images"] == len(host["inferences"]) == 3
+
+
+# ------------------------------------------------------------------ seeds
+@pytest.fixture(scope="module")
+def numpy_runs_by_seed(
+    tmp_path_factory: pytest.TempPathFactory, numpy_run: tuple[Path, dict]
+) -> dict[str, tuple[Path, dict]]:
+    """``numpy_run`` (seed 1) again with seed 1, and with seed 2 (same devices and images)."""
+    runs = {"1": numpy_run}
+    for label, seed in (("1again", 1), ("2", 2)):
+        out = tmp_path_factory.mktemp(f"np-seed{label}")
+        runs[label] = (out, _run(out, backend="numpy", seed=seed))
+    return runs
+
+
+def _initial_g(out: Path) -> dict[str, float]:
+    """Every device's conductance at t = 0 as the analog side recorded it."""
+    waves = vcd_oracle.read(out / "analog.vcd", prefix="analog.")
+    return {
+        d: float(waves.traces[f"analog.{d}.g"].floats()[0])
+        for d in vcd_oracle.scopes(waves, "analog", "vig")
+    }
+
+
+def _without_run_specifics(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k not in ("wall_time_s", "vcd")}
+
+
+def test_same_seed_gives_an_identical_run(numpy_runs_by_seed: dict) -> None:
+    (a_out, a), (b_out, b) = numpy_runs_by_seed["1"], numpy_runs_by_seed["1again"]
+    assert _without_run_specifics(a) == _without_run_specifics(b)
+    host_a, host_b = _host(a_out), _host(b_out)
+    assert host_a == host_b
+    assert _initial_g(a_out) == _initial_g(b_out)
+    body = [(o / "analog.vcd").read_text().partition("$enddefinitions")[2] for o in (a_out, b_out)]
+    assert body[0] == body[1]
+
+
+def test_seed_reaches_device_variation_targets_and_input_noise(numpy_runs_by_seed: dict) -> None:
+    """``--seed`` draws the device-to-device variation the analog side simulates (recorded
+    conductances at t = 0 are the seed's draw and differ from device to device and from seed
+    to seed), the trained targets and the inference input noise."""
+    (out1, s1), (out2, _) = numpy_runs_by_seed["1"], numpy_runs_by_seed["2"]
+    card = load_card(s1["card"])
+    g0 = {}
+    for seed, out in ((1, out1), (2, out2)):
+        recorded = _initial_g(out)
+        _, params = device_params(card, seed)
+        x0 = np.full(len(recorded), float(card.x0))
+        drawn = np.asarray(mss.conductance(params, x0), dtype=float)
+        names = list(s1["devices"])
+        np.testing.assert_allclose([recorded[n] for n in names], drawn, rtol=1e-9)
+        g0[seed] = drawn
+        assert np.unique(drawn).size == drawn.size  # every device drawn on its own
+    assert np.all(g0[1] != g0[2]), "devices of seed 1 and seed 2 must differ"
+    h1, h2 = _host(out1), _host(out2)
+    assert h1["seed"] == 1 and h2["seed"] == 2
+    assert h1["target_codes"] != h2["target_codes"]
+    # same test images, different input noise
+    assert [i["label"] for i in h1["inferences"]] == [i["label"] for i in h2["inferences"]]
+    assert [i["in_codes"] for i in h1["inferences"]] != [i["in_codes"] for i in h2["inferences"]]

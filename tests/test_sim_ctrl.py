@@ -1,38 +1,60 @@
 """Runs the cocotb unit bench of the controller (tests/sim/ctrl) through cocotb_tools.runner.
 
-Each cocotb test case gets its own build directory under build/sim_ctrl/ and leaves a VCD
-there (written by the extra root xbar_dump; the vvp dumper is switched to VCD by giving
-``-vcd`` after cocotb's ``-none`` through SIM_CMD_SUFFIX).
+The cocotb tests are discovered from ``ctrl_tests.py`` itself (every function decorated with
+``cocotb.test()``), so a new bench test runs without being listed here.  One pytest case per
+cocotb test function runs all its ``cocotb.parametrize`` variants in its own build directory
+(pytest's ``tmp_path``: two runs in one checkout never share files) and leaves a VCD there
+(written by the extra root xbar_dump; the vvp dumper is switched to VCD by giving ``-vcd``
+after cocotb's ``-none`` through SIM_CMD_SUFFIX).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "tests" / "sim" / "ctrl"
+from cosim.resources import hdl_dir
+from cosim.run.sim import hdl_sources
 
-CASES = [
-    "test_register_roundtrip",
-    "test_program_converges/reset=False",
-    "test_program_converges/reset=True",
-    "test_unreachable_target_fails_after_max_pulses",
-    "test_monitor_catches_two_hot_sel",
-    "test_monitor_catches_wrong_width",
-    "test_inference",
-    "test_adaptive_widths_stop_ping_pong/adaptive=False",
-    "test_adaptive_widths_stop_ping_pong/adaptive=True",
-    "test_monitor_catches_wrong_adaptive_width/expect=fixed",
-    "test_monitor_catches_wrong_adaptive_width/expect=min2",
-    "test_step_wait_after_every_read/wait_cyc=37",
-    "test_step_wait_after_every_read/wait_cyc=65541",
-    "test_relative_window_edges/shift=3",
-    "test_relative_window_edges/shift=5",
-]
+BENCH = Path(__file__).resolve().parent / "sim" / "ctrl"
+MODULE = "ctrl_tests"
+
+
+def _is_cocotb(dec: ast.expr, name: str) -> bool:
+    call = dec.func if isinstance(dec, ast.Call) else dec
+    return (
+        isinstance(call, ast.Attribute)
+        and call.attr == name
+        and isinstance(call.value, ast.Name)
+        and call.value.id == "cocotb"
+    )
+
+
+def discover(path: Path) -> dict[str, int | None]:
+    """cocotb test function → number of its parametrized variants (None: not literal)."""
+    found: dict[str, int | None] = {}
+    for node in ast.parse(path.read_text()).body:
+        if not isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef):
+            continue
+        if not any(_is_cocotb(d, "test") for d in node.decorator_list):
+            continue
+        count: int | None = 1
+        for dec in node.decorator_list:
+            if _is_cocotb(dec, "parametrize") and isinstance(dec, ast.Call):
+                for value in [*dec.args, *(kw.value for kw in dec.keywords)]:
+                    if isinstance(value, ast.List | ast.Tuple) and count is not None:
+                        count *= len(value.elts)
+                    else:
+                        count = None
+        found[node.name] = count
+    return found
+
+
+CASES = discover(BENCH / f"{MODULE}.py")
 
 pytestmark = [
     pytest.mark.sim,
@@ -40,35 +62,40 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.replace("/", "-") for c in CASES])
-def test_ctrl_bench(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_discovery_sees_every_cocotb_test() -> None:
+    text = (BENCH / f"{MODULE}.py").read_text()
+    assert len(CASES) == len(re.findall(r"^@cocotb\.test\(", text, re.MULTILINE)) >= 10
+    assert CASES["test_program_converges"] == 2 and CASES["test_register_roundtrip"] == 1
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_ctrl_bench(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cocotb_tools.runner import get_results, get_runner
 
-    build_dir = REPO / "build" / "sim_ctrl" / re.sub(r"[^\w.-]", "_", case)
+    build_dir = tmp_path / "build"
     vcd = build_dir / "xbar_top.vcd"
-    if vcd.exists():
-        vcd.unlink()
     monkeypatch.syspath_prepend(str(BENCH))
     monkeypatch.setenv("SIM_CMD_SUFFIX", "-vcd")
     runner = get_runner("icarus")
     runner.build(
-        sources=[REPO / "hdl" / "xbar_ctrl.v", *sorted((REPO / "hdl" / "behav").glob("*.v"))],
+        sources=hdl_sources(),
         hdl_toplevel="xbar_top",
-        includes=[REPO],
+        includes=[hdl_dir().parent],
         build_args=["-s", "xbar_dump"],
         build_dir=build_dir,
         always=True,
     )
     results = runner.test(
-        test_module="ctrl_tests",
+        test_module=MODULE,
         hdl_toplevel="xbar_top",
-        test_filter=re.escape(case) + r"$",
+        test_filter=rf"\.{re.escape(case)}(/|$)",
         plusargs=[f"+vcd={vcd}"],
         build_dir=build_dir,
         test_dir=build_dir,
     )
     n_tests, n_failed = get_results(results)
-    assert n_tests == 1, f"filter {case!r} selected {n_tests} cocotb tests"
+    want = CASES[case]
+    assert n_tests == want if want is not None else n_tests >= 1, (case, n_tests, want)
     assert n_failed == 0, f"cocotb test {case} failed; see the log above and {results}"
     header, sep, _ = vcd.read_text().partition("$enddefinitions")
     assert sep, f"{vcd} is not a VCD (no $enddefinitions)"

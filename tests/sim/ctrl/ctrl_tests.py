@@ -500,3 +500,91 @@ async def test_relative_window_edges(dut: Any, shift: int) -> None:
     for k, (tgt, c) in plan.items():
         assert res.codes[k] == c and res.ok[k] == (abs(c - tgt) <= tol), (k, tgt, c)
     assert res.n_failed > 2 * len(bases)
+
+
+# ------------------------------------------------------------------ window edges: HDL vs twin
+def _twin_edge_model(p: HarnessParams) -> tuple[Any, Any, Any]:
+    """One nominal Cr device in the write-verify twin with the DUT's converters: its step
+    tables for a scheme builder, and (x grid, first-read code) to place a read on any code."""
+    from cosim.circuit import mss
+    from cosim.circuit.devices import load_card, nominal_variation
+    from cosim.crossbar import card_circuit
+    from cosim.twin import program
+
+    card = load_card("Cr")
+    spec, _, _ = card_circuit(card)
+    setup, _ = program.card_program_setup(
+        card, spec, [card.operation.g_max_S], p, reset_pulse=False
+    )
+    params = mss.MSSArrays.from_params(card.model, nominal_variation(1, card))
+
+    def tables(tol: int, shift: int, max_pulses: int) -> Any:
+        sch = dataclasses.replace(
+            setup.scheme,
+            tolerance_codes=tol,
+            tolerance_shift=shift,
+            max_pulses=max_pulses,
+            reset_enabled=False,
+        )
+        return program.build_tables(params, dataclasses.replace(setup, scheme=sch))
+
+    x = np.linspace(0.0, 1.0, 200_001)
+    first = program.write_verify(tables(0, 0, 0), np.zeros(x.size, int), x, 0).codes
+    return tables, x, first
+
+
+@cocotb.test()
+async def test_window_edges_agree_with_twin(dut: Any) -> None:
+    """The controller and the write-verify twin decide alike on and next to the window edges.
+
+    Each device's first read is placed on a chosen code — target ± window exactly, one code
+    inside, one code outside, the target itself — in both: the HDL reads it through
+    :class:`StepDevices`, the twin (:mod:`cosim.twin.program`, a nominal Cr device) starts from
+    a state whose read gives that code.  With ``max_pulses = 0`` only the window decides (ok or
+    failed); with ``max_pulses = 1`` the direction of the one pulse (write below the window,
+    erase above it) is compared too.  Both read REG_TOL/REG_TOL_SHIFT semantics from their own
+    code: the expected outcome comes from neither, only from the other side.
+    """
+    from cosim.twin import program
+
+    host = await setup(dut)
+    p = host.params
+    tol, shift = 4, 5
+    tables, x_grid, first_code = _twin_edge_model(p)
+    plan: dict[int, tuple[int, int]] = {}  # device -> (target, read code)
+    for b, tgt in enumerate((100, 300, 700, 1111)):  # floor-dominated, then relative windows
+        w = verify_window(tgt, tol, shift)
+        for j, off in enumerate((-w, w, -w - 1, w + 1, 0, w - 1, 1 - w)):
+            plan[7 * b + j] = (tgt, tgt + off)
+    devs = sorted(plan)
+    targets = np.array([plan[k][0] for k in devs])
+    reads = np.array([plan[k][1] for k in devs])
+    pos = np.searchsorted(first_code, reads)
+    assert np.all(first_code[pos] == reads), "the twin device cannot read some planned code"
+    x0 = x_grid[pos]
+    model = devices([g_for_code(int(c), p) for c in reads] + [G_MIN_S] * (N_DEV - len(devs)))
+    cocotb.start_soon(model.run(dut))
+    wr, er = REGS["PHASE_WRITE"], REGS["PHASE_ERASE"]
+    for max_pulses in (0, 1):
+        tw = program.write_verify(tables(tol, shift, max_pulses), np.zeros(len(devs), int), x0,
+                                  targets)  # fmt: skip
+        base = scheme(p, reset=False, tol=tol, max_pulses=max_pulses)
+        await host.configure(dataclasses.replace(base, tolerance_shift=shift))
+        model.g_S[: len(devs)] = [g_for_code(int(c), p) for c in reads]
+        model.log = []
+        res = await host.program({k: int(targets[k]) for k in devs}, timeout_s=0.1)
+        for k in devs:
+            where = (max_pulses, k, plan[k])
+            if max_pulses == 0:  # one read, the window alone decides
+                assert res.codes[k] == plan[k][1] and tw.codes[k] == plan[k][1], where
+                hdl = (res.ok[k], res.failed[k], res.pulses[k])
+                twin = (bool(tw.ok[k]), bool(tw.failed[k]), int(tw.pulses[k]))
+            else:  # outside the window one pulse: the HDL's phase, the twin's state change
+                hdl = (res.pulses[k], model.pulses_of(k, wr) - model.pulses_of(k, er))
+                twin = (int(tw.pulses[k]), int(np.sign(tw.x[k] - x0[k])) if tw.pulses[k] else 0)
+            assert hdl == twin, f"HDL {hdl} vs twin {twin} at (max_pulses, device, plan) {where}"
+        if max_pulses == 0:
+            edges = [k for k in devs if abs(plan[k][1] - plan[k][0]) == verify_window(
+                plan[k][0], tol, shift)]  # fmt: skip
+            assert edges and all(res.ok[k] for k in edges)
+            assert res.n_failed == 2 * 4

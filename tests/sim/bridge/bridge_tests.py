@@ -1,0 +1,148 @@
+"""cocotb unit bench of the lockstep bridge with a recording analog backend.
+
+``bridge_top.v`` changes the analog-facing ports on a fixed schedule (:data:`SCHEDULE`); the
+backend records every call the bridge makes.  What is checked is the timing contract of
+``docs/timing.md``, from the backend's point of view:
+
+* zero-order hold: every stretch of time the backend is advanced over carries the values the
+  HDL held during that stretch (new values are applied only after advancing to their instant);
+* samples only on 0→1 of ``adc_sample``, at that instant, and the sampled values reach the HDL;
+* changes in one time step (different delta cycles) are merged: no stretch of time sees half of
+  them, time never goes backwards.
+
+Only the bridge's public surface is used (:func:`make_bridge` is the one place that knows how
+to build it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import Timer
+
+from cosim.backends.protocol import BackendStats
+from cosim.bench.lockstep import Bridge
+
+NS = 1e-9
+#: (time in ns, source → value from then on), as bridge_top.v does it.
+SCHEDULE: list[tuple[float, dict[str, float]]] = [
+    (0, {"vprog": 0.0, "vsel0": 0.0, "vinf": 0.0, "vin0": 0.0, "vin3": 0.0}),
+    (100, {"vprog": 1.0}),
+    (200, {"vsel0": 1.0, "vprog": 0.5}),
+    (400, {"vprog": 0.25}),
+    (500, {"vin3": 0.2}),
+    (600, {"vinf": 1.0, "vin0": 0.1}),
+    (700, {"vsel0": 0.0, "vprog": 0.0}),
+]
+#: Rising edges of adc_sample (ns); the falling edges at 350 and 600 ns must not sample.
+SAMPLES_NS = (300, 500)
+END_NS = 800
+
+
+def make_bridge(dut: Any, backend: Any) -> Any:
+    """The bridge under test between ``dut`` and ``backend``."""
+    return Bridge(dut, backend)
+
+
+def expected_at(t_s: float) -> dict[str, float]:
+    """The HDL's analog-facing values from ``t_s`` on (after every change at ``t_s``)."""
+    values: dict[str, float] = {}
+    for t_ns, change in SCHEDULE:
+        if t_ns * NS <= t_s * (1 + 1e-12):
+            values.update(change)
+    return values
+
+
+class _Sampled(dict[str, float]):
+    """Sampled values: any quantity the bridge asks for gets a distinct, known value."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def __missing__(self, key: str) -> float:
+        value = 0.01 * self.n + 0.001 * (sum(map(ord, key)) % 97)
+        self[key] = value
+        return value
+
+
+class RecordingBackend:
+    """An analog backend that only records: calls in order, time stretches with held values."""
+
+    def __init__(self) -> None:
+        self.stats = BackendStats()
+        self.t_s = 0.0
+        self.held: dict[str, float] = {}
+        self.calls: list[tuple[str, float, Any]] = []
+        self.stretches: list[tuple[float, float, dict[str, float]]] = []
+        self.samples: list[tuple[float, _Sampled]] = []
+
+    def set_controls(self, values: Mapping[str, float]) -> None:
+        self.calls.append(("set", self.t_s, dict(values)))
+        self.held.update(values)
+
+    def advance_to(self, t_s: float) -> None:
+        assert t_s >= self.t_s, f"time went back from {self.t_s} to {t_s}"
+        if t_s > self.t_s:
+            self.stretches.append((self.t_s, t_s, dict(self.held)))
+        self.calls.append(("advance", t_s, None))
+        self.t_s = t_s
+
+    def sample(self) -> dict[str, float]:
+        values = _Sampled(len(self.samples) + 1)
+        self.samples.append((self.t_s, values))
+        self.calls.append(("sample", self.t_s, values))
+        return values
+
+    def states(self) -> np.ndarray:
+        return np.zeros(0)
+
+    def close(self) -> None:
+        pass
+
+
+def _watched(values: Mapping[str, float]) -> dict[str, float]:
+    return {k: values.get(k, 0.0) for k in SCHEDULE[0][1]}
+
+
+@cocotb.test()
+async def test_bridge_hold_sample_merge(dut: Any) -> None:
+    """Zero-order hold, 0→1-only sampling and merged same-time changes (see module doc)."""
+    backend = RecordingBackend()
+    bridge = make_bridge(dut, backend)
+    cocotb.start_soon(bridge.run())
+    seen_inputs: list[tuple[float, float]] = []
+
+    async def read_back() -> None:  # the HDL's input port 1 ns after each sample
+        for t_ns in SAMPLES_NS:
+            await Timer(t_ns + 1 - get_sim_time("ns"), unit="ns")
+            seen_inputs.append((t_ns, float(dut.v_sense.value)))
+
+    cocotb.start_soon(read_back())
+    await Timer(END_NS, unit="ns")
+    bridge.stop()
+
+    # every stretch of analog time ran with the values the HDL held during it
+    assert backend.stretches, "the backend was never advanced"
+    for t0, t1, held in backend.stretches:
+        want = _watched(expected_at(t0))
+        assert _watched(held) == want, f"[{t0:.3g}, {t1:.3g}] s ran with {held}, HDL held {want}"
+    # every change was applied at its own instant (the stretches end on the change times)
+    ends = {round(t1 / NS, 6) for _, t1, _ in backend.stretches}
+    assert {t for t, _ in SCHEDULE[1:]} <= ends, ends
+    # after the last change the backend holds the HDL's final values
+    assert _watched(backend.held) == _watched(expected_at(END_NS * NS))
+    # samples: once per rising edge, at that instant, after advancing to it
+    assert [round(t / NS, 6) for t, _ in backend.samples] == list(SAMPLES_NS)
+    for t, values in backend.samples:
+        i = next(i for i, c in enumerate(backend.calls) if c[0] == "sample" and c[2] is values)
+        prior = [c for c in backend.calls[:i] if c[0] == "advance"]
+        assert prior and prior[-1][1] == t
+    # the sampled values reached the HDL's input ports (each sample's values are distinct)
+    for (_, seen), (_, values) in zip(seen_inputs, backend.samples, strict=True):
+        assert seen in values.values(), (seen, values)
+    assert seen_inputs[0][1] != seen_inputs[1][1]
