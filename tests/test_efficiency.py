@@ -15,6 +15,7 @@ from typing import Any
 
 import matplotlib.image
 import pytest
+import vcd_oracle
 
 from cosim.analysis import metrics
 from cosim.circuit.devices import CardError
@@ -183,3 +184,65 @@ def test_wait_adds_exactly_reads_times_wait(study: dict[str, Any], tmp_path: Pat
     assert added_s == pytest.approx(with_wait["reads"] * 1e-3, abs=1e-9)
     added_J = with_wait["energy_J"] - (plain.energy_J or 0.0)
     assert added_J == pytest.approx(with_wait["p_idle_W"] * added_s, rel=1e-3)
+
+
+def _oracle_time_energy(run_dir: Path) -> tuple[float, float, float]:
+    """(training time s, whole-circuit J, device J) of a run's training window, from its VCD
+    through pyvcd's tokenizer and NumPy (tests/vcd_oracle.py), not cosim.analysis.metrics."""
+    waves = vcd_oracle.read(
+        run_dir / "training.vcd", ["xbar_top.start", "xbar_top.done"], prefix="analog."
+    )
+    tr = waves.traces
+    t0 = vcd_oracle.first_rise(tr["xbar_top.start"])
+    t1 = vcd_oracle.first_rise(tr["xbar_top.done"], t0)
+
+    def vi(scope: str) -> float:
+        return vcd_oracle.integral([tr[f"{scope}.v"], tr[f"{scope}.i"]], t0, t1)
+
+    supplies = vcd_oracle.scopes(waves, "analog.supply", "vi")
+    devices = [d for d in vcd_oracle.scopes(waves, "analog", "vi") if d != "supply"]
+    return (
+        t1 - t0,
+        sum(vi(f"analog.supply.{s}") for s in supplies),
+        sum(vi(f"analog.{d}") for d in devices),
+    )
+
+
+@pytest.mark.sim
+@pytest.mark.spice
+def test_efficiency_claims_hold_on_ngspice(tmp_path: Path) -> None:
+    """docs/reproduction.md's efficiency claims on a small ngspice run (W, reset off, one
+    device), with and without a simulated MCU wait: the wait changes no decision, adds exactly
+    reads × wait of training time, adds the idle power × that time of energy, leaves the
+    device energy alone; the idle power is the op-amps' quiescent power (4 × 1 mA × 5 V); the
+    study's figures equal an independent integration of each run's VCD."""
+    from cosim.circuit.devices import load_card
+    from cosim.crossbar import card_circuit
+
+    rows = {}
+    for wait in (0.0, 1e-3):
+        config = StudyConfig(
+            cards=("W",), reset="off", backend="ngspice", jobs=1, seed=3, devices=(0,),
+            test_images=1, t_verify_s=wait, out_dir=tmp_path / f"wait{wait:g}",
+        )  # fmt: skip
+        (row,) = run_study(config, log=lambda _: None)
+        assert row.ok, row.error
+        t_s, total_J, device_J = _oracle_time_energy(Path(row.run_dir))
+        assert row.training_time_s == pytest.approx(t_s, rel=1e-12)
+        assert row.energy_J == pytest.approx(total_J, rel=1e-9)
+        assert row.energy_device_J == pytest.approx(device_J, rel=1e-9)
+        rows[wait] = row
+    plain, waited = rows[0.0], rows[1e-3]
+    assert (plain.pulses, plain.reads) == (waited.pulses, waited.reads) and plain.reads > 1
+    assert (plain.devices_failed, plain.accuracy) == (waited.devices_failed, waited.accuracy)
+    added_s = (waited.training_time_s or 0.0) - (plain.training_time_s or 0.0)
+    assert added_s == pytest.approx(waited.reads * 1e-3, abs=1e-9)
+    spec, _, _ = card_circuit(load_card("W"))
+    p_static_W = 4 * spec.opamp_iq_A * (spec.vdd_V - spec.vss_V)
+    assert waited.p_idle_W == pytest.approx(p_static_W, rel=1e-6)
+    added_J = (waited.energy_J or 0.0) - (plain.energy_J or 0.0)
+    assert added_J == pytest.approx(p_static_W * added_s, rel=1e-6)
+    assert waited.energy_device_J == pytest.approx(plain.energy_device_J, rel=1e-4)
+    # whole-circuit energy is static power × time, up to the devices and their paths
+    for row in (plain, waited):
+        assert row.energy_J == pytest.approx(p_static_W * (row.training_time_s or 0.0), rel=1e-3)

@@ -1,4 +1,4 @@
-"""Energy from our VCD integration agrees with ngspice's own ``.meas tran … INTEG`` (1 %).
+"""Energy from our VCD integration agrees with ngspice's own ``.meas tran … INTEG`` (0.12 %).
 
 One small circuit per card — source → series resistor → ``mss_memristor`` (the compiled
 Verilog-A model), driven by the card's own write, read and erase pulses — is simulated once in
@@ -9,6 +9,11 @@ with
 ``.meas tran NAME INTEG par('expression')`` (ngspice manual, chapter "Measurements after AC, DC
 and Transient Analysis", general forms for INTEG and ``par('expression')``).  The ``.meas``
 results exist only as ngspice's printed output, so they are read from it.
+
+Measured (ngspice 46, 2026-11-28): the VCD figures are 0.014–0.118 % below ngspice's (W source
+−0.118 %, device −0.099 %; Cr −0.101 %, −0.113 %; C −0.014 %, −0.019 %): the hold rule is a
+left-Riemann sum on ngspice's accepted time points; INTEG integrates by its own rule.  The test
+allows 0.12 %, the figure docs/reproduction.md quotes.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ MODEL_NAMES = (
 EDGE_S = 10e-9
 DEVICE = "w1_0_0"
 HOOK = ("v(src)", "v(dev)", "i(vsrc)", "v(n1#x)")
+#: Agreement claimed in docs/reproduction.md ("within 0.12 %"), measured 0.118 % at worst.
+REL_TOL = 1.2e-3
 
 
 def _pulse_train(op: devices.Operation) -> tuple[list[float], list[float]]:
@@ -118,7 +125,7 @@ def test_vcd_energy_matches_ngspice_integ(name: str, tmp_path: Path) -> None:
     assert x_max - card.x0 > 0.05 and x_max - x_end > 0.05, (card.x0, x_max, x_end)
     assert report.energy_J is not None and report.energy_device_J is not None
     assert report.supplies["src"] == pytest.approx(report.energy_J)
-    assert report.energy_J == pytest.approx(e_src_ng, rel=0.01)
-    assert report.energy_device_J == pytest.approx(e_dev_ng, rel=0.01)
+    assert report.energy_J == pytest.approx(e_src_ng, rel=REL_TOL)
+    assert report.energy_device_J == pytest.approx(e_dev_ng, rel=REL_TOL)
     # the device takes a real share of the source's energy (the rest heats the resistor)
     assert 0.05 < report.energy_device_J / report.energy_J < 0.95
