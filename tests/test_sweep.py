@@ -34,6 +34,42 @@ def _run(out: Path, **kw) -> dict:
     return sweep.run_sweep(TINY, out, jobs=2, processes=False, **kw)
 
 
+def _points_from_chunks(out: Path) -> dict[tuple, tuple[int, float, float, float]]:
+    """Per grid point ``(card, train, kind, error, input)``: trials, mean and 95 % interval
+    recomputed from the chunk files alone (NumPy, mean ± 1.96·s/√n clipped to [0, 1])."""
+    cfg = json.loads((out / "manifest.json").read_text())
+    accs: dict[tuple, list[float]] = {}
+    for path in sorted((out / "chunks").glob("*.json")):
+        key = json.loads(path.read_text())["key"]
+        c, t, g, e, n, _ = (int(part[1:]) for part in key.split("_"))
+        at = (
+            cfg["cards"][c], cfg["train_levels"][t], cfg["g_error_kinds"][g],
+            cfg["g_error_levels"][e], cfg["input_levels"][n],
+        )  # fmt: skip
+        accs.setdefault(at, []).extend(json.loads(path.read_text())["acc"])
+    ref = {}
+    for at, values in accs.items():
+        a = np.array(values)
+        half = 1.96 * a.std(ddof=1) / np.sqrt(a.size)
+        ref[at] = (a.size, a.mean(), max(a.mean() - half, 0.0), min(a.mean() + half, 1.0))
+    return ref
+
+
+def _check_points(summary: dict, out: Path) -> dict[tuple, float]:
+    """Every point of ``summary`` equals the recomputation from the chunks; returns the means."""
+    ref = _points_from_chunks(out)
+    assert len(ref) == len(summary["points"])
+    means = {}
+    for p in summary["points"]:
+        at = (p["card"], p["train_noise"], p["g_error_kind"], p["g_error"], p["input_noise"])
+        n, mean, lo, hi = ref[at]
+        assert p["n_trials"] == n
+        assert p["acc_mean"] == pytest.approx(mean, abs=1e-12)
+        assert p["ci95"] == pytest.approx([lo, hi], abs=1e-12)
+        means[at] = mean
+    return means
+
+
 def test_interrupted_sweep_resumes_to_identical_results(tmp_path: Path) -> None:
     ref = _run(tmp_path / "ref")
     assert ref["complete"] and len(ref["points"]) == 4
@@ -60,8 +96,8 @@ def test_noise_is_seeded_by_grid_point_not_order(tmp_path: Path) -> None:
     on_disk = {c.key: json.loads((tmp_path / "a" / "chunks" / f"{c.key}.json").read_text())
                for c in chunks}  # fmt: skip
     assert all(r == on_disk[r["key"]] for r in again)
+    _check_points(ref, tmp_path / "a")
     p_err = [p for p in ref["points"] if p["g_error"] > 0]
-    assert all(p["ci95"][0] <= p["acc_mean"] <= p["ci95"][1] for p in ref["points"])
     assert any(p["ci95"][1] > p["ci95"][0] for p in p_err)  # the error really varies
 
 
@@ -81,10 +117,22 @@ def test_reproduce_quick_writes_results(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert args.run(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    for key in ("acc_clean", "acc_noisy_trained", "acc_noisy_untrained"):
-        assert 0.0 <= summary[key] <= 1.0
     acc = json.loads((out / "accuracy.json").read_text())
     assert acc["complete"] and len(acc["points"]) == 3 * 27 * 2
+    means = _check_points(acc, out)
+    # the headline numbers are the documented grid points (train, error, input noise)
+    for card in ("W", "Cr", "C"):
+        head = summary["cards"][card]
+        assert head["acc_clean"] == means[(card, 0.0, "uniform", 0.0, 0.0)]
+        assert head["acc_noisy_untrained"] == means[(card, 0.0, "uniform", 0.1, 0.1)]
+        assert head["acc_noisy_trained"] == means[(card, 0.1, "uniform", 0.1, 0.1)]
+        # docs/reproduction.md: noise costs the untrained network accuracy (measured with 100
+        # trials: clean 97-98 %, 20 % Gaussian error + 20 % input noise far lower), and
+        # noise-aware training wins it back (+5.4 to +7.7 % at 10/10 %)
+        worst = means[(card, 0.0, "gaussian", 0.2, 0.2)]
+        assert worst < head["acc_clean"] - 0.03, (card, worst, head["acc_clean"])
+        assert head["acc_noisy_trained"] > head["acc_noisy_untrained"], (card, head)
+    assert summary["acc_clean"] == summary["cards"]["Cr"]["acc_clean"]
     assert {p["g_error_kind"] for p in acc["points"]} == {"uniform", "gaussian"}
     assert set(acc["programming"]) == {
         f"{c}@{t:g}" for c in ("W", "Cr", "C") for t in (0, 0.1, 0.2)

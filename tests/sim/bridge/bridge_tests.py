@@ -130,7 +130,8 @@ async def test_bridge_hold_sample_merge(dut: Any) -> None:
     assert backend.stretches, "the backend was never advanced"
     for t0, t1, held in backend.stretches:
         want = _watched(expected_at(t0))
-        assert _watched(held) == want, f"[{t0:.3g}, {t1:.3g}] s ran with {held}, HDL held {want}"
+        got = _watched(held)
+        assert got == want, f"[{t0:.3g}, {t1:.3g}] s ran with {got}, the HDL held {want}"
     # every change was applied at its own instant (the stretches end on the change times)
     ends = {round(t1 / NS, 6) for _, t1, _ in backend.stretches}
     assert {t for t, _ in SCHEDULE[1:]} <= ends, ends
