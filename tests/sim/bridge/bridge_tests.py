@@ -26,17 +26,30 @@ from cocotb.triggers import Timer
 
 from cosim.backends.protocol import BackendStats
 from cosim.bench.lockstep import Bridge
+from cosim.design.ports import Drive, PortMap, Sample
 
 NS = 1e-9
+#: What crosses: two real outputs (one also inverted), two select bits, an enable, one sample.
+PORTS = PortMap(
+    drives=(
+        Drive("v_prog", "vprog"),
+        Drive("v_in", "vin"),
+        Drive("v_in", "vinn", gain=-1.0),
+        Drive("sel", "vsel0", bit=0),
+        Drive("sel", "vsel1", bit=1),
+        Drive("en", "vinf", bit=0),
+    ),
+    samples=(Sample("v_sense", "sense", strobe="adc_sample"),),
+)
 #: (time in ns, source → value from then on), as bridge_top.v does it.
 SCHEDULE: list[tuple[float, dict[str, float]]] = [
-    (0, {"vprog": 0.0, "vsel0": 0.0, "vinf": 0.0, "vin0": 0.0, "vin3": 0.0}),
+    (0, {"vprog": 0.0, "vin": 0.0, "vinn": 0.0, "vsel0": 0.0, "vsel1": 0.0, "vinf": 0.0}),
     (100, {"vprog": 1.0}),
     (200, {"vsel0": 1.0, "vprog": 0.5}),
     (400, {"vprog": 0.25}),
-    (500, {"vin3": 0.2}),
-    (600, {"vinf": 1.0, "vin0": 0.1}),
-    (700, {"vsel0": 0.0, "vprog": 0.0}),
+    (500, {"vin": 0.2, "vinn": -0.2}),
+    (600, {"vinf": 1.0, "vsel0": 0.0, "vsel1": 1.0}),
+    (700, {"vsel1": 0.0, "vprog": 0.0}),
 ]
 #: Rising edges of adc_sample (ns); the falling edges at 350 and 600 ns must not sample.
 SAMPLES_NS = (300, 500)
@@ -45,7 +58,7 @@ END_NS = 800
 
 def make_bridge(dut: Any, backend: Any) -> Any:
     """The bridge under test between ``dut`` and ``backend``."""
-    return Bridge(dut, backend)
+    return Bridge(dut, backend, PORTS)
 
 
 def expected_at(t_s: float) -> dict[str, float]:
@@ -80,6 +93,12 @@ class RecordingBackend:
         self.calls: list[tuple[str, float, Any]] = []
         self.stretches: list[tuple[float, float, dict[str, float]]] = []
         self.samples: list[tuple[float, _Sampled]] = []
+
+    def announce_edge(self, t_s: float) -> None:
+        self.calls.append(("announce", t_s, None))
+
+    def mark_edge(self, t_s: float) -> None:
+        self.calls.append(("mark", t_s, None))
 
     def set_controls(self, values: Mapping[str, float]) -> None:
         self.calls.append(("set", self.t_s, dict(values)))
@@ -132,9 +151,14 @@ async def test_bridge_hold_sample_merge(dut: Any) -> None:
         want = _watched(expected_at(t0))
         got = _watched(held)
         assert got == want, f"[{t0:.3g}, {t1:.3g}] s ran with {got}, the HDL held {want}"
-    # every change was applied at its own instant (the stretches end on the change times)
+    # every change was applied at its own instant (the stretches end on the change times),
+    # announced before the advance to it and marked (pre-edge point) before it was applied
     ends = {round(t1 / NS, 6) for _, t1, _ in backend.stretches}
     assert {t for t, _ in SCHEDULE[1:]} <= ends, ends
+    for t_ns, _ in SCHEDULE[1:]:
+        at = [c[0] for c in backend.calls if round(c[1] / NS, 6) == t_ns]
+        assert "announce" in at and "mark" in at and "set" in at, (t_ns, at)
+        assert at.index("announce") < at.index("advance") < at.index("mark") < at.index("set")
     # after the last change the backend holds the HDL's final values
     assert _watched(backend.held) == _watched(expected_at(END_NS * NS))
     # samples: once per rising edge, at that instant, after advancing to it
