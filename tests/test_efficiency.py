@@ -200,7 +200,7 @@ def _oracle_time_energy(run_dir: Path) -> tuple[float, float, float]:
         return vcd_oracle.integral([tr[f"{scope}.v"], tr[f"{scope}.i"]], t0, t1)
 
     supplies = vcd_oracle.scopes(waves, "analog.supply", "vi")
-    devices = [d for d in vcd_oracle.scopes(waves, "analog", "vi") if d != "supply"]
+    devices = list(json.loads((run_dir / "summary.json").read_text())["devices"])
     return (
         t1 - t0,
         sum(vi(f"analog.supply.{s}") for s in supplies),

@@ -8,6 +8,7 @@ import pytest
 from cosim.circuit import mss
 from cosim.crossbar import Crossbar, make_crossbar
 from cosim.errors import UsageError
+from cosim.learn import data
 from cosim.run import insitu
 
 
@@ -89,6 +90,17 @@ def test_compare_returns_both_methods() -> None:
     assert c.program.t_program_s > 0 and c.insitu.t_program_s > 0
     row = c.row()
     assert row["card"] == "W" and row["program_pulses"] == c.program.total_pulses
+    # clean accuracies recomputed with the circuit's ideal forward pass, image by image
+    xb, prog = insitu.program_to_target("W", 0)
+    np.testing.assert_array_equal(prog.g_S, c.program.g_S)  # deterministic
+    _, test_set = data.split(data.make_dataset())
+    v = data.to_voltages(test_set.x, xb.card.operation.v_read_V)
+    for name, result in (("program", c.program), ("insitu", c.insitu)):
+        _, y = xb.reference_outputs(result.g_S, v)
+        predicted = (np.asarray(y).reshape(len(v), -1)[:, 0] > 0.5 * xb.spec.v_o_max_V).astype(int)
+        assert c.acc[name]["clean"] == pytest.approx(float(np.mean(predicted == test_set.y)))
+    # docs/reproduction.md: write-verify programming costs the untrained network little
+    assert c.acc["program"]["clean"] >= 0.9
 
 
 @pytest.mark.parametrize(
