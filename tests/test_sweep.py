@@ -34,10 +34,10 @@ def _run(out: Path, **kw) -> dict:
     return sweep.run_sweep(TINY, out, jobs=2, processes=False, **kw)
 
 
-def _points_from_chunks(out: Path) -> dict[tuple, tuple[int, float, float, float]]:
+def _points_from_chunks(out: Path, cfg: dict) -> dict[tuple, tuple[int, float, float, float]]:
     """Per grid point ``(card, train, kind, error, input)``: trials, mean and 95 % interval
-    recomputed from the chunk files alone (NumPy, mean ± 1.96·s/√n clipped to [0, 1])."""
-    cfg = json.loads((out / "manifest.json").read_text())
+    recomputed from the chunk files alone (NumPy, mean ± 1.96·s/√n clipped to [0, 1]);
+    ``cfg`` is the sweep configuration (levels by grid index)."""
     accs: dict[tuple, list[float]] = {}
     for path in sorted((out / "chunks").glob("*.json")):
         key = json.loads(path.read_text())["key"]
@@ -57,7 +57,7 @@ def _points_from_chunks(out: Path) -> dict[tuple, tuple[int, float, float, float
 
 def _check_points(summary: dict, out: Path) -> dict[tuple, float]:
     """Every point of ``summary`` equals the recomputation from the chunks; returns the means."""
-    ref = _points_from_chunks(out)
+    ref = _points_from_chunks(out, summary["config"])
     assert len(ref) == len(summary["points"])
     means = {}
     for p in summary["points"]:
