@@ -593,6 +593,10 @@ module xbar_ctrl #(
     end
   end
 
+`ifdef FORMAL
+  // properties, assumptions and covers (Yosys `read_verilog -sv -formal`; `make formal`)
+`include "hdl/formal/xbar_ctrl_props.vh"
+`endif
 endmodule
 
 `default_nettype wire
