@@ -16,7 +16,7 @@ DATASET ?= patterns
 # Topologies (N_IN,N_HID,N_OUT) whose HDL `make lint-hdl` checks (tools/hdl_check.sh)
 HDL_TOPOLOGIES ?= 9,3,1 2,1,1 64,16,10
 
-.PHONY: setup sim test test-all lint lint-hdl bench waves clean
+.PHONY: setup sim test test-all lint lint-hdl formal bench waves clean
 
 setup:
 	@tools/setup.sh
@@ -42,6 +42,14 @@ lint: setup
 # for each topology in HDL_TOPOLOGIES, e.g. `make lint-hdl HDL_TOPOLOGIES=16,8,2`
 lint-hdl:
 	@set -o pipefail; for t in $(HDL_TOPOLOGIES); do tools/hdl_check.sh $$t | tail -1 || exit 1; done
+
+# Formal checks of hdl/xbar_ctrl.v (tools/formal.py: yosys + yosys-abc, no other tool);
+# results and counterexamples (cex.vcd, cex.gtkw) under build/formal/<mode>-<topology>/
+FORMAL := python3 tools/formal.py
+formal: setup
+	$(FORMAL) bmc --topology 2,1,1 --depth 24
+	$(FORMAL) bmc --topology 9,3,1 --depth 16
+	$(FORMAL) cover --topology 2,1,1 --depth 40
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

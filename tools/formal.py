@@ -71,7 +71,7 @@ def live_bound(n_in: int, n_hid: int, n_out: int) -> int:
 def build(root: Path, topo: tuple[int, int, int], mode: str, out: Path) -> tuple[Path, Path]:
     """Elaborate with the properties; write design.il (for replay) and model.aig/.aim."""
     n_in, n_hid, n_out = topo
-    defines = "-D FORMAL_LIVE " if mode == "live" else ""
+    defines = {"live": "-D FORMAL_LIVE ", "cover": "-D FORMAL_COVER "}.get(mode, "")
     front = [
         f"read_verilog -sv -formal {defines}-I{root} {root / 'hdl' / 'xbar_ctrl.v'}",
         f"chparam -set N_IN {n_in} -set N_HID {n_hid} -set N_OUT {n_out} xbar_ctrl",
@@ -83,21 +83,27 @@ def build(root: Path, topo: tuple[int, int, int], mode: str, out: Path) -> tuple
         "delete t:$cover",
     ]
     if mode == "cover":
-        # reachability only: drop the assertions, make every c_* wire a bad-state output
-        front += ["delete t:$assert", "delete -output", "expose w:c_*"]
+        # reachability only: the covers are the assertions cover_* (their negations)
+        front.append("delete t:$assert n:p_* %i")
     front.append(f"write_rtlil {out / 'design.il'}")
-    if mode != "cover":
-        front.append("delete -output")
-    front += [
+    run(["yosys", "-q", "-p", "; ".join(front)], out, out / "yosys.log", 600)
+    aiger(out, out / "design.il", [])
+    return out / "design.il", out / "model.aim"
+
+
+def aiger(out: Path, design: Path, drop: list[str]) -> None:
+    """AIGER model of design.il without the assertions named in drop."""
+    script = [f"read_rtlil {design}"]
+    script += [f"delete t:$assert n:{name} %i" for name in drop]
+    script += [
+        "delete -output",
         "techmap",
         "opt_clean",
         "abc -g AND -fast",
         "opt_clean",
-        f"write_aiger -zinit -no-startoffset {'-miter ' if mode == 'cover' else ''}"
-        f"-map {out / 'model.aim'} {out / 'model.aig'}",
+        f"write_aiger -zinit -no-startoffset -map {out / 'model.aim'} {out / 'model.aig'}",
     ]
-    run(["yosys", "-q", "-p", "; ".join(front)], out, out / "yosys.log", 600)
-    return out / "design.il", out / "model.aim"
+    run(["yosys", "-q", "-p", "; ".join(script)], out, out / "yosys-aiger.log", 600)
 
 
 def abc(out: Path, command: str, timeout: float) -> str:
@@ -105,11 +111,10 @@ def abc(out: Path, command: str, timeout: float) -> str:
     return run(["yosys-abc", "-c", script], out, out / "abc.log", timeout)
 
 
-GTKW_SIGNALS = [
-    "rst_n", "host_we", "host_addr[7:0]", "host_wdata[15:0]", "state[3:0]", "phase[2:0]",
-    "busy", "done", "cur_dev", "sel", "pulse_on", "pulse_code", "adc_sample", "adc_valid",
-    "npulse[15:0]", "cnt[15:0]",
-]  # fmt: skip
+GTKW_SIGNALS = (  # names as `yosys sim` writes them (no bit ranges)
+    "rst_n host_we host_addr host_wdata state phase busy done cur_dev sel pulse_on "
+    "pulse_code adc_sample adc_valid npulse cnt"
+).split()
 
 
 def replay(out: Path, design: Path, aim: Path, frames: int) -> list[str]:
@@ -117,7 +122,7 @@ def replay(out: Path, design: Path, aim: Path, frames: int) -> list[str]:
     vcd = out / "cex.vcd"
     script = (
         f"read_rtlil {design}; sim -clock clk -r {out / 'cex.aiw'} -map {aim} "
-        f"-n {frames + 2} -vcd {vcd} -q"
+        f"-n {frames + 1} -vcd {vcd} -q"
     )
     proc = subprocess.run(["yosys", "-p", script], cwd=out, capture_output=True, text=True)
     (out / "replay.log").write_text(proc.stdout + proc.stderr)
@@ -145,50 +150,77 @@ def check(args: argparse.Namespace) -> int:
         depth = live_bound(*topo) if args.mode == "live" else 24
 
     if args.mode == "cover":
-        names = {}
-        for line in aim.read_text().splitlines():
-            f = line.split()
-            if f[0] == "output":
-                names[int(f[1])] = f[3]
-        text = abc(out, f"bmc3 -a -F {depth}", args.timeout)
-        reached = {}
-        for m in re.finditer(r"Output (\d+) of miter \S+ was asserted in frame (\d+)", text):
-            reached.setdefault(names.get(int(m.group(1)), m.group(1)), int(m.group(2)))
-        missing = sorted(set(names.values()) - set(reached))
+        # reach one cover (any), name every cover the trace reaches, drop those, repeat
+        listing = run(
+            ["yosys", "-p", f"read_rtlil {design}; select -list t:$assert"],
+            out,
+            out / "covers.log",
+            120,
+        )
+        covers = sorted(set(re.findall(r"xbar_ctrl/(cover_\w+)", listing)))
+        if not covers:
+            raise ToolError("no cover_* assertions in the design (FORMAL_COVER not honoured?)")
+        reached: dict[str, int] = {}
+        while len(reached) < len(covers):
+            text = abc(out, f"bmc3 -F {depth}; write_cex -a {out / 'cex.aiw'}", args.timeout)
+            if "was asserted in frame" not in text:
+                break
+            frame = int(re.search(r"was asserted in frame (\d+)", text).group(1))
+            hit = [n for n in replay(out, design, aim, frame) if n.startswith("cover_")]
+            hit = [n for n in hit if n not in reached]
+            if not hit:
+                raise ToolError(f"cover trace at step {frame} reached no new cover (replay.log)")
+            for n in hit:
+                reached[n] = frame
+            aiger(out, design, sorted(reached))
+        missing = [c for c in covers if c not in reached]
         dt = time.monotonic() - t0
         for name in sorted(reached, key=reached.get):
-            print(f"  reached {name} at step {reached[name]}")
+            print(f"  reached {name} by step {reached[name]}")
         if missing:
-            print(f"FAIL cover {tname}: unreached within {depth} steps: {', '.join(missing)} "
-                  f"({dt:.0f} s)")
+            print(
+                f"FAIL cover {tname}: unreached within {depth} steps: {', '.join(missing)} "
+                f"({dt:.0f} s)"
+            )
             return 1
-        print(f"PASS cover {tname}: all {len(reached)} covers reached within {depth} steps "
-              f"({dt:.0f} s)")
+        print(
+            f"PASS cover {tname}: all {len(reached)} covers reached within {depth} steps "
+            f"({dt:.0f} s)"
+        )
         return 0
 
     if args.mode == "prove":
-        text = abc(out, f"pdr -T {int(args.timeout)}; write_cex -a {out / 'cex.aiw'}",
-                   args.timeout + 60)
+        text = abc(
+            out, f"pdr -T {int(args.timeout)}; write_cex -a {out / 'cex.aiw'}", args.timeout + 60
+        )
         if "Property proved" in text:
-            print(f"PASS prove {tname}: every assertion holds in every reachable state "
-                  f"(pdr, {time.monotonic() - t0:.0f} s)")
+            print(
+                f"PASS prove {tname}: every assertion holds in every reachable state "
+                f"(pdr, {time.monotonic() - t0:.0f} s)"
+            )
             return 0
         if "was asserted in frame" not in text:
-            print(f"UNKNOWN prove {tname}: pdr gave no proof within {args.timeout:.0f} s "
-                  f"(see {out / 'abc.log'})")
+            print(
+                f"UNKNOWN prove {tname}: pdr gave no proof within {args.timeout:.0f} s "
+                f"(see {out / 'abc.log'})"
+            )
             return 1
     else:
         text = abc(out, f"bmc3 -F {depth}; write_cex -a {out / 'cex.aiw'}", args.timeout)
         if "was asserted in frame" not in text:
             label = "bounded liveness + safety" if args.mode == "live" else "every assertion"
-            print(f"PASS {args.mode} {tname}: {label} holds for {depth} steps "
-                  f"({time.monotonic() - t0:.0f} s)")
+            print(
+                f"PASS {args.mode} {tname}: {label} holds for {depth} steps "
+                f"({time.monotonic() - t0:.0f} s)"
+            )
             return 0
     frame = int(re.search(r"was asserted in frame (\d+)", text).group(1))
     failed = replay(out, design, aim, frame)
     names = ", ".join(failed) if failed else "(replay named no assertion; see replay.log)"
-    print(f"FAIL {args.mode} {tname}: {names} at step {frame}; cex {out / 'cex.vcd'} "
-          f"(gtkwave {out / 'cex.vcd'} {out / 'cex.gtkw'})")
+    print(
+        f"FAIL {args.mode} {tname}: {names} at step {frame}; cex {out / 'cex.vcd'} "
+        f"(gtkwave {out / 'cex.vcd'} {out / 'cex.gtkw'})"
+    )
     return 1
 
 
@@ -205,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         args.out = REPO / "build" / "formal" / f"{args.mode}-{'_'.join(map(str, args.topology))}"
     for tool in ("yosys", "yosys-abc"):
         if shutil.which(tool) is None:
-            print(f"formal: {tool} not on PATH (Debian package yosys; tools/setup.sh)",
-                  file=sys.stderr)
+            print(
+                f"formal: {tool} not on PATH (Debian package yosys; tools/setup.sh)",
+                file=sys.stderr,
+            )
             return 2
     try:
         return check(args)

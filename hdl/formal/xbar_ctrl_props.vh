@@ -226,8 +226,8 @@
 `endif
 
   // ------------------------------------------------------------------ covers
-  // Each cover is a named wire (the flow in tools/formal.py exposes the c_* wires as outputs
-  // and asks the model checker to reach each) and a cover() statement for other tools.
+  // Each cover is a named wire c_* and a cover() statement (for other tools); tools/formal.py
+  // compiles with FORMAL_COVER, where every cover is an assertion of its negation.
   reg [3:0] f_prev_state = 4'd0;
   reg [15:0] f_prev_wcur = 16'd0;
   reg f_prev_done = 1'b0;
@@ -254,6 +254,25 @@
   (* keep *) wire c_done_program = f_cov_on && done && !f_prev_done && !run_mode_r;
   (* keep *) wire c_done_infer = f_cov_on && done && !f_prev_done && run_mode_r;
   (* keep *) wire c_second_device = f_cov_on && pulse_on && cur_dev != {DEV_W{1'b0}};
+`ifdef FORMAL_COVER
+  // tools/formal.py cover: a cover is reached when its negation fails (named cover_*)
+  always @(*) begin
+    cover_phase_reset: assert (!c_phase_reset);
+    cover_phase_write: assert (!c_phase_write);
+    cover_phase_erase: assert (!c_phase_erase);
+    cover_phase_read: assert (!c_phase_read);
+    cover_phase_infer: assert (!c_phase_infer);
+    cover_step_wait: assert (!c_step_wait);
+    cover_reset_skipped: assert (!c_reset_skipped);
+    cover_dev_ok: assert (!c_dev_ok);
+    cover_fail_at_limit: assert (!c_fail_at_limit);
+    cover_reversal: assert (!c_reversal);
+    cover_width_halved: assert (!c_width_halved);
+    cover_done_program: assert (!c_done_program);
+    cover_done_infer: assert (!c_done_infer);
+    cover_second_device: assert (!c_second_device);
+  end
+`else
   always @(*) begin
     cover (c_phase_reset);
     cover (c_phase_write);
@@ -270,3 +289,4 @@
     cover (c_done_infer);
     cover (c_second_device);
   end
+`endif
