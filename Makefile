@@ -47,7 +47,7 @@ lint-hdl:
 # results and counterexamples (cex.vcd, cex.gtkw) under build/formal/<mode>-<topology>/
 FORMAL := python3 tools/formal.py
 formal: setup
-	$(FORMAL) bmc --topology 2,1,1 --depth 24
+	$(FORMAL) bmc --topology 2,1,1 --depth 20
 	$(FORMAL) bmc --topology 9,3,1 --depth 16
 	$(FORMAL) cover --topology 2,1,1 --depth 40
 
