@@ -81,10 +81,17 @@ MUTANTS = [
         16,
     ),
     (
-        "writes_while_busy",
+        "config_writes_while_busy",
+        "// everything else only while idle\n      if (idle) begin",
+        "// everything else only while idle\n      if (1'b1) begin",
+        "p_busy_regs_stable",
+        8,
+    ),
+    (
+        "target_writes_while_busy",
         "wire cfg_we = host_we && idle;",
         "wire cfg_we = host_we;",
-        "p_busy_target_stable",
+        "p_target_used|p_busy_target_stable",
         8,
     ),
 ]
