@@ -10,12 +10,9 @@ import pytest
 from cosim.backends.protocol import controls
 from cosim.circuit.netlist import build_crossbar, supplies
 from cosim.circuit.network import (
-    N_DEVICES,
     CircuitSpec,
     classify,
     conductances_to_weights,
-    device_index,
-    device_names,
     forward,
     join_layers,
     spec_for_window,
@@ -26,12 +23,12 @@ from cosim.topology import DEFAULT, Topology
 
 
 def test_device_names_follow_the_select_line_convention() -> None:
-    names = device_names()
-    assert len(names) == N_DEVICES == 30
+    names = DEFAULT.device_names
+    assert len(names) == DEFAULT.n_dev == 30
     assert names[3 * 4 + 2] == "w1_4_2" and names[27] == "w2_0"
-    assert all(device_index(n) == k for k, n in enumerate(names))
+    assert all(DEFAULT.device_index(n) == k for k, n in enumerate(names))
     with pytest.raises(KeyError, match="w1_<0..8>"):
-        device_index("w3_0")
+        DEFAULT.device_index("w3_0")
 
 
 def test_weights_round_trip_and_window() -> None:

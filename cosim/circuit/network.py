@@ -29,12 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from cosim.topology import DEFAULT, Topology
 
 __all__ = [
-    "N_IN",
-    "N_HIDDEN",
-    "N_DEVICES",
     "CircuitSpec",
-    "device_names",
-    "device_index",
     "spec_for_window",
     "forward",
     "classify",
@@ -43,24 +38,6 @@ __all__ = [
     "weights_to_conductances",
     "conductances_to_weights",
 ]
-
-# Deprecated aliases of the default topology's sizes and names, kept only until the last
-# importer outside cosim.learn / cosim.twin is converted to :class:`cosim.topology.Topology`.
-# New code: ``topology.n_in``, ``topology.n_hid``, ``topology.n_dev``,
-# ``topology.device_names``, ``topology.device_index``.
-N_IN = DEFAULT.n_in  #: deprecated: ``Topology.n_in``
-N_HIDDEN = DEFAULT.n_hid  #: deprecated: ``Topology.n_hid``
-N_DEVICES = DEFAULT.n_dev  #: deprecated: ``Topology.n_dev``
-
-
-def device_names() -> list[str]:
-    """Deprecated: ``DEFAULT.device_names`` (names in select-line order)."""
-    return list(DEFAULT.device_names)
-
-
-def device_index(name: str) -> int:
-    """Deprecated: ``DEFAULT.device_index``."""
-    return DEFAULT.device_index(name)
 
 
 @dataclass(frozen=True)

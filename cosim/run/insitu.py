@@ -35,6 +35,7 @@ from cosim.crossbar import Crossbar, make_crossbar
 from cosim.errors import UsageError
 from cosim.harness.contract import default_harness
 from cosim.learn import data, train
+from cosim.topology import DEFAULT
 from cosim.twin.program import card_program_setup, crossbar_twin
 
 __all__ = [
@@ -328,7 +329,7 @@ def train_in_situ(
     pulses = np.zeros(x.size, dtype=np.int64)
     curve = [CurvePoint(0, accuracy(xb, x, train_set), accuracy(xb, x, test_set))]
     n1, n2 = cfg.init_pulses if cfg.init_pulses is not None else init_pulses(xb, cfg.t_pulse_s)
-    n_init = np.where(np.arange(x.size) < network.N_IN * network.N_HIDDEN, n1, n2)
+    n_init = np.where(np.arange(x.size) < DEFAULT.n_layer1, n1, n2)
     for k in range(int(n_init.max(initial=0))):
         on = n_init > k
         x = mss.apply_pulse(

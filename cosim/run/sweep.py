@@ -60,6 +60,7 @@ from cosim.run.manifest import (
     load_json,
     prepare_manifest,
 )
+from cosim.topology import DEFAULT
 from cosim.twin import program
 
 __all__ = [
@@ -302,8 +303,8 @@ def plan(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda s: Non
         for t in range(len(cfg.train_levels)):
             path = out / "weights" / f"{card}_t{t}.json"
             wt = load_json(path, log)
-            if wt is not None and check_weights(wt, network.N_DEVICES) is not None:
-                log(f"{path}: {check_weights(wt, network.N_DEVICES)}: recomputed")
+            if wt is not None and check_weights(wt, DEFAULT.n_dev) is not None:
+                log(f"{path}: {check_weights(wt, DEFAULT.n_dev)}: recomputed")
                 wt = None
             if wt is None:
                 log(f"training {card} at training noise {cfg.train_levels[t]:.0%}")
@@ -424,7 +425,7 @@ def _load_chunk(path: Path, chunk: Chunk, log: Callable[[str], None]) -> dict[st
     got = load_json(path, log)
     if got is None:
         return None
-    problem = check_chunk(got, chunk.key, chunk.n_trials, network.N_DEVICES)
+    problem = check_chunk(got, chunk.key, chunk.n_trials, DEFAULT.n_dev)
     if problem is not None:
         log(f"{path}: invalid chunk ({problem}): recomputed")
         return None
@@ -558,7 +559,7 @@ def summarize(
             clipped[f"{card}@{level:g}"] = wt["n_clipped"]
     programming = {}
     for (c, t), rows in sorted(prog.items()):
-        n_dev = sum(r[2] for r in rows) * network.N_DEVICES
+        n_dev = sum(r[2] for r in rows) * DEFAULT.n_dev
         programming[f"{cfg.cards[c]}@{cfg.train_levels[t]:g}"] = {
             "pulses_mean": sum(r[0] * r[2] for r in rows) / sum(r[2] for r in rows),
             "failed_fraction": sum(r[1] for r in rows) / n_dev,
