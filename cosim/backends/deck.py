@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cosim.backends.protocol import AnalogSimulationError, BackendStats
-from cosim.errors import CosimError
+from cosim.backends.protocol import BackendStats
+from cosim.backends.spice_lockstep import SpiceLockstep
 from cosim.spice.ngspice import NgSpice
 from cosim.waves.write import AnalogVcdWriter
 
@@ -39,7 +39,7 @@ def tran_line(tmax_s: float, t_stop_s: float, *, uic: bool = False) -> str:
     return f".tran {t_stop_s / 1e5:.6g} {t_stop_s:.6g} 0 {tmax_s:.6g}" + (" uic" if uic else "")
 
 
-class DeckBackend:
+class DeckBackend(SpiceLockstep):
     """A SPICE deck in libngspice under the bridge.
 
     Args:
@@ -133,47 +133,8 @@ class DeckBackend:
         self.stats.points += t.size
         self._next_flush = time.monotonic() + self._flush_every_s
 
-    def announce_edge(self, t_s: float) -> None:
-        """Controls will change at ``t_s`` (called before :meth:`advance_to` reaches it)."""
-        self._ng.break_at(t_s)
-
-    def mark_edge(self, t_s: float) -> None:
-        """Controls change at ``t_s``: the VCD gets every signal's held value there."""
-        self._edges.append(t_s)
-
-    def set_controls(self, values: Mapping[str, float]) -> None:
-        for name, value in values.items():
-            self._ng.set_source(name, value)
-
-    def advance_to(self, t_s: float) -> None:
-        if t_s > self.stats.t_s:
-            try:
-                self._ng.advance_to(t_s)
-            except CosimError as exc:
-                self._flush_points()
-                tail = "\n  ".join(self._ng.recent_output(15))
-                raise AnalogSimulationError(
-                    f"ngspice failed advancing to t = {t_s!r} s: {exc}\n"
-                    f"last ngspice output:\n  {tail}"
-                ) from exc
-            self.stats.syncs += 1
-            self.stats.t_s = t_s
-            if time.monotonic() >= self._next_flush:
-                self._flush_points()
-
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1
-        if self._ng.transient_state == "idle":
-            self._ng.advance_to(0.0)
+        self._ensure_started()
         latest = self._ng.latest
         return {q: latest(vec) for q, vec in self._quantities}
-
-    def close(self) -> None:
-        if self._ng.closed:
-            return
-        try:
-            self._flush_points()
-        finally:
-            if self._writer is not None:
-                self._writer.close()
-            self._ng.close()

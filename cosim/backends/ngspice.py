@@ -1,32 +1,18 @@
-"""The lockstep bridge between the HDL (Icarus, under cocotb) and the analog crossbar.
-
-The digital simulator is the master clock.  The bridge wakes only on events (see
-``docs/timing.md``):
-
-* a change of any HDL output that drives the analog side (``v_prog``, ``v_in0..8`` as
-  ``real``; ``sel`` and ``infer_en`` as logic): the analog side is advanced to that instant with
-  the *old* values held (zero-order hold), then the new values are applied;
-* a rising edge of ``adc_sample``: the analog side is advanced to that instant and the analog
-  values (``v_sense``, ``v_h0..2``, ``v_out``) are written to the HDL's ``input real`` ports in
-  the same time step; the behavioural ADC latches them after its conversion time.
-
-Two analog backends implement :class:`AnalogBackend`: :class:`NgspiceBackend` (libngspice with
-the Verilog-A models; every accepted time point goes to the analog VCD) and
-:class:`NumpyBackend` (the NumPy twin; fast, for control-logic checks).
-"""
+"""The crossbar in libngspice with the Verilog-A (OSDI) models, stepped in lockstep; every
+accepted time point goes to the analog VCD (device V, I, x, G; supplies; neurons)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from cosim.backends.protocol import AnalogSimulationError, BackendStats, check_physical
+from cosim.backends.protocol import BackendStats, check_physical
+from cosim.backends.spice_lockstep import SpiceLockstep
 from cosim.circuit import mss
 from cosim.circuit.netlist import CrossbarNetlist, tran_card, with_analysis
-from cosim.errors import CosimError, RunawayError
+from cosim.errors import RunawayError
 from cosim.spice.ngspice import NgSpice
 from cosim.waves.write import AnalogVcdWriter
 
@@ -50,7 +36,7 @@ def _probe_values(nl: CrossbarNetlist, get: Any, g_on_off: Any) -> dict[str, Any
     return out
 
 
-class NgspiceBackend:
+class NgspiceBackend(SpiceLockstep):
     """The crossbar in libngspice with the Verilog-A (OSDI) models, stepped in lockstep.
 
     Args:
@@ -62,6 +48,8 @@ class NgspiceBackend:
         flush_every_s: wall-clock interval between blocks written to the VCD (the points stay
             in ngspice's memory until then; everything is written on close and on failure).
     """
+
+    _writer: AnalogVcdWriter
 
     def __init__(
         self,
@@ -119,39 +107,9 @@ class NgspiceBackend:
         self.stats.points += t.size
         self._next_flush = time.monotonic() + self._flush_every_s
 
-    def mark_edge(self, t_s: float) -> None:
-        """Controls change at ``t_s`` (the current time): the analog VCD gets every signal's
-        held value there (at the next flush, after the accepted point on ``t_s``)."""
-        self._edges.append(t_s)
-
-    def announce_edge(self, t_s: float) -> None:
-        """Controls will change at ``t_s`` (called before :meth:`advance_to` reaches it)."""
-        self._ng.break_at(t_s)
-
-    def set_controls(self, values: Mapping[str, float]) -> None:
-        for name, value in values.items():
-            self._ng.set_source(name, value)
-
-    def advance_to(self, t_s: float) -> None:
-        if t_s > self.stats.t_s:
-            try:
-                self._ng.advance_to(t_s)
-            except CosimError as exc:
-                self._flush_points()
-                tail = "\n  ".join(self._ng.recent_output(15))
-                raise AnalogSimulationError(
-                    f"ngspice failed advancing to t = {t_s!r} s: {exc}\n"
-                    f"last ngspice output:\n  {tail}"
-                ) from exc
-            self.stats.syncs += 1
-            self.stats.t_s = t_s
-            if time.monotonic() >= self._next_flush:
-                self._flush_points()
-
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1
-        if self._ng.transient_state == "idle":
-            self._ng.advance_to(0.0)
+        self._ensure_started()
         latest = self._ng.latest
         neurons = self._nl.neurons
         return {
@@ -162,12 +120,3 @@ class NgspiceBackend:
     def states(self) -> np.ndarray:
         latest = self._ng.latest
         return np.array([latest(f"v({n[3]})") for n in self._nl.device_nodes.values()])
-
-    def close(self) -> None:
-        if self._ng.closed:
-            return
-        try:
-            self._flush_points()
-        finally:
-            self._writer.close()
-            self._ng.close()

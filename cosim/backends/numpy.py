@@ -1,19 +1,5 @@
-"""The lockstep bridge between the HDL (Icarus, under cocotb) and the analog crossbar.
-
-The digital simulator is the master clock.  The bridge wakes only on events (see
-``docs/timing.md``):
-
-* a change of any HDL output that drives the analog side (``v_prog``, ``v_in0..8`` as
-  ``real``; ``sel`` and ``infer_en`` as logic): the analog side is advanced to that instant with
-  the *old* values held (zero-order hold), then the new values are applied;
-* a rising edge of ``adc_sample``: the analog side is advanced to that instant and the analog
-  values (``v_sense``, ``v_h0..2``, ``v_out``) are written to the HDL's ``input real`` ports in
-  the same time step; the behavioural ADC latches them after its conversion time.
-
-Two analog backends implement :class:`AnalogBackend`: :class:`NgspiceBackend` (libngspice with
-the Verilog-A models; every accepted time point goes to the analog VCD) and
-:class:`NumpyBackend` (the NumPy twin; fast, for control-logic checks).
-"""
+"""The crossbar's NumPy twin as a lockstep backend: fast and approximate, for control-logic
+checks (devices through :mod:`cosim.circuit.mss`, neurons from the ideal circuit equations)."""
 
 from __future__ import annotations
 

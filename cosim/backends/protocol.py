@@ -1,18 +1,12 @@
-"""The lockstep bridge between the HDL (Icarus, under cocotb) and the analog crossbar.
+"""What the lockstep needs from an analog simulator: the backend protocol, its statistics,
+its errors and physical-bounds check, and the crossbar's source values.
 
-The digital simulator is the master clock.  The bridge wakes only on events (see
-``docs/timing.md``):
-
-* a change of any HDL output that drives the analog side (``v_prog``, ``v_in0..8`` as
-  ``real``; ``sel`` and ``infer_en`` as logic): the analog side is advanced to that instant with
-  the *old* values held (zero-order hold), then the new values are applied;
-* a rising edge of ``adc_sample``: the analog side is advanced to that instant and the analog
-  values (``v_sense``, ``v_h0..2``, ``v_out``) are written to the HDL's ``input real`` ports in
-  the same time step; the behavioural ADC latches them after its conversion time.
-
-Two analog backends implement :class:`AnalogBackend`: :class:`NgspiceBackend` (libngspice with
-the Verilog-A models; every accepted time point goes to the analog VCD) and
-:class:`NumpyBackend` (the NumPy twin; fast, for control-logic checks).
+The bridge (:mod:`cosim.bench.lockstep`) advances a backend to each sync time with the old
+source values held, marks edges, applies new values and samples at ADC strobes
+(``docs/timing.md``).  Implementations: :mod:`cosim.backends.ngspice` (the crossbar in
+libngspice with the Verilog-A models), :mod:`cosim.backends.partitioned` (the same, one small
+netlist per programmed device), :mod:`cosim.backends.deck` (any deck) and
+:mod:`cosim.backends.numpy` (the crossbar's NumPy twin).
 """
 
 from __future__ import annotations

@@ -1,0 +1,77 @@
+"""What every libngspice backend of the lockstep shares: stepping to the bridge's sync times,
+source updates, edge marks and the error/flush/close discipline.
+
+Subclasses (:class:`cosim.backends.ngspice.NgspiceBackend` for the crossbar,
+:class:`cosim.backends.deck.DeckBackend` for any deck) own the circuit, ``_flush_points``
+(accepted points → analog VCD) and ``sample``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from cosim.backends.protocol import AnalogSimulationError, BackendStats
+from cosim.errors import CosimError
+from cosim.spice.ngspice import NgSpice
+from cosim.waves.write import AnalogVcdWriter
+
+__all__ = ["SpiceLockstep"]
+
+
+class SpiceLockstep:
+    """The lockstep half of a libngspice backend (see the module docstring)."""
+
+    stats: BackendStats
+    _ng: NgSpice
+    _writer: AnalogVcdWriter | None
+    _edges: list[float]
+    _flush_every_s: float
+    _next_flush: float
+
+    def _flush_points(self) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def announce_edge(self, t_s: float) -> None:
+        """Controls will change at ``t_s`` (called before :meth:`advance_to` reaches it)."""
+        self._ng.break_at(t_s)
+
+    def mark_edge(self, t_s: float) -> None:
+        """Controls change at ``t_s`` (the current time): the analog VCD gets every signal's
+        held value there (at the next flush, after the accepted point on ``t_s``)."""
+        self._edges.append(t_s)
+
+    def set_controls(self, values: Mapping[str, float]) -> None:
+        for name, value in values.items():
+            self._ng.set_source(name, value)
+
+    def advance_to(self, t_s: float) -> None:
+        if t_s > self.stats.t_s:
+            try:
+                self._ng.advance_to(t_s)
+            except CosimError as exc:
+                self._flush_points()
+                tail = "\n  ".join(self._ng.recent_output(15))
+                raise AnalogSimulationError(
+                    f"ngspice failed advancing to t = {t_s!r} s: {exc}\n"
+                    f"last ngspice output:\n  {tail}"
+                ) from exc
+            self.stats.syncs += 1
+            self.stats.t_s = t_s
+            if time.monotonic() >= self._next_flush:
+                self._flush_points()
+
+    def _ensure_started(self) -> None:
+        """Before the first sync: run to t = 0 so that values can be read."""
+        if self._ng.transient_state == "idle":
+            self._ng.advance_to(0.0)
+
+    def close(self) -> None:
+        if self._ng.closed:
+            return
+        try:
+            self._flush_points()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+            self._ng.close()
