@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from cosim.errors import UsageError
@@ -30,16 +29,16 @@ def data_dir(name: str) -> Path:
     """
     if name not in _DATA:
         raise UsageError(f"unknown data directory {name!r}; known: {', '.join(_DATA)}")
-    checkout = Path(__file__).resolve().parents[1] / name
-    if checkout.is_dir():  # a checkout (editable install or PYTHONPATH): the real files
-        return checkout
-    try:
-        path = Path(str(resources.files(f"cosim.{name}")))
-    except ModuleNotFoundError:
-        path = checkout
-    if not path.is_dir():
-        raise UsageError(f"cosim's data directory {name!r} is missing (looked in {path})")
-    return path
+    here = Path(__file__).resolve().parent
+    # an installed wheel: the data packages sit inside cosim/; a checkout (editable install
+    # or PYTHONPATH): hdl/ and va_models/ at the top of the repository
+    for path in (here / name, here.parent / name):
+        if path.is_dir():
+            return path
+    raise UsageError(
+        f"cosim's data directory {name!r} is missing (looked in {here / name} and "
+        f"{here.parent / name}); reinstall the package"
+    )
 
 
 def hdl_dir() -> Path:
