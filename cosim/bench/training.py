@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cosim.bench import host, monitors
+from cosim.bench import coverage, host, monitors
 from cosim.bench.lockstep import Bridge, resolve
 from cosim.config import SimConfig
 from cosim.crossbar import decide, make_backend, make_crossbar
@@ -121,7 +121,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     scheme = setup.scheme
     tol = scheme.tolerance_codes
     await xhost.reset()
-    await xhost.configure(scheme)
+    registers = await xhost.configure(scheme)
     cocotb.start_soon(monitors.monitor_one_hot_sel(dut))
     cocotb.start_soon(monitors.monitor_pulses(dut, xhost.widths_cycles, xhost.regs))
     devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
@@ -207,7 +207,21 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         "pulses_register": list(result.pulses),
         "final_codes": list(result.codes),
         "inferences": inferences,
+        "registers": registers,
     }
+
+
+def _write_coverage(log: Any, cfg: Any, cov: coverage.Coverage, rec: dict[str, Any]) -> None:
+    """``coverage.json`` of the run (failures and classes from the host record)."""
+    cov.failed(sum(bool(rec["flags_failed"][k]) for k in rec["devices"]))
+    cov.inferred(i["class"] for i in rec["inferences"])
+    n_out = cfg.topology.n_out
+    settings = coverage.CoverageSettings.from_registers(
+        rec["registers"], n_classes=2 if n_out == 1 else n_out, n_images=len(rec["inferences"])
+    )
+    report = cov.report(settings)
+    (cfg.out_dir / "coverage.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+    log.info("%s", cov.summary_line(report))
 
 
 @_cocotb_test
@@ -227,8 +241,11 @@ async def training_run(dut: Any) -> None:
     )
     bridge = Bridge(dut, backend, contract(cfg.topology).port_map())
     cocotb.start_soon(bridge.run())
+    cov = coverage.Coverage()
+    cocotb.start_soon(coverage.collect(dut, contract(cfg.topology), cov))
     try:
         host_json = await _host_session(dut, cfg, xbar, backend.states)
+        _write_coverage(dut._log, cfg, cov, host_json)
         bridge.stop()
         backend.close()  # flushes the last analog points
         host_json["bridge_events"] = bridge.events
