@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosim.backends.protocol import controls
 from cosim.circuit.netlist import build_crossbar, supplies
 from cosim.circuit.network import (
     CircuitSpec,
@@ -19,6 +18,7 @@ from cosim.circuit.network import (
     split_layers,
     weights_to_conductances,
 )
+from cosim.harness.contract import contract
 from cosim.topology import DEFAULT, Topology
 
 
@@ -120,15 +120,17 @@ def test_netlist_has_every_device_switch_and_source(widths: tuple[int, int, int]
     for name in topo.neuron_names:
         assert f"v({name})" in nl.save
         assert sum(line.startswith(f"n{name} ") for line in lines) == 1
-    zero = controls(0.0, [0.0] * topo.n_in, 0, False, topo.n_dev)
-    assert set(zero) == set(nl.external_sources)
+    # the harness drives exactly the netlist's external sources
+    drives = contract(topo).port_map().drives
+    assert {d.source for d in drives} == set(nl.external_sources)
     with pytest.raises(ValueError, match=f"{topo.n_dev} instance"):
         build_crossbar(
             CircuitSpec(), {}, inst[:3], mss_osdi=Path("a"), neuron_osdi=Path("b"), topology=topo
         )
 
 
-def test_controls_one_hot_select_and_inverted_inputs() -> None:
-    c = controls(0.1, [0.05] * 9, 1 << 28, True, DEFAULT.n_dev)
-    assert c["vsel28"] == 1.0 and sum(c[f"vsel{k}"] for k in range(30)) == 1.0
-    assert c["vinn3"] == -0.05 and c["vinf"] == 1.0 and c["vprog"] == 0.1
+def test_port_map_one_hot_select_and_inverted_inputs() -> None:
+    drives = {d.source: d for d in contract(DEFAULT).port_map().drives}
+    assert drives["vsel28"].bit == 28 and drives["vsel28"].hdl == "sel"
+    assert drives["vinn3"].gain == -1.0 and drives["vinn3"].hdl == drives["vin3"].hdl
+    assert drives["vinf"].hdl == "infer_en" and drives["vprog"].hdl == "v_prog"

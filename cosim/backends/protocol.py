@@ -11,30 +11,13 @@ netlist per programmed device), :mod:`cosim.backends.deck` (any deck) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from cosim.errors import CosimError, RunawayError
-
-#: Switch control level of a closed switch (the switch models threshold at 0.5 V).
-V_SWITCH_ON = 1.0
-
-
-def controls(
-    v_prog: float, v_in: Sequence[float], sel: int, infer_en: bool, n_dev: int
-) -> dict[str, float]:
-    """Values of the netlist's external sources for the given HDL outputs (``n_dev`` select
-    lines)."""
-    values = {"vprog": float(v_prog), "vinf": V_SWITCH_ON if infer_en else 0.0}
-    for i, v in enumerate(v_in):
-        values[f"vin{i}"] = float(v)
-        values[f"vinn{i}"] = -float(v)
-    for k in range(n_dev):
-        values[f"vsel{k}"] = V_SWITCH_ON if (sel >> k) & 1 else 0.0
-    return values
 
 
 class AnalogSimulationError(CosimError):
