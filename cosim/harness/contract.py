@@ -54,7 +54,6 @@ class Contract:
         topology: the network's shape (the harness's ``N_IN``/``N_HID``/``N_OUT``).
         toplevel: the harness top module.
         dump_module: the extra top that dumps the digital VCD.
-        control: control/status ports dumped and read by the bench, in view order.
         prog_dac: ``output real`` of the programming-pulse DAC.
         sense_adc: ``input real`` of the sense ADC (the bridge writes it).
         input_dacs: paths of the input DACs' ``real`` outputs, input ``i`` at index ``i``.
@@ -81,19 +80,6 @@ class Contract:
     busy: str = "busy"
 
     @property
-    def control(self) -> tuple[str, ...]:
-        return (
-            self.start,
-            self.done,
-            self.busy,
-            self.phase,
-            self.cur_dev,
-            self.select,
-            self.infer,
-            self.strobe,
-        )
-
-    @property
     def input_dacs(self) -> tuple[str, ...]:
         return tuple(f"g_in[{i}].v" for i in range(self.topology.n_in))
 
@@ -104,10 +90,6 @@ class Contract:
     def vcd_name(self, path: str) -> str:
         """Full dotted VCD name of a harness signal (``xbar_top.sel``)."""
         return f"{self.toplevel}.{path}"
-
-    def hdl_parameters(self) -> dict[str, int]:
-        """Verilog parameters of the harness top for this topology."""
-        return self.topology.hdl_parameters()
 
     def port_map(self) -> PortMap:
         """What crosses the lockstep (the crossbar netlist's ``external`` sources and probes).

@@ -70,7 +70,7 @@ def _build(build_dir: Path, harness: Contract) -> Any:
         sources=hdl_sources(),
         hdl_toplevel=harness.toplevel,
         includes=[hdl_dir().parent],
-        parameters=harness.hdl_parameters(),
+        parameters=harness.topology.hdl_parameters(),
         build_dir=build_dir,
         build_args=["-s", harness.dump_module],
         timescale=("1ns", "1ps"),
