@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cosim.analysis.selected import QUANTITIES, SELECTED, selected_index, topology_of
+from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map
-from cosim.topology import Topology
+from cosim.topology import DEFAULT, Topology
 from cosim.waves.gtkw import Group, Row, View, write_gtkw, write_translate_filter
 from cosim.waves.read import END_ID, UnknownSignalError, closest_names, iter_vcd, read_header
 from cosim.waves.surfer import write_surfer_commands
@@ -157,15 +158,16 @@ def write_view(
 
 
 def _groups(topo: Topology | None, top: str, scope: str, device: str | None) -> list[Group]:
+    c = contract(topo or DEFAULT)  # the harness's port names
     control = [
-        Row(f"{top}.phase", "phase", "dec", translate=PHASE_FILTER),
-        Row(f"{top}.start", "start", "bin"),
-        Row(f"{top}.busy", "busy", "bin"),
-        Row(f"{top}.done", "done", "bin"),
-        Row(f"{top}.cur_dev", "cur_dev", "dec", translate=DEVICE_FILTER),
-        Row(f"{top}.sel", "sel", "hex"),
-        Row(f"{top}.adc_sample", "adc_sample", "bin"),
-        Row(f"{top}.v_prog", "v_prog", "real", analog_rows=3),
+        Row(f"{top}.{c.phase}", c.phase, "dec", translate=PHASE_FILTER),
+        Row(f"{top}.{c.start}", c.start, "bin"),
+        Row(f"{top}.{c.busy}", c.busy, "bin"),
+        Row(f"{top}.{c.done}", c.done, "bin"),
+        Row(f"{top}.{c.cur_dev}", c.cur_dev, "dec", translate=DEVICE_FILTER),
+        Row(f"{top}.{c.select}", c.select, "hex"),
+        Row(f"{top}.{c.strobe}", c.strobe, "bin"),
+        Row(f"{top}.{c.prog_dac}", c.prog_dac, "real", analog_rows=3),
     ]
     sel = f"{scope}.{SELECTED}"
     selected = [Row(f"{sel}.dev", "device", "dec", translate=DEVICE_FILTER)]
