@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cosim.backends.protocol import BackendStats
-from cosim.backends.spice_lockstep import SpiceLockstep
+from cosim.backends.spice_lockstep import SpiceLockstep, tran_card
 from cosim.spice.ngspice import NgSpice
 from cosim.waves.write import AnalogVcdWriter
 
-__all__ = ["DeckBackend", "tran_line", "vector_name"]
+__all__ = ["DeckBackend", "vector_name"]
 
 
 def vector_name(quantity: str) -> str:
@@ -32,11 +32,6 @@ def _vcd_name(quantity: str) -> str:
     if quantity.startswith("i(") and quantity.endswith(")"):
         return f"{quantity[2:-1]}.i"
     return f"{quantity}.v"
-
-
-def tran_line(tmax_s: float, t_stop_s: float, *, uic: bool = False) -> str:
-    """The lockstep ``.tran`` card: ``tstop/tstep`` stays 1e5 (ngspice sizes buffers from it)."""
-    return f".tran {t_stop_s / 1e5:.6g} {t_stop_s:.6g} 0 {tmax_s:.6g}" + (" uic" if uic else "")
 
 
 class DeckBackend(SpiceLockstep):
@@ -88,7 +83,7 @@ class DeckBackend(SpiceLockstep):
             lines.pop()
         if options:
             lines.append(".options " + " ".join(f"{k}={v}" for k, v in options.items()))
-        lines += [tran_line(tmax_s, t_stop_s, uic=uic), ".end"]
+        lines += [tran_card(tmax_s, t_stop_s, uic=uic), ".end"]
         self._ng = NgSpice()
         try:
             for path in osdi:

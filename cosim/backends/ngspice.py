@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from cosim.backends.protocol import BackendStats, check_physical
-from cosim.backends.spice_lockstep import SpiceLockstep
+from cosim.backends.spice_lockstep import SpiceLockstep, tran_card
 from cosim.circuit import mss
-from cosim.circuit.netlist import CrossbarNetlist, tran_card, with_analysis
+from cosim.circuit.netlist import CrossbarNetlist, with_analysis
 from cosim.errors import RunawayError
 from cosim.spice.ngspice import NgSpice
 from cosim.waves.write import AnalogVcdWriter

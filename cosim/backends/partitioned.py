@@ -55,13 +55,13 @@ from numpy.typing import NDArray
 
 from cosim.backends.ngspice import _probe_values
 from cosim.backends.protocol import AnalogSimulationError, BackendStats
+from cosim.backends.spice_lockstep import tran_card
 from cosim.circuit import mss
 from cosim.circuit.netlist import (
     _SWITCH_MODELS,
     CrossbarNetlist,
     _fmt,
     neurons,
-    tran_card,
     with_analysis,
 )
 from cosim.circuit.network import CircuitSpec

@@ -27,7 +27,7 @@ from pathlib import Path
 from cosim.circuit.network import CircuitSpec
 from cosim.topology import DEFAULT, Topology
 
-__all__ = ["CrossbarNetlist", "build_crossbar", "tran_card", "with_analysis", "supplies", "neurons"]
+__all__ = ["CrossbarNetlist", "build_crossbar", "with_analysis", "supplies", "neurons"]
 
 
 def supplies(topology: Topology = DEFAULT) -> dict[str, tuple[str, str]]:
@@ -197,15 +197,6 @@ def build_crossbar(
         supplies=sup,
         neurons=neu,
     )
-
-
-def tran_card(tmax_s: float, horizon_s: float = 100.0) -> str:
-    """The ``.tran`` card of a lockstep run: paused long before ``horizon_s``.
-
-    ngspice sizes its output buffers from tstop/tstep (and overflows on huge ratios), so the
-    ratio is kept at 1e5; tstep does not limit the step, TMAX does.
-    """
-    return f".tran {horizon_s / 1e5:.6g} {horizon_s:.6g} 0 {tmax_s:.6g}"
 
 
 def with_analysis(text: str, card: str) -> str:

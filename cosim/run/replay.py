@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cosim.circuit.netlist import CrossbarNetlist, tran_card, with_analysis
+from cosim.backends.spice_lockstep import tran_card
+from cosim.circuit.netlist import CrossbarNetlist, with_analysis
 
 __all__ = ["load_record", "pwl_netlist"]
 
