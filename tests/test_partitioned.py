@@ -26,7 +26,21 @@ def _program(backend: Any, devices: list[int], op: Any) -> list[float]:
         backend.mark_edge(t[0])
         backend.set_controls(values)
 
-    for k in devices:
+    def infer(scale: float) -> None:
+        v_in = {f"vin{i}": scale * (i % 2) for i in range(9)}
+        v_inn = {f"vinn{i}": -scale * (i % 2) for i in range(9)}
+        edge(op.t_gap_s, {"vinf": 1.0, **v_in, **v_inn})
+        edge(op.t_read_s, {})
+        senses.append(backend.sample()["out"])
+        edge(op.t_gap_s, {"vinf": 0.0})
+
+    for n, k in enumerate(devices):
+        if n == len(devices) - 1:
+            # inferences with an idle stretch between them (the full netlist stays loaded),
+            # then a partition again
+            infer(0.1)
+            edge(op.t_gap_s, {f"vin{i}": 0.0 for i in range(9)})
+            infer(0.05)
         edge(op.t_gap_s, {f"vsel{k}": 1.0})
         edge(op.t_gap_s, {"vprog": op.v_reset_V})
         edge(op.t_reset_s, {"vprog": 0.0})
@@ -38,12 +52,7 @@ def _program(backend: Any, devices: list[int], op: Any) -> list[float]:
             edge(op.t_gap_s, {"vprog": op.v_write_V})
             edge(op.t_write_s, {"vprog": 0.0})
         edge(op.t_gap_s, {f"vsel{k}": 0.0})
-    # an inference stretch: the full netlist with every device at its frozen state
-    v_in = {f"vin{i}": 0.1 * (i % 2) for i in range(9)}
-    edge(op.t_gap_s, {"vinf": 1.0, **v_in, **{f"vinn{i}": -0.1 * (i % 2) for i in range(9)}})
-    edge(op.t_read_s, {})
-    senses.append(backend.sample()["out"])
-    edge(op.t_gap_s, {"vinf": 0.0})
+    infer(0.1)  # the full netlist with every device at its frozen state
     backend.advance_to(t[0] + op.t_gap_s)
     return senses
 
@@ -58,8 +67,11 @@ def test_partitioned_matches_the_full_netlist(tmp_path: Path) -> None:
         be = make_backend(xb, kind, tmp_path / f"{kind}.vcd", tmax_s=tmax)
         senses = _program(be, devices, op)
         out[kind] = (be.states(), senses)
+        if kind == "ngspice-partitioned":  # two inferences, one load; one partition per device
+            assert be.stats.extra == {"partitions": len(devices), "full_loads": 2}
         be.close()
     x_full, s_full = out["ngspice"]
+    assert len(s_full) == 2 * len(devices) + 3
     x_part, s_part = out["ngspice-partitioned"]
     g = xb.conductance
     rel_g = np.abs(g(x_part) - g(x_full)) / g(x_full)
