@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,25 @@ def _test_images(cfg: Any) -> tuple[np.ndarray, np.ndarray]:
     return test.x[:n], test.y[:n]
 
 
-async def _progress(dut: Any, n: int, log: Any, active: list[bool]) -> None:
+def _eta(done: int, total: int, t0: float) -> str:
+    """``"12 s, ETA 30 s"``: wall time since ``t0`` and the remaining time at this rate."""
+    spent = time.monotonic() - t0
+    if not done:
+        return f"{spent:.0f} s wall"
+    return f"{spent:.0f} s wall, ETA {spent / done * (total - done):.0f} s"
+
+
+async def _progress(dut: Any, devices: list[int], log: Any, active: list[bool]) -> None:
     from cocotb.triggers import ValueChange
 
+    t0, n, order = time.monotonic(), len(devices), {k: i for i, k in enumerate(devices)}
     while active[0]:
         await ValueChange(dut.cur_dev)
-        if active[0] and int(dut.busy.value):
-            log.info("programming device %d of %d", int(dut.cur_dev.value) + 1, n)
+        k = int(dut.cur_dev.value)
+        if active[0] and int(dut.busy.value) and k in order:
+            log.info(
+                "programming device %d (%d of %d; %s)", k, order[k] + 1, n, _eta(order[k], n, t0)
+            )
 
 
 def _cocotb_test(func: Any) -> Any:
@@ -126,7 +139,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     cocotb.start_soon(monitors.monitor_pulses(dut, xhost.widths_cycles, xhost.regs))
     devices = list(range(len(codes))) if cfg.devices is None else list(cfg.devices)
     programming = [True]
-    cocotb.start_soon(_progress(dut, len(codes), log, programming))
+    cocotb.start_soon(_progress(dut, devices, log, programming))
     log.info(
         "programming %d devices (card %s, reset pulse %s, window max(%d, target >> %d) codes)",
         len(devices),
@@ -135,8 +148,10 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         tol,
         scheme.tolerance_shift,
     )
+    t_program = time.monotonic()
     result = await xhost.program({k: codes[k] for k in devices}, mask=devices, timeout_s=60.0)
     programming[0] = False
+    wall = {"program": time.monotonic() - t_program}
     names = xbar.topology.device_names
     failed = [names[k] for k in devices if result.failed[k]]
     log.info(
@@ -162,7 +177,12 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     thr = hp.neuron_adc.quantize(0.5 * xbar.spec.v_o_max_V)
     inferences: list[dict[str, Any]] = []
     mismatches = []
+    t_infer, every = time.monotonic(), max(1, len(images) // 10)
     for n, (img, label) in enumerate(zip(images, labels, strict=True)):
+        if n and n % every == 0:
+            log.info(
+                "inference: image %d of %d (%s)", n + 1, len(images), _eta(n, len(images), t_infer)
+            )
         v = data.add_input_noise(
             data.to_voltages(img, op.v_read_V), cfg.input_noise, v_read_V=op.v_read_V, rng=rng
         )
@@ -185,6 +205,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
             if res.class_index != ref_class and margin >= DECISION_MARGIN_V:
                 mismatches.append((n, res.class_index, ref_class, y.tolist()))
         inferences.append(record)
+    wall["infer"] = time.monotonic() - t_infer
     log.info(
         "inference: %d of %d correct",
         sum(i["class"] == i["label"] for i in inferences),
@@ -208,6 +229,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
         "final_codes": list(result.codes),
         "inferences": inferences,
         "registers": registers,
+        "wall_s": wall,
     }
 
 
@@ -230,6 +252,7 @@ async def training_run(dut: Any) -> None:
     import cocotb
 
     cfg = _config()
+    t_setup = time.monotonic()
     xbar = make_crossbar(cfg.card, cfg.seed, cfg.topology, cfg.dataset)
     xbar = _with_sense_gain(xbar, converters.HarnessParams.from_dut(dut))
     backend = make_backend(
@@ -244,7 +267,9 @@ async def training_run(dut: Any) -> None:
     cov = coverage.Coverage()
     cocotb.start_soon(coverage.collect(dut, contract(cfg.topology), cov))
     try:
+        t_setup = time.monotonic() - t_setup
         host_json = await _host_session(dut, cfg, xbar, backend.states)
+        host_json["wall_s"] = {"setup": t_setup, **host_json["wall_s"]}
         _write_coverage(dut._log, cfg, cov, host_json)
         bridge.stop()
         backend.close()  # flushes the last analog points
