@@ -38,3 +38,24 @@ def test_bridge_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     n_tests, n_failed = get_results(results)
     assert n_tests >= 1 and n_failed == 0, f"bridge bench failed; see the log above ({results})"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", 0),
+        ("1", 1),
+        ("X", None),
+        ("0110", 6),
+        ("01HL", 6),
+        ("10Z1", None),
+        ("1" * 1184, 2**1184 - 1),
+    ],
+)
+def test_logic_int_reads_cocotb_values_of_any_width(text: str, expected: int | None) -> None:
+    from cocotb.types import Logic, LogicArray
+
+    from cosim.bench.lockstep import logic_int
+
+    value = Logic(text) if len(text) == 1 else LogicArray(text)
+    assert logic_int(value) == expected

@@ -205,6 +205,7 @@ class PartitionedNgspiceBackend:
         self._base_live = [f"supply.{s}.{q}" for s in supplies for q in ("v", "i")]
         self._base_live += [f"neuron.{n}.v" for n in topology.neuron_names]
         self._live: list[str] = list(self._base_live)
+        self._inputs_held: dict[str, float] = {}  # input-driver values last written
         self._ng = NgSpice()
         try:
             for path in osdi:
@@ -277,6 +278,7 @@ class PartitionedNgspiceBackend:
             latest = self._ng.latest
             self._x = np.array([latest(f"v({n[3]})") for n in self._nl.device_nodes.values()])
             self._write_states(self.stats.t_s)  # reads move the states a little
+            self._inputs_held = {}  # the full netlist wrote the input drivers
         self._ng.remove_circuit()
         self._nl = None
         self._read = 0
@@ -346,14 +348,18 @@ class PartitionedNgspiceBackend:
         g_leak = self._g_leak()
         n1, n_hid = self._topo.n_layer1, self._topo.n_hid
         g_line = g_leak[:n1].reshape(self._topo.n_in, n_hid).sum(axis=1)
-        out: dict[str, Any] = {}
+        values: dict[str, float] = {}
         for i in range(self._topo.n_in):
             v_i = ctl.get(f"vin{i}", 0.0)
-            out[f"supply.in{i}.v"] = np.array([v_i])
-            out[f"supply.in{i}.i"] = np.array([v_i * g_line[i]])
-            out[f"supply.inn{i}.v"] = np.array([-v_i])
-            out[f"supply.inn{i}.i"] = np.array([-n_hid * spec.g_ref1_S * v_i])
-        self._writer.write_block(np.array([t_s]), out)
+            values[f"supply.in{i}.v"] = v_i
+            values[f"supply.in{i}.i"] = v_i * g_line[i]
+            values[f"supply.inn{i}.v"] = -v_i
+            values[f"supply.inn{i}.i"] = -n_hid * spec.g_ref1_S * v_i
+        held = self._inputs_held
+        out = {n: np.array([v]) for n, v in values.items() if held.get(n) != v}
+        if out:  # the VCD holds the others
+            held.update(values)
+            self._writer.write_block(np.array([t_s]), out)
 
     def _write_analytic(self, t_s: float) -> None:
         """One point of the idle circuit (no simulator) at ``t_s``."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosim.bench.host import signal_int
+from cosim.bench.lockstep import logic_int
 from cosim.harness.contract import Contract
 from cosim.harness.policy import adaptive_widths_cycles
 from cosim.harness.regmap import load_register_map, phase_names
@@ -259,8 +260,7 @@ async def collect(dut: Any, c: Contract, cov: Coverage) -> None:
     period_ps = float(dut.CLK_PERIOD_NS.value) * 1e3
 
     def level(handle: Any) -> int | None:  # None while X/Z (before the reset)
-        value = handle.value
-        return signal_int(handle) if value.is_resolvable else None
+        return logic_int(handle.value)
 
     on: tuple[int, str, float] | None = None
     done_prev = level(done_h)

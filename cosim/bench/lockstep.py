@@ -26,6 +26,21 @@ from cocotb.simtime import get_sim_time
 from cosim.backends.protocol import LockstepBackend
 from cosim.design.ports import PortMap, Sample, hdl_path
 
+_LH = str.maketrans("LHlh", "0101")
+
+
+def logic_int(value: Any) -> int | None:
+    """The unsigned integer of a cocotb ``Logic``/``LogicArray`` value, None if a bit is X/Z.
+
+    Parses the value's binary string, a constant number of Python calls at any width
+    (``LogicArray.is_resolvable`` makes one ``Logic`` per bit: a 1184-bit select vector
+    cost more than the analog step it triggered).
+    """
+    try:
+        return int(str(value).translate(_LH), 2)
+    except ValueError:
+        return None
+
 
 def resolve(dut: Any, path: str) -> Any:
     """The cocotb handle of ``path`` (``"v_prog"``, ``"g_in[3].v"``) below ``dut``."""
@@ -95,7 +110,7 @@ class Bridge:
             is_logic, drives = self._drives[k]
             raw: float | int
             if is_logic:
-                raw = int(value) if value.is_resolvable else 0
+                raw = logic_int(value) or 0
             else:
                 raw = float(value)
             if raw == self._last_raw[k]:
@@ -148,8 +163,8 @@ class Bridge:
     def _strobe_edges(self) -> None:
         """Take the samples of every strobe that has just made its edge."""
         for key, handle in self._strobes:
-            value = handle.value
-            level = int(value) if value.is_resolvable else -1
+            level = logic_int(handle.value)
+            level = -1 if level is None else level
             before, self._strobe_level[key] = self._strobe_level[key], level
             rising = key[1] == "rising"
             if (level == 1 and before != 1) if rising else (level == 0 and before == 1):
@@ -164,8 +179,8 @@ class Bridge:
         triggers = [h.value_change for h in self._handles]
         for key, handle in self._strobes:
             triggers.append(handle.rising_edge if key[1] == "rising" else handle.falling_edge)
-            value = handle.value
-            self._strobe_level[key] = int(value) if value.is_resolvable else -1
+            level = logic_int(handle.value)
+            self._strobe_level[key] = -1 if level is None else level
         while not self._stopped:
             await First(*triggers)
             if self._stopped:

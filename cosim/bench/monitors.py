@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cosim.bench.host import signal_int
+from cosim.bench.lockstep import logic_int
 from cosim.errors import CosimError
 from cosim.harness.policy import adaptive_widths_cycles
 from cosim.harness.regmap import RegisterMap, load_register_map
@@ -41,10 +42,11 @@ async def monitor_one_hot_sel(dut: Any) -> None:
     while True:
         await ValueChange(dut.sel)
         value = dut.sel.value
-        if not value.is_resolvable:
+        sel = logic_int(value)
+        if sel is None:
             raise ProtocolViolation(f"sel={value} is not resolvable at {_now_ps()} ps")
         try:
-            _one_hot_index(int(value.to_unsigned()))
+            _one_hot_index(sel)
         except ProtocolViolation as exc:
             raise ProtocolViolation(f"{exc} at {_now_ps()} ps") from None
 
