@@ -89,6 +89,8 @@ class Bridge:
         self._written: dict[str, float] = {}  # last value written per sampled HDL port
         self._held: dict[str, float] = {}
         self._stopped = False
+        self._stop_event: Any = None
+        self._every_sync = self._groups.get(None)
         self.events = 0
         #: Every change applied to the analog side: ``(t_s, {source: value})``.
         self.stimulus: list[tuple[float, dict[str, float]]] = []
@@ -98,6 +100,8 @@ class Bridge:
     def stop(self) -> None:
         """Stop following the HDL (the backend is left as it is)."""
         self._stopped = True
+        if self._stop_event is not None:
+            self._stop_event.set()
 
     def _now_s(self) -> float:
         return float(get_sim_time("fs")) * 1e-15
@@ -170,23 +174,42 @@ class Bridge:
             if (level == 1 and before != 1) if rising else (level == 0 and before == 1):
                 self._write_inputs(self._groups[key], every_change=False)
 
+    def _on_event(self) -> None:
+        if self._stopped:
+            return
+        self.events += 1
+        self._advance_and_apply()
+        self._strobe_edges()
+        if self._every_sync:
+            self._write_inputs(self._every_sync, every_change=True)
+
+    async def _watch(self, trigger: Any) -> None:
+        while not self._stopped:
+            await trigger
+            self._on_event()
+
     async def run(self) -> None:
-        """Follow the HDL until :meth:`stop` (start with ``cocotb.start_soon``)."""
-        from cocotb.triggers import First
+        """Follow the HDL until :meth:`stop` (start with ``cocotb.start_soon``).
+
+        One watcher task per HDL port and strobe keeps its own trigger primed, so a wake
+        re-arms only the port that moved.  (Awaiting ``First`` of every port re-registered one
+        simulator callback per port at every wake: with the 64 input DACs of a 64→16→10
+        crossbar, most of the bridge's cost.)  A change of several ports in one time step
+        wakes the bridge once per port; the first wake applies them all, as before.
+        """
+        import cocotb
+        from cocotb.triggers import Event
 
         self._advance_and_apply()
-        every_sync = self._groups.get(None)
         triggers = [h.value_change for h in self._handles]
         for key, handle in self._strobes:
             triggers.append(handle.rising_edge if key[1] == "rising" else handle.falling_edge)
             level = logic_int(handle.value)
             self._strobe_level[key] = -1 if level is None else level
-        while not self._stopped:
-            await First(*triggers)
-            if self._stopped:
-                break
-            self.events += 1
-            self._advance_and_apply()
-            self._strobe_edges()
-            if every_sync:
-                self._write_inputs(every_sync, every_change=True)
+        self._stop_event = Event()
+        watchers = [cocotb.start_soon(self._watch(t)) for t in triggers]
+        try:
+            await self._stop_event.wait()
+        finally:
+            for task in watchers:
+                task.cancel()
