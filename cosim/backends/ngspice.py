@@ -17,12 +17,17 @@ from cosim.spice.ngspice import NgSpice
 from cosim.waves.write import AnalogVcdWriter
 
 
-def _probe_values(nl: CrossbarNetlist, get: Any, g_on_off: Any) -> dict[str, Any]:
-    """Analog VCD values from a vector getter ``get(name)`` (floats or arrays)."""
+def _probe_values(
+    nl: CrossbarNetlist, get: Any, g_on_off: Any, devices: Any = None
+) -> dict[str, Any]:
+    """Analog VCD values from a vector getter ``get(name)`` (floats or arrays): every supply
+    and neuron, and the devices named in ``devices`` (default: all)."""
     out: dict[str, Any] = {}
     r_s = nl.series_ohm
     g_on, g_off = g_on_off
     for k, (name, (a, top, col, x)) in enumerate(nl.device_nodes.items()):
+        if devices is not None and name not in devices:
+            continue
         v_a, v_top, state = get(a), get(top), get(x)
         out[f"{name}.v"] = v_top - get(col)
         out[f"{name}.i"] = (v_a - v_top) / r_s

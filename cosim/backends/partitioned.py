@@ -77,6 +77,8 @@ __all__ = ["PartitionedNgspiceBackend", "partition_netlist", "leak_conductance"]
 FloatArray = NDArray[np.float64]
 #: External sources of a partition netlist (each is fed from the full netlist's controls).
 _PART_SOURCES = ("vprog", "vsel", "vinf", "vline", "vrefl")
+#: Vectors of a partition that go to the analog VCD.
+_PART_VECTORS = ("time", "sense", "a", "t", "col", "ndev#x", "vprog#branch", "nout")
 
 
 def leak_conductance(spec: CircuitSpec, g_dev_S: FloatArray) -> FloatArray:
@@ -198,7 +200,6 @@ class PartitionedNgspiceBackend:
         self._read = 0
         self._edges: list[float] = []
         self._nl: CrossbarNetlist | None = None
-        self._vectors: list[str] = []
         self._n_amps = topology.n_neurons
         supplies = ["vdd", "vss", "prog", *(f"in{i}" for i in range(topology.n_in))]
         supplies += [f"inn{i}" for i in range(topology.n_in)]
@@ -313,15 +314,11 @@ class PartitionedNgspiceBackend:
                 title=f"cosim partition: device {self._names[k]}",
             )
             self._ng.load_circuit(with_analysis(text, self._tran))
-            self._vectors = ["time", "sense", "a", "t", "col", "ndev#x", "vprog#branch", "nout"]
             values = self._partition_values()
             self.stats.extra["partitions"] += 1
         else:
             self._nl = self._full_netlist(np.clip(self._x, 0.0, 1.0))
             self._ng.load_circuit(with_analysis(self._nl.text, self._tran))
-            self._vectors = sorted(
-                {f"{v[2:-1]}#branch" if v.startswith("i(") else v[2:-1] for v in self._nl.save}
-            )
             values = {n: self._ctl.get(n, 0.0) for n in self._nl.external_sources}
             self.stats.extra["full_loads"] += 1
         for name, value in values.items():
@@ -382,15 +379,20 @@ class PartitionedNgspiceBackend:
             for edge in edges:
                 self._writer.mark_edge(edge, self._live)
             return
-        cols = {n: self._ng.vector_tail(n, self._read)[: t.size] for n in self._vectors}
+        cols: dict[str, FloatArray] = {}
+
+        def column(name: str) -> FloatArray:  # read only the vectors that are written
+            if name not in cols:
+                cols[name] = self._ng.vector_tail(name, self._read)[: t.size]
+            return cols[name]
+
         if kind == "prog":
-            values = self._prog_values(k, cols)
+            values = self._prog_values(k, {n: column(n) for n in _PART_VECTORS})
         else:
             assert self._nl is not None
             g_on_off = (1.0 / self._p.r_on, 1.0 / self._p.r_off)
-            every = _probe_values(self._nl, cols.__getitem__, g_on_off)
-            drop = set(self._names) - {self._names[m] for m in self._record}
-            values = {n: v for n, v in every.items() if n.split(".")[0] not in drop}
+            recorded = {self._names[m] for m in self._record}
+            values = _probe_values(self._nl, column, g_on_off, recorded)
         self._writer.write_block(self._t_off + t, values, edges=edges, edge_names=self._live)
         self._read += t.size
         self.stats.points += t.size
