@@ -1,0 +1,175 @@
+"""Benchmark: the whole co-simulation at scale (Icarus + cocotb + ngspice), through ``cosim sim``.
+
+Run: ``.venv/bin/python bench/bench_scale_cosim.py [MODE] [options]`` (default ``compare``; ``make
+bench`` runs that), each side by side in one run:
+
+``compare [--topology 16,8,2]``
+    the partitioned ngspice backend against the full netlist on one design, card and seed:
+    final conductances of every device (relative; the bound held is 0.1 %), write-verify pulse
+    counts, final read codes and flags per device, neuron codes and classes per test image,
+    energies, and the wall time of both runs.  Default 9→3→1 (about 2 min for both runs on an
+    idle 2-core machine); ``16,8,2`` (144 devices) is the mid-size check.
+``cost [--every 20]``
+    wall time per programmed device of the co-simulation (the ``program`` phase of
+    ``host.json``'s ``wall_s``): 9→3→1 with the full netlist and partitioned (all 30
+    devices), and 64→16→10 on digits, partitioned, every ``--every``-th of its 1184 devices.
+    Prints the ratios 1184 : 30 (target ≤ 2).
+``whole``
+    the whole 64→16→10 digits run, partitioned: program all 1184 devices and infer the test
+    split.  Prints the wall time per phase, peak RSS (of ``cosim sim`` and ``vvp``), the VCD
+    size and the accuracy (target: 10 min, 2 GB, 1 GB).
+
+Each run's outputs stay in ``--out`` (default a new temporary directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FULL, PART = "ngspice", "ngspice-partitioned"
+BIG = "64,16,10"
+
+
+def run_sim(out: Path, *options: str) -> dict[str, Any]:
+    """``cosim sim --out OUT OPTIONS``: wall time, peak RSS and the run's JSON outputs."""
+    cmd = [sys.executable, "-m", "cosim.cli", "sim", "--out", str(out), *options]
+    print("$ cosim sim " + " ".join(options), flush=True)
+    t0 = time.perf_counter()
+    with open(out.parent / f"{out.name}.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit(f"cosim sim failed ({status}); see {out}.log")
+    vcd = out / "training.vcd"
+    run = {
+        "wall_s": wall,
+        "max_rss_MB": usage.ru_maxrss / 1024,  # the largest of cosim sim and vvp
+        "vcd_MB": vcd.stat().st_size / 1e6,
+        "summary": json.loads((out / "summary.json").read_text()),
+        "host": json.loads((out / "host.json").read_text()),
+    }
+    print(f"  {wall:.1f} s wall, phases {_phases(run)}", flush=True)
+    return run
+
+
+def _phases(run: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.1f} s" for k, v in run["host"]["wall_s"].items())
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
+def compare(full: dict[str, Any], part: dict[str, Any]) -> dict[str, float]:
+    """Differences of the partitioned run ``part`` from the full-netlist run ``full``."""
+    sf, sp = full["summary"], part["summary"]
+    hf, hp = full["host"], part["host"]
+    names = list(sf["devices"])
+    g_f = np.array([sf["devices"][n]["g_final_S"] for n in names])
+    g_p = np.array([sp["devices"][n]["g_final_S"] for n in names])
+    e_f = np.array([sf["devices"][n]["energy_J"] for n in names])
+    e_p = np.array([sp["devices"][n]["energy_J"] for n in names])
+    codes = np.abs(np.subtract(hp["final_codes"], hf["final_codes"]))
+    inf_f, inf_p = hf["inferences"], hp["inferences"]
+    nrn_f = np.array([i["h_codes"] + i["out_codes"] for i in inf_f])
+    nrn_p = np.array([i["h_codes"] + i["out_codes"] for i in inf_p])
+    return {
+        "devices": len(names),
+        "g_final_max_rel": float(np.max(np.abs(g_p - g_f) / g_f)),
+        "pulses_differ": int(np.sum(np.array(hp["pulses_register"]) != hf["pulses_register"])),
+        "flags_differ": int(np.sum(np.array(hp["flags_ok"]) != hf["flags_ok"])),
+        "final_code_max_abs": int(codes.max()),
+        "images": len(inf_f),
+        "classes_differ": sum(a["class"] != b["class"] for a, b in zip(inf_f, inf_p, strict=True)),
+        "neuron_code_max_abs": int(np.abs(nrn_p - nrn_f).max()) if nrn_f.size else 0,
+        "energy_device_max_rel": float(np.max(np.abs(e_p - e_f) / np.maximum(e_f, 1e-300))),
+        "energy_device_total_rel": _rel(sp["energy_device_J"], sf["energy_device_J"]),
+        "energy_total_rel": _rel(sp["energy_J"], sf["energy_J"]),
+        "accuracy_full": sf["accuracy"],
+        "accuracy_partitioned": sp["accuracy"],
+    }
+
+
+def _compare(args: argparse.Namespace, base: Path) -> None:
+    common = ["--topology", args.topology, "--card", args.card, "--seed", str(args.seed)]
+    full = run_sim(base / "full", "--backend", FULL, *common)
+    part = run_sim(base / "partitioned", "--backend", PART, *common)
+    diff = compare(full, part)
+    print(f"\n{args.topology}, card {args.card}, seed {args.seed}: {diff['devices']} devices")
+    w_f, w_p = full["wall_s"], part["wall_s"]
+    print(f"wall time: full {w_f:.1f} s, partitioned {w_p:.1f} s (x{w_f / w_p:.2f})")
+    for key, value in diff.items():
+        print(f"  {key:26s} {value:.3g}" if isinstance(value, float) else f"  {key:26s} {value}")
+
+
+def _per_device(run: dict[str, Any]) -> float:
+    return float(run["host"]["wall_s"]["program"]) / len(run["host"]["devices"])
+
+
+def _cost(args: argparse.Namespace, base: Path) -> None:
+    common = ["--card", args.card, "--seed", str(args.seed)]
+    small = {
+        kind: run_sim(base / f"30-{kind}", "--backend", kind, *common) for kind in (FULL, PART)
+    }
+    picks = ",".join(str(k) for k in range(0, 1184, args.every))
+    big = run_sim(
+        base / "1184-partitioned",
+        *("--backend", PART, "--topology", BIG, "--dataset", "digits", *common),
+        *("--devices", picks, "--test-images", "1"),
+    )
+    per = {f"9,3,1 {kind}": _per_device(run) for kind, run in small.items()}
+    per[f"{BIG} {PART} ({len(big['host']['devices'])} of 1184)"] = _per_device(big)
+    print(f"\nwall time per programmed device, card {args.card}, seed {args.seed}:")
+    for name, value in per.items():
+        print(f"  {name:48s} {1e3 * value:8.1f} ms")
+    b = _per_device(big)
+    print(
+        f"  ratio 1184 partitioned : 30 full        = {b / per[f'9,3,1 {FULL}']:.2f} (target <= 2)"
+    )
+    print(f"  ratio 1184 partitioned : 30 partitioned = {b / per[f'9,3,1 {PART}']:.2f}")
+
+
+def _whole(args: argparse.Namespace, base: Path) -> None:
+    run = run_sim(
+        base / "whole",
+        *("--backend", PART, "--topology", BIG, "--dataset", "digits"),
+        *("--card", args.card, "--seed", str(args.seed)),
+    )
+    s = run["summary"]
+    print(f"\n{BIG} digits, {PART}, card {args.card}, seed {args.seed}:")
+    print(f"  wall {run['wall_s']:.1f} s ({_phases(run)}); target 600 s")
+    print(f"  peak RSS {run['max_rss_MB']:.0f} MB (target 2048); VCD {run['vcd_MB']:.0f} MB (1000)")
+    print(
+        f"  {s['devices_programmed']} devices, {s['devices_failed']} failed, "
+        f"{s['pulses_total']} pulses; accuracy {s['accuracy']:.1%} on {s['test_images']} images"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", nargs="?", default="compare", choices=("compare", "cost", "whole"))
+    ap.add_argument("--topology", default="9,3,1", help="compare: the design (default 9,3,1)")
+    ap.add_argument("--every", type=int, default=20, help="cost: every N-th of 1184 devices")
+    ap.add_argument("--card", default="Cr")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=None, help="keep the runs here")
+    args = ap.parse_args()
+    base = args.out or Path(tempfile.mkdtemp(prefix="bench_scale_cosim-"))
+    base.mkdir(parents=True, exist_ok=True)
+    {"compare": _compare, "cost": _cost, "whole": _whole}[args.mode](args, base)
+    print(f"runs kept in {base}")
+
+
+if __name__ == "__main__":
+    main()
