@@ -23,7 +23,7 @@ from vcd.gtkw import GTKWFlag, GTKWSave
 from cosim.circuit.va import compile_va
 from cosim.design.file import Design, load_design
 from cosim.errors import CosimError
-from cosim.run.sim import SimFailed, failures
+from cosim.run.sim import SimFailed, cocotb_env, failures
 from cosim.waves.merge import merge_vcds
 from cosim.waves.read import read_header
 
@@ -102,7 +102,7 @@ def run_design(
         )
     except SystemExit as exc:
         raise SimFailed(f"building the HDL failed: {exc} (log: {build / 'build.log'})") from None
-    env = {"COSIM_DESIGN": str(design.path), "COSIM_OUT": str(out)}
+    env = {"COSIM_DESIGN": str(design.path), "COSIM_OUT": str(out), **cocotb_env(module)}
     results = build / "results.xml"
     results.unlink(missing_ok=True)
     old_suffix = os.environ.get("SIM_CMD_SUFFIX")

@@ -80,6 +80,17 @@ def _build(build_dir: Path, harness: Contract) -> Any:
     return runner
 
 
+def cocotb_env(test_module: str) -> dict[str, str]:
+    """Environment for ``vvp`` running ``test_module``: pytest's assertion rewriting (cocotb
+    applies it to every module imported, ``*.py``, by default) only for the test module
+    itself.  Rewriting NumPy, SciPy and scikit-learn on import cost ~30 s of a run's start.
+    A value the user set in the environment wins."""
+    name = test_module.rsplit(".", 1)[-1] + ".py"
+    return {
+        "COCOTB_REWRITE_ASSERTION_FILES": os.environ.get("COCOTB_REWRITE_ASSERTION_FILES", name)
+    }
+
+
 def run_bench(
     build_dir: Path,
     test_module: str,
@@ -117,7 +128,7 @@ def run_bench(
             build_dir=build_dir,
             test_dir=build_dir,
             plusargs=[f"+vcd={vcd_path}", *(["+dump_all"] if dump_all else [])],
-            extra_env=extra_env,
+            extra_env={**cocotb_env(test_module), **extra_env},
             waves=False,
             results_xml=str(results),
         )
