@@ -24,6 +24,7 @@ from cosim.config import SimConfig
 from cosim.crossbar import card_circuit, device_params
 from cosim.errors import UsageError
 from cosim.run.sim import SimFailed, run_sim
+from cosim.topology import DEFAULT
 
 pytestmark = pytest.mark.sim
 
@@ -277,6 +278,15 @@ def test_summary_device_figures_follow_the_waveforms(numpy_run: tuple[Path, dict
     assert summary["devices_failed"] == failed
     assert summary["devices_programmed"] == len(DEVICES)
     assert summary["test_images"] == len(host["inferences"]) == 3
+    # per layer: the device rows split by the topology's select-bit ranges
+    names = list(summary["devices"])
+    for layer, sl in zip(("1", "2"), DEFAULT.layers, strict=True):
+        rows = [summary["devices"][n] for n in names[sl]]
+        assert summary["by_layer"][layer]["devices"] == len(rows)
+        assert summary["by_layer"][layer]["pulses"] == sum(d["pulses"] for d in rows)
+    assert sum(r["pulses"] for r in summary["by_layer"].values()) == summary["pulses_total"]
+    chip = [i["class"] == i["label"] for i in host["inferences"]]
+    assert summary["accuracy_controller"] == pytest.approx(sum(chip) / len(chip))
 
 
 # ------------------------------------------------------------------ seeds

@@ -3,8 +3,10 @@
 Every figure in the summary is computed from the merged waveforms through
 :mod:`cosim.analysis.metrics` (time, energy, pulses, final states) and from the ADC samples
 recorded in
-them (accuracy).  ``host.json`` (written by the bench) only contributes what the host *chose*:
-the card, the seed, the target conductances and the labels of the test images.
+them (accuracy).  ``host.json`` (written by the bench) only contributes what the host *chose*
+— the card, the seed, the target conductances and the labels of the test images — and what it
+read over the bus that the waveforms do not hold: the controller's class per image
+(``REG_INF_CLASS``, the arg-max of the ADC codes), for ``accuracy_controller``.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     if len(classes) != len(labels):
         raise ValueError(f"{vcd}: {len(classes)} inference samples, host ran {len(labels)}")
     correct = sum(int(c == y) for c, y in zip(classes, labels, strict=True))
+    chip = [inf["class"] for inf in host["inferences"]]
     programmed = set(host["devices"])
     devices: dict[str, dict[str, Any]] = {}
     for k, name in enumerate(names):
@@ -153,7 +156,13 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
         "devices_programmed": len(programmed),
         "devices_failed": int(sum(d["programmed"] and not d["ok"] for d in devices.values())),
         "accuracy": correct / len(labels) if labels else None,
+        "accuracy_controller": (
+            sum(int(c == y) for c, y in zip(chip, labels, strict=True)) / len(labels)
+            if labels
+            else None
+        ),
         "accuracy_meaningful": len(programmed) == len(names),
+        "by_layer": _by_layer(devices, topology),
         "test_images": len(labels),
         "vcd": str(vcd),
         "devices": devices,
@@ -161,6 +170,20 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     if wall_s is not None:
         summary["wall_time_s"] = wall_s
     return summary
+
+
+def _by_layer(devices: dict[str, dict[str, Any]], topology: Topology) -> dict[str, Any]:
+    """Devices, pulses and device energy of each layer (``"1"``: inputs → hidden, ``"2"``)."""
+    names = topology.device_names
+    out: dict[str, Any] = {}
+    for layer, sl in zip(("1", "2"), topology.layers, strict=True):
+        rows = [devices[n] for n in names[sl]]
+        out[layer] = {
+            "devices": len(rows),
+            "pulses": int(sum(d["pulses"] for d in rows)),
+            "energy_device_J": float(sum(d["energy_J"] for d in rows)),
+        }
+    return out
 
 
 def write_summary(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
@@ -175,6 +198,8 @@ def _accuracy_text(summary: dict[str, Any]) -> str:
     if summary["accuracy"] is None:
         return "no test images"
     text = f"{summary['accuracy']:.1%} on {summary['test_images']} test images"
+    if summary.get("accuracy_controller") is not None:
+        text += f" (controller's class: {summary['accuracy_controller']:.1%})"
     if not summary.get("accuracy_meaningful", True):
         n, total = summary["devices_programmed"], len(summary["devices"])
         text += f" (not meaningful: only {n} of {total} devices programmed)"
@@ -200,6 +225,14 @@ def human(summary: dict[str, Any]) -> str:
             "pulses",
             f"{summary['pulses_write_erase']} write/erase + {summary['pulses_reset']} reset "
             f"on {summary['devices_programmed']} devices",
+        ),
+        *(
+            (
+                f"  layer {layer}",
+                f"{row['pulses']} pulses on {row['devices']} devices, "
+                + fmt(row["energy_device_J"], "µJ", 1e6),
+            )
+            for layer, row in summary.get("by_layer", {}).items()
         ),
         ("flagged failed", ", ".join(summary["failed_devices"]) or "none"),
         ("worst |G/G_target − 1|", f"{worst:.2%} (devices flagged ok)"),
