@@ -36,6 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from cosim.harness.contract import default_harness
+from cosim.topology import Topology
+from cosim.twin import infer, program
+
 FULL, PART = "ngspice", "ngspice-partitioned"
 BIG = "64,16,10"
 
@@ -58,6 +62,7 @@ def run_sim(out: Path, *options: str) -> dict[str, Any]:
         "vcd_MB": vcd.stat().st_size / 1e6,
         "summary": json.loads((out / "summary.json").read_text()),
         "host": json.loads((out / "host.json").read_text()),
+        "config": json.loads((out / "config.json").read_text()),
     }
     print(f"  {wall:.1f} s wall, phases {_phases(run)}", flush=True)
     return run
@@ -152,6 +157,26 @@ def _cost(args: argparse.Namespace, base: Path) -> None:
     print(f"  ratio 1184 partitioned : 30 partitioned = {b / per[f'9,3,1 {PART}']:.2f}")
 
 
+def predictions(run: dict[str, Any]) -> dict[str, float]:
+    """Accuracies on the run's own input codes: the twin (programmed from card and seed
+    alone) and the float reference (ideal target conductances), both through the same ADCs
+    and controller decision (:mod:`cosim.twin.infer`)."""
+    cfg, inf = run["config"], run["host"]["inferences"]
+    topo = Topology(tuple(cfg["topology"]))
+    twin = program.crossbar_twin(cfg["card"], cfg["seed"], topology=topo, dataset=cfg["dataset"])
+    g_twin = twin.program().g_S
+    codes, labels = [i["in_codes"] for i in inf], np.array([i["label"] for i in inf])
+    harness = default_harness()
+    out = {}
+    for name, g in (("twin", g_twin), ("float reference", twin.xbar.g_target_S)):
+        classes = np.array(infer.predict_classes(twin.xbar, g, codes, harness))
+        out[name] = float(np.mean(classes == labels))
+        out[f"{name}: images classed as the chip did"] = float(
+            np.mean(classes == [i["class"] for i in inf])
+        )
+    return out
+
+
 def _whole(args: argparse.Namespace, base: Path) -> None:
     run = run_sim(
         base / "whole",
@@ -167,6 +192,8 @@ def _whole(args: argparse.Namespace, base: Path) -> None:
         f"{s['pulses_total']} pulses; accuracy {_chip_accuracy(run):.1%} on {s['test_images']} "
         f"images (decided from the analog outputs: {s['accuracy']:.1%})"
     )
+    for name, value in predictions(run).items():
+        print(f"  {name}: {value:.1%}")
 
 
 def main() -> None:

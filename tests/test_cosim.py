@@ -23,8 +23,10 @@ from cosim.circuit.va import model_path
 from cosim.config import SimConfig
 from cosim.crossbar import card_circuit, device_params
 from cosim.errors import UsageError
+from cosim.harness.contract import default_harness
 from cosim.run.sim import SimFailed, run_sim
 from cosim.topology import DEFAULT
+from cosim.twin import infer, program
 
 pytestmark = pytest.mark.sim
 
@@ -345,3 +347,19 @@ def test_seed_reaches_device_variation_targets_and_input_noise(numpy_runs_by_see
     # same test images, different input noise
     assert [i["label"] for i in h1["inferences"]] == [i["label"] for i in h2["inferences"]]
     assert [i["in_codes"] for i in h1["inferences"]] != [i["in_codes"] for i in h2["inferences"]]
+
+
+def test_twin_predicts_the_controllers_classes(numpy_run: tuple[Path, dict]) -> None:
+    """The twin (programmed from card and seed alone) at the host's input codes gives the
+    class the controller reported for every image (ADC codes, threshold, ties as the RTL)."""
+    out, _ = numpy_run
+    host = _host(out)
+    twin = program.crossbar_twin("Cr", 1, reset_pulse=True)
+    g = twin.xbar.conductance(twin.xbar.x0)
+    g[list(DEVICES)] = twin.program(DEVICES).g_S
+    images = host["inferences"]
+    classes = infer.predict_classes(
+        twin.xbar, g, [i["in_codes"] for i in images], default_harness()
+    )
+    assert classes == [i["class"] for i in images]
+    assert infer.controller_class([7, 9, 9], 0) == 1  # the lowest index of a tie

@@ -31,6 +31,7 @@ from cosim.crossbar import decide, make_backend, make_crossbar
 from cosim.harness import converters, policy
 from cosim.harness.contract import contract
 from cosim.learn import data, datasets
+from cosim.twin.infer import class_threshold
 from cosim.twin.program import card_program_setup, sense_gain_ohm
 
 __all__ = ["training_run", "digital_replay", "DECISION_MARGIN_V"]
@@ -174,7 +175,7 @@ async def _host_session(dut: Any, cfg: Any, xbar: Any, states: Any) -> dict[str,
     g_prog = None if states is None else xbar.conductance(states())
     images, labels = _test_images(cfg)
     rng = np.random.default_rng(cfg.seed)
-    thr = hp.neuron_adc.quantize(0.5 * xbar.spec.v_o_max_V)
+    thr = class_threshold(xbar, hp)
     inferences: list[dict[str, Any]] = []
     mismatches = []
     t_infer, every = time.monotonic(), max(1, len(images) // 10)
