@@ -7,15 +7,18 @@ as ``real`` ports sampled on the falling clock edge; TMAX 1 us, ``uic``.
 
 Printed, measured in this run:
 - CPU (user+sys) of ngspice alone (rows as ideal PULSE sources, ``.tran`` only), and of ours
-  (``cosim run`` of the workload's design file: Icarus + cocotb + bridge + ngspice), each
-  beyond start-up (a 1-pulse run subtracted), and their ratio;
-- CPU per sync, accepted analog points per sync;
+  (``cosim run`` of the workload's design file: Icarus + cocotb + bridge + ngspice) with both
+  engines — ``python`` (cocotb triggers, ngspice in the foreground, ``COSIM_SYNC=python``) and
+  ``c`` (the compiled bridge: VPI callbacks, ngspice's own thread) — each beyond start-up (a
+  1-pulse run subtracted), and their ratios;
+- CPU per sync (and the part of it in ngspice's thread), accepted analog points per sync;
 - the sampled column voltages at the last pulse against an exact integration of the same
   ODE (SciPy DOP853, rtol 1e-12): max relative error;
 - spicebind and cocotbext-ams when importable from ``$BENCH_VENV`` (a venv with them
-  installed): see docs/bridge.md for what ran and why the others did not.
+  installed): see docs/bridge.md for what ran and why the others did not;
+- the paper run's lockstep overhead with both engines (``bench_cosim.lockstep_overhead``).
 
-Usage: ``python bench/bench_bridge.py [--pulses 1000]``
+Usage: ``python bench/bench_bridge.py [--pulses 1000] [--no-paper]``
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_cosim import lockstep_overhead, report
 from scipy.integrate import solve_ivp
 
 from cosim.run.design import run_design
@@ -133,20 +137,33 @@ def ngspice_alone(pulses: int) -> tuple[float, float]:
         return cpu, float(len(ng.vector("time")))
 
 
-def ours(pulses: int, work: Path) -> dict:
-    """Run the workload's design file with ``cosim run``; CPU of the simulator process."""
-    d = work / f"p{pulses}"
+def ours(pulses: int, work: Path, engine: str) -> dict:
+    """Run the workload's design file with ``cosim run``; CPU of the simulator process.
+
+    ``engine``: ``c`` (the compiled bridge) or ``python`` (``COSIM_SYNC=python``).
+    """
+    d = work / f"{engine}{pulses}"
     d.mkdir(parents=True)
     hdl = (HERE / "xbar_ctrl.v").read_text().replace("N_PULSES = 1000", f"N_PULSES = {pulses}")
     (d / "xbar_ctrl.v").write_text(hdl)
     shutil.copy(HERE / "test_workload.py", d / "test_workload.py")
     (d / "workload.cir").write_text(deck())
     (d / "design.toml").write_text(design_toml(pulses))
+    old = os.environ.get("COSIM_SYNC")
+    os.environ["COSIM_SYNC"] = "python" if engine == "python" else "c"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    report = run_design(d / "design.toml", d / "out", log=lambda _: None)
+    try:
+        report = run_design(d / "design.toml", d / "out", log=lambda _: None)
+    finally:
+        if old is None:
+            os.environ.pop("COSIM_SYNC", None)
+        else:
+            os.environ["COSIM_SYNC"] = old
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     cols = json.loads((d / "out" / "columns.json").read_text())
+    if cols["engine"] != engine:
+        raise RuntimeError(f"asked for the {engine} engine, ran {cols['engine']}: {cols}")
     return {"cpu_s": cpu, **cols, "wall_s": report["wall_time_s"]}
 
 
@@ -183,6 +200,34 @@ def spicebind(pulses: int, work: Path, venv: Path) -> dict | None:
     return {"cpu_s": cpu, "wall_s": wall, "columns_V": [float(v) for v in line.split()[1:]]}
 
 
+def _ours_line(name: str, n_run: dict, one: dict, exact: np.ndarray, alone_cpu: float) -> float:
+    """Print one engine's figures; return its CPU beyond start-up.
+
+    CPU beyond start-up: the whole simulator process (every thread) from the bridge's start to
+    its stop, measured inside it, minus the same for a 1-pulse run. (The process CPU of a
+    1000-pulse run minus a 1-pulse run, as for spicebind, moves by ±0.3 s with the machine's
+    load for our 1.5-2 s start-up; it is printed for reference.)
+    """
+    cpu = n_run["lockstep_cpu_s"] - one["lockstep_cpu_s"]
+    whole = n_run["cpu_s"] - one["cpu_s"]
+    syncs = n_run["syncs"] - one["syncs"]
+    points = n_run["points"] - one["points"]
+    thread = n_run["analog_thread_cpu_s"] - one["analog_thread_cpu_s"]
+    callbacks = n_run["callback_cpu_s"] - one["callback_cpu_s"]
+    err = np.abs(np.array(n_run["columns_V"]) - exact) / np.abs(exact)
+    print(f"ours, {name}: {cpu:.3f} s CPU beyond start-up (whole process minus a 1-pulse "
+          f"run: {whole:.3f} s; start-up {one['cpu_s']:.2f} s), {syncs} syncs, "
+          f"{points} points")  # fmt: skip
+    print(f"  ours / ngspice alone          = {cpu / alone_cpu:.2f}   (target <= 2)")
+    print(f"  CPU per sync                  = {1e6 * cpu / syncs:.0f} us   (target <= 50)")
+    if thread > 0:
+        print(f"    of which ngspice's thread {1e6 * thread / syncs:.0f} us, the simulator's "
+              f"thread in the bridge's callbacks {1e6 * callbacks / syncs:.0f} us")  # fmt: skip
+    print(f"  accepted points per sync      = {points / syncs:.2f}   (target <= 1.5)")
+    print(f"  column voltages vs exact ODE  = {100 * err.max():.4f} % max   (target <= 0.05 %)")
+    return cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pulses", type=int, default=1000)
@@ -191,32 +236,40 @@ def main() -> None:
         default=os.environ.get("BENCH_VENV", "/tmp/bridge-benchvenv"),
         help="venv with spicebind installed (pip install spicebind; needs libngspice0-dev)",
     )
+    parser.add_argument(
+        "--paper",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the paper run's lockstep overhead (bench_cosim, both engines)",
+    )
     args = parser.parse_args()
     n = args.pulses
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
+    cpu_model = next((line.split(":", 1)[1].strip() for line in
+                      Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), platform.machine())  # fmt: skip
+    print(f"machine: {cpu_model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f} at start")  # fmt: skip
     cpu_alone, pts_alone = ngspice_alone(n)
     cpu_alone_1, _ = ngspice_alone(1)
+    runs = {}
     with tempfile.TemporaryDirectory(prefix="bench-bridge-") as tmp:
-        run_n = ours(n, Path(tmp))
-        run_1 = ours(1, Path(tmp))
+        for engine in ("python", "c"):
+            runs[engine] = (ours(n, Path(tmp), engine), ours(1, Path(tmp), engine))
         sb_n = spicebind(n, Path(tmp), Path(args.venv))
         sb_1 = spicebind(1, Path(tmp), Path(args.venv))
     exact = exact_columns(n)
-    ours_cpu = run_n["cpu_s"] - run_1["cpu_s"]
     alone_cpu = cpu_alone - cpu_alone_1
-    syncs = run_n["syncs"] - run_1["syncs"]
-    points = run_n["points"] - run_1["points"]
-    err = np.abs(np.array(run_n["columns_V"]) - exact) / np.abs(exact)
     print(f"workload: {n} pulses, 5x6 crossbar, TMAX 1 us, uic, reltol 1e-4")
     print(f"ngspice alone (ideal PULSE rows): {alone_cpu:.3f} s CPU beyond start-up, "
-          f"{pts_alone:.0f} points")  # fmt: skip
-    start_s = run_1["cpu_s"]
-    print(f"ours (cosim run, Icarus+cocotb+bridge+ngspice): {ours_cpu:.3f} s CPU beyond "
-          f"start-up (start-up {start_s:.2f} s), {syncs} syncs, {points} points")  # fmt: skip
-    print(f"  ours / ngspice alone          = {ours_cpu / alone_cpu:.2f}   (target <= 2)")
-    print(f"  CPU per sync                  = {1e6 * ours_cpu / syncs:.0f} us   (target <= 50)")
-    print(f"  accepted points per sync      = {points / syncs:.2f}   (target <= 1.5)")
-    print(f"  column voltages vs exact ODE  = {100 * err.max():.4f} % max   (target <= 0.05 %)")
+          f"{pts_alone:.0f} points, {1e6 * alone_cpu / pts_alone:.0f} us per point")  # fmt: skip
+    cpu = {}
+    for engine, name in (("python", "python engine (cocotb bridge, foreground ngspice)"),
+                         ("c", "compiled (VPI callbacks, ngspice's thread)")):  # fmt: skip
+        cpu[engine] = _ours_line(name, *runs[engine], exact, alone_cpu)
+    cols_c, cols_py = (np.array(runs[e][0]["columns_V"]) for e in ("c", "python"))
+    print(f"  compiled vs python engine: columns within "
+          f"{np.abs(cols_c - cols_py).max() / np.abs(cols_py).max():.1e} (relative), "
+          f"CPU ratio {cpu['c'] / cpu['python']:.2f}")  # fmt: skip
     if sb_n is None or sb_1 is None:
         print(f"  spicebind: not installed in {args.venv} (see --venv)")
     else:
@@ -225,9 +278,14 @@ def main() -> None:
         print(f"spicebind (VPI, no cocotb): {sb_cpu:.3f} s CPU beyond start-up "
               f"(start-up {sb_1['cpu_s']:.2f} s, wall {sb_n['wall_s']:.2f} s), "
               f"columns vs exact {100 * sb_err.max():.4f} % max")  # fmt: skip
-        print(f"  ours / spicebind              = {ours_cpu / max(sb_cpu, 1e-9):.1f}   "
-              "(target <= 2)")  # fmt: skip
+        for engine in ("python", "c"):
+            print(f"  ours ({engine}) / spicebind    = {cpu[engine] / max(sb_cpu, 1e-9):.1f}   "
+                  "(target <= 2)")  # fmt: skip
     print("  cocotbext-ams: not run (threshold pins only: no real column ports; docs/bridge.md)")
+    if args.paper:
+        with tempfile.TemporaryDirectory(prefix="bench-paper-") as tmp:
+            for engine in ("python", "c"):
+                report(lockstep_overhead("Cr", Path(tmp) / engine, engine))
 
 
 if __name__ == "__main__":

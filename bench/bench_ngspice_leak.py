@@ -1,7 +1,8 @@
 """Memory and speed of load-run-remove cycles through cosim.spice.ngspice in one process.
 
 Prints the resident set size before and after N cycles (load an RC netlist, run a
-transient, copy a vector out, remove the circuit and its plots) and the cycles per second.
+transient, copy a vector out, remove the circuit and its plots) and the cycles per second;
+then the same for lockstep cycles (20 ``advance_to`` syncs, removed while paused).
 The requirement: 1,000 cycles grow RSS by less than 20 MB.
 
 Run: ``.venv/bin/python bench/bench_ngspice_leak.py [cycles]``
@@ -40,22 +41,33 @@ def cycle(ng: NgSpice) -> float:
     return v_out_V
 
 
+def lockstep_cycle(ng: NgSpice) -> float:
+    """Load, advance in lockstep (ngspice's thread with the compiled helper), remove while
+    paused (the thread is let go); returns the output voltage at the last sync (V)."""
+    ng.load_circuit(NETLIST)
+    for k in range(1, 21):
+        ng.advance_to(k * 0.5e-6)
+    v_out_V = ng.latest("v(out)")
+    ng.remove_circuit()
+    return v_out_V
+
+
 def main(cycles: int = 1000) -> None:
-    """Run ``cycles`` cycles after a short warm-up and print RSS growth and speed."""
+    """Run ``cycles`` cycles of each kind after a short warm-up; print RSS growth and speed."""
     with NgSpice() as ng:
-        for _ in range(20):  # warm-up: first-use allocations are not leaks
-            cycle(ng)
-        before_MB = rss_MB()
-        start_s = time.perf_counter()
-        for _ in range(cycles):
-            cycle(ng)
-        elapsed_s = time.perf_counter() - start_s
-        after_MB = rss_MB()
-    growth_MB = after_MB - before_MB
-    print(f"cycles: {cycles}")
-    print(f"RSS before: {before_MB:.1f} MB, after: {after_MB:.1f} MB, growth: {growth_MB:.2f} MB")
-    print(f"growth per 1000 cycles: {growth_MB * 1000.0 / cycles:.2f} MB (limit 20 MB)")
-    print(f"speed: {cycles / elapsed_s:.0f} cycles/s")
+        print(f"sync engine: {ng.sync_engine} ({ng.sync_reason})")
+        for name, one in (("load-run-remove", cycle), ("load-lockstep-remove", lockstep_cycle)):
+            for _ in range(20):  # warm-up: first-use allocations are not leaks
+                one(ng)
+            before_MB = rss_MB()
+            start_s = time.perf_counter()
+            for _ in range(cycles):
+                one(ng)
+            elapsed_s = time.perf_counter() - start_s
+            growth_MB = rss_MB() - before_MB
+            print(f"{name}: {cycles} cycles, RSS {before_MB:.1f} -> {before_MB + growth_MB:.1f} MB")
+            print(f"  growth per 1000 cycles: {growth_MB * 1000.0 / cycles:.2f} MB (limit 20 MB)")
+            print(f"  speed: {cycles / elapsed_s:.0f} cycles/s")
 
 
 if __name__ == "__main__":

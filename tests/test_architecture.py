@@ -4,7 +4,9 @@ The layers (lowest first) are documented in ``docs/architecture.md``.  A module 
 modules of its own layer or below, never above; the module graph has no cycle; ``cosim``
 modules are imported at module level only (a function-local import is how a circle hides;
 the sub-commands of ``cosim.cli`` are the one exception, for start-up time);
-ctypes appears in the libngspice wrapper only and cocotb at module level only in
+ctypes appears only in the libngspice wrapper and in the set-up of the compiled bridge
+(``cosim.spice.vpisync``: the same helper library, configured from the bench; kept out of the
+1200-line wrapper because it is a concept of its own) and cocotb at module level only in
 ``cosim.bench``.
 """
 
@@ -151,7 +153,8 @@ def _module_level_imports(path: Path) -> set[str]:
 
 def test_ctypes_only_in_the_libngspice_wrapper() -> None:
     users = [m for m, p in _modules().items() if "ctypes" in _module_level_imports(p)]
-    assert users == ["cosim.spice.ngspice"], users
+    # cosim.spice.vpisync: the compiled VPI bridge's set-up (the sync helper's other half)
+    assert users == ["cosim.spice.ngspice", "cosim.spice.vpisync"], users
 
 
 def test_cocotb_at_module_level_only_in_the_bench() -> None:

@@ -16,7 +16,13 @@ op-amp gain), and the device states themselves differ slightly, most for the fas
 (τ = 5 µs: conductances 0.05–0.08 % apart, W and Cr ≤ 0.02 %).  Not the twin's table grid (2049
 instead of 513 states gives identical results); pulse edges of the harness DAC and the solver's
 time steps are the remaining suspects.  The test bounds the code difference at 4 codes or
-0.2 % of the code, whichever is larger.
+0.3 % of the code, whichever is larger.
+The solver's steps, measured (2026-11-28, C device 28, seed 3): at ngspice's default reltol
+1e-3 the co-simulation's final G is 0.34 % (compiled engine, continuous transient: code 3625)
+or 0.17 % (pure-Python engine, `resume` at each sync: code 3621) above its value at reltol
+1e-5, where both engines read 3616/3617 and agree within 6e-5 in G — and the twin reads 3616.
+So the bound covers ngspice's own tolerance at its default (it was 0.2 %, set with the
+pure-Python engine, which the compiled engine's 9 codes exceed).
 
 Relative verify window (``REG_TOL_SHIFT`` = 5, floor 1 code; measured with it): final codes
 0–1 codes apart on W/Cr, 6 codes (0.17 %, G 0.22 %) on C device 28 at code 3622.  Cr device 3
@@ -92,4 +98,4 @@ def test_twin_matches_cosimulation(
         assert out.g_S[j] == pytest.approx(dev["g_final_S"], rel=0.01)
         # the sense-path difference, bounded (see the module docstring)
         code = host["final_codes"][k]
-        assert abs(int(out.codes[j]) - code) <= max(4, round(0.002 * code)), (k, out.codes[j])
+        assert abs(int(out.codes[j]) - code) <= max(4, round(0.003 * code)), (k, out.codes[j])

@@ -94,6 +94,7 @@ class DeckBackend(SpiceLockstep):
         except BaseException:
             self._ng.close()
             raise
+        self.stats.extra["sync_engine"] = self._ng.sync_engine  # "c" or "python"
         self._read = 0
         self._last: dict[str, float] = {}  # last point of the previous block (energy)
         self._flush_every_s = flush_every_s
@@ -127,6 +128,9 @@ class DeckBackend(SpiceLockstep):
         self._read += t.size
         self.stats.points += t.size
         self._next_flush = time.monotonic() + self._flush_every_s
+
+    def sample_vectors(self) -> dict[str, str]:
+        return dict(self._quantities)
 
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1

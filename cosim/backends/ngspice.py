@@ -84,6 +84,10 @@ class NgspiceBackend(SpiceLockstep):
         self._vectors = sorted(
             {f"{v[2:-1]}#branch" if v.startswith("i(") else v[2:-1] for v in netlist.save}
         )
+        self._sample_vectors = {
+            "sense": "v(sense)",
+            **{n: f"v({node})" for n, node in netlist.neurons.items()},
+        }
         self._read = 0  # accepted points already written to the VCD
         self._edges: list[float] = []  # control edges since the last flush
         self._flush_every_s = flush_every_s
@@ -105,22 +109,19 @@ class NgspiceBackend(SpiceLockstep):
             self._writer.write_block(t, probes, edges=edges)  # the runaway stays visible
             self._read += t.size
             raise
-        self._writer.write_block(
-            t, _probe_values(self._nl, cols.__getitem__, self._g_on_off), edges=edges
-        )
+        self._writer.write_block(t, probes, edges=edges)
         self._read += t.size
         self.stats.points += t.size
         self._next_flush = time.monotonic() + self._flush_every_s
+
+    def sample_vectors(self) -> dict[str, str]:
+        return self._sample_vectors
 
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1
         self._ensure_started()
         latest = self._ng.latest
-        neurons = self._nl.neurons
-        return {
-            "sense": latest("v(sense)"),
-            **{n: latest(f"v({node})") for n, node in neurons.items()},
-        }
+        return {q: latest(vec) for q, vec in self.sample_vectors().items()}
 
     def states(self) -> np.ndarray:
         latest = self._ng.latest

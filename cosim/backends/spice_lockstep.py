@@ -73,7 +73,39 @@ class SpiceLockstep:
             self.stats.syncs += 1
             self.stats.t_s = t_s
             if time.monotonic() >= self._next_flush:
-                self._flush_points()
+                self._timed_flush()
+
+    def _timed_flush(self) -> None:
+        """:meth:`_flush_points`, its CPU (this thread) added to ``stats.extra["flush_cpu_s"]``."""
+        t0 = time.thread_time()
+        try:
+            self._flush_points()
+        finally:
+            extra = self.stats.extra
+            extra["flush_cpu_s"] = extra.get("flush_cpu_s", 0.0) + time.thread_time() - t0
+
+    def sample_vectors(self) -> dict[str, str]:  # pragma: no cover - every subclass defines it
+        """Sample key → ngspice vector, as :meth:`sample` reads them."""
+        raise NotImplementedError
+
+    def compiled_sync(self) -> tuple[NgSpice, dict[str, str]]:
+        """What the compiled bridge (:mod:`cosim.spice.vpisync`) drives: the simulator and the
+        sampled vectors. The bridge then reports back through :meth:`absorb`."""
+        return self._ng, self.sample_vectors()
+
+    @property
+    def analog_thread_cpu_s(self) -> float:
+        """CPU time of ngspice's own thread (compiled helper; 0 with the foreground engine)."""
+        return self._ng.thread_cpu_s
+
+    def absorb(self, syncs: int, samples: int, t_s: float, edges: list[float]) -> None:
+        """Syncs, samples and edges the compiled bridge made since the last call."""
+        self.stats.syncs += syncs
+        self.stats.samples += samples
+        self.stats.t_s = max(self.stats.t_s, t_s)
+        self._edges.extend(edges)
+        if time.monotonic() >= self._next_flush:
+            self._timed_flush()
 
     def _ensure_started(self) -> None:
         """Before the first sync: run to t = 0 so that values can be read."""
@@ -84,7 +116,7 @@ class SpiceLockstep:
         if self._ng.closed:
             return
         try:
-            self._flush_points()
+            self._timed_flush()
         finally:
             if self._writer is not None:
                 self._writer.close()

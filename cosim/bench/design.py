@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,21 +140,31 @@ class DesignBridge:
         )
         self.bridge = Bridge(top, self.backend, design.ports)
         self._task: Any = None
+        self._cpu0 = 0.0
 
     async def start(self) -> DesignBridge:
         """Start following the HDL (returns self)."""
+        self._cpu0 = time.process_time()
         self._task = cocotb.start_soon(self.bridge.run())
         return self
 
     async def stop(self) -> dict[str, Any]:
         """Stop the lockstep, flush the analog VCD, write ``energy.json``; return the stats."""
         self.bridge.stop()
+        lockstep_cpu_s = time.process_time() - self._cpu0
+        thread_cpu_s = self.backend.analog_thread_cpu_s
         self.backend.close()
         stats = {
+            "lockstep_cpu_s": lockstep_cpu_s,  # the whole process (all threads), start to stop
+            "analog_thread_cpu_s": thread_cpu_s,
+            "callback_cpu_s": self.bridge.callback_cpu_s,
             "syncs": self.backend.stats.syncs,
             "points": self.backend.stats.points,
             "samples": self.backend.stats.samples,
             "events": self.bridge.events,
+            "engine": self.bridge.engine,
+            "engine_reason": self.bridge.engine_reason,
+            "sync_engine": self.backend.stats.extra.get("sync_engine", "python"),
             "energy_J": self.backend.energy_J,
         }
         (self.out_dir / "bridge.json").write_text(json.dumps(stats, indent=1) + "\n")

@@ -11,6 +11,12 @@ The digital simulator is the master clock and the bridge wakes only on events (s
 * a rising edge of the map's strobe: the analog side is advanced to that instant and the
   sampled quantities are written to the HDL's ``input real`` ports in the same time step.
 
+Two engines run these rules. By default, where the backend is libngspice with the compiled
+sync helper and the bridge runs inside a simulator with VPI, :class:`cosim.spice.vpisync.VpiBridge`
+runs them in C from value-change callbacks (no Python per sync; Python only reads its logs
+every ``COSIM_POLL_NS`` of simulated time, default 100 µs, and when stopped). Otherwise, or with
+``COSIM_SYNC=python``, this module runs them from cocotb triggers.
+
 Analog backends implement ``LockstepBackend``: ``DeckBackend`` (any deck), ``NgspiceBackend``
 (the crossbar with the Verilog-A models) and ``NumpyBackend`` (the crossbar's NumPy twin; fast,
 for control-logic checks).
@@ -19,12 +25,17 @@ for control-logic checks).
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from cocotb.simtime import get_sim_time
 
 from cosim.backends.protocol import LockstepBackend
 from cosim.design.ports import PortMap, Sample, hdl_path
+from cosim.spice.vpisync import ENGINE_ENV, Logs, VpiBridge, unavailable
+
+ENV_POLL = "COSIM_POLL_NS"
+"""How often (simulated ns) Python reads the compiled bridge's logs and flushes the VCD."""
 
 _LH = str.maketrans("LHlh", "0101")
 
@@ -91,6 +102,13 @@ class Bridge:
         self._stopped = False
         self._stop_event: Any = None
         self._every_sync = self._groups.get(None)
+        self._vpi: VpiBridge | None = None
+        self._vpi_target: Any = None  # (NgSpice, sampled vectors) for the compiled bridge
+        self._vpi_totals = (0, 0, 0)  # syncs, samples, events of the compiled bridge so far
+        #: ``"c"`` (the compiled bridge follows the HDL) or ``"python"``, and why.
+        self.engine, self.engine_reason = "python", "not started"
+        #: CPU of the simulator's thread inside the compiled bridge's callbacks (s).
+        self.callback_cpu_s = 0.0
         self.events = 0
         #: Every change applied to the analog side: ``(t_s, {source: value})``.
         self.stimulus: list[tuple[float, dict[str, float]]] = []
@@ -100,6 +118,9 @@ class Bridge:
     def stop(self) -> None:
         """Stop following the HDL (the backend is left as it is)."""
         self._stopped = True
+        if self._vpi is not None:
+            vpi, self._vpi = self._vpi, None
+            self._absorb(vpi.stop())
         if self._stop_event is not None:
             self._stop_event.set()
 
@@ -174,17 +195,98 @@ class Bridge:
             if (level == 1 and before != 1) if rising else (level == 0 and before == 1):
                 self._write_inputs(self._groups[key], every_change=False)
 
+    def _compiled_target(self) -> Any:
+        """``(NgSpice, sampled vectors)`` the compiled bridge can drive, or None (with the
+        reason in ``engine_reason``)."""
+        mode = os.environ.get(ENGINE_ENV, "auto").strip().lower()
+        if mode in ("python", "thread"):
+            self.engine_reason = f"{ENGINE_ENV}={mode}"
+            return None
+        hook = getattr(self.backend, "compiled_sync", None)
+        if hook is None:
+            self.engine_reason = f"{type(self.backend).__name__} has no compiled path"
+            return None
+        ng, vectors = hook()
+        why = unavailable(ng)
+        if why is not None:
+            self.engine_reason = why
+            return None
+        self.engine_reason = "waiting for the analog side's first sync"
+        return ng, vectors
+
+    def _compiled(self, ng: Any, vectors: dict[str, str]) -> VpiBridge:
+        """The compiled bridge, configured like this one and started.
+
+        Called once ngspice's thread waits at a sync (after the first advance past t = 0), so
+        that the transient starts exactly as with the Python engine (its operating point sees
+        every source value set at t = 0).
+        """
+        latest = {q: ng.latest(v) for q, v in vectors.items()}
+        vpi = VpiBridge(ng, vectors, latest, self.backend.stats.t_s)
+        try:
+            for k, handle in enumerate(self._handles):
+                is_logic, drives = self._drives[k]
+                vpi.port(handle._path, logic=is_logic)
+                for src, gain, bit, levels in drives:
+                    vpi.drive(src, gain=gain, bit=bit, levels=levels)
+            for src, value in self._held.items():
+                vpi.held(src, value)
+            outs: dict[str, int] = {}
+            strobes = {key: k for k, (key, _) in enumerate(self._strobes)}
+            for key, handle in self._strobes:
+                vpi.strobe(handle._path, rising=key[1] == "rising", level=self._strobe_level[key])
+            for group_key, group in self._groups.items():
+                for handle, smp in group:
+                    if smp.hdl not in outs:
+                        logic = smp.hysteresis is not None
+                        outs[smp.hdl] = vpi.output(
+                            handle._path, logic=logic, written=self._written.get(smp.hdl)
+                        )
+                    index = -1 if group_key is None else strobes[group_key]
+                    vpi.sample(outs[smp.hdl], smp.quantity, index, smp.hysteresis, smp.deadband)
+            vpi.start()
+        except BaseException:
+            vpi.stop()
+            raise
+        self.engine, self.engine_reason = "c", "compiled bridge (VPI callbacks)"
+        return vpi
+
+    def _absorb(self, logs: Logs) -> None:
+        """Take over what the compiled bridge did since the last poll."""
+        new_syncs = logs.syncs - self._vpi_totals[0]
+        new_samples = logs.samples_taken - self._vpi_totals[1]
+        self.events += logs.events - self._vpi_totals[2]
+        self.callback_cpu_s = logs.callback_cpu_s
+        self._vpi_totals = (logs.syncs, logs.samples_taken, logs.events)
+        self.stimulus.extend(logs.stimulus)
+        self.samples.extend(logs.samples)
+        for _, values in logs.stimulus:
+            self._held.update(values)
+        absorb = getattr(self.backend, "absorb", None)
+        if absorb is not None:
+            absorb(new_syncs, new_samples, logs.t_s, logs.edges)
+
     def _on_event(self) -> None:
-        if self._stopped:
+        if self._stopped or self._vpi is not None:
             return
         self.events += 1
         self._advance_and_apply()
         self._strobe_edges()
         if self._every_sync:
             self._write_inputs(self._every_sync, every_change=True)
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Start the compiled bridge once ngspice's thread waits at a sync; wake :meth:`run`."""
+        target = self._vpi_target
+        if target is not None and target[0].thread_waiting and not self._stopped:
+            self._vpi_target = None
+            self._vpi = self._compiled(*target)
+            if self._stop_event is not None:
+                self._stop_event.set()
 
     async def _watch(self, trigger: Any) -> None:
-        while not self._stopped:
+        while not self._stopped and self._vpi is None:
             await trigger
             self._on_event()
 
@@ -198,7 +300,7 @@ class Bridge:
         wakes the bridge once per port; the first wake applies them all, as before.
         """
         import cocotb
-        from cocotb.triggers import Event
+        from cocotb.triggers import Event, Timer
 
         self._advance_and_apply()
         triggers = [h.value_change for h in self._handles]
@@ -207,9 +309,18 @@ class Bridge:
             level = logic_int(handle.value)
             self._strobe_level[key] = -1 if level is None else level
         self._stop_event = Event()
-        watchers = [cocotb.start_soon(self._watch(t)) for t in triggers]
+        self._vpi_target = self._compiled_target()
+        self._hand_over()
+        watchers = (
+            [] if self._vpi is not None else [cocotb.start_soon(self._watch(t)) for t in triggers]
+        )
         try:
             await self._stop_event.wait()
         finally:
             for task in watchers:
                 task.cancel()
+        poll_ns = int(float(os.environ.get(ENV_POLL, "100000")))
+        while self._vpi is not None and not self._stopped:
+            await Timer(poll_ns, unit="ns")
+            if self._vpi is not None:
+                self._absorb(self._vpi.poll())

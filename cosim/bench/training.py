@@ -267,18 +267,29 @@ async def training_run(dut: Any) -> None:
     cocotb.start_soon(bridge.run())
     cov = coverage.Coverage()
     cocotb.start_soon(coverage.collect(dut, contract(cfg.topology), cov))
+    cpu0 = time.process_time()
     try:
         t_setup = time.monotonic() - t_setup
         host_json = await _host_session(dut, cfg, xbar, backend.states)
         host_json["wall_s"] = {"setup": t_setup, **host_json["wall_s"]}
         _write_coverage(dut._log, cfg, cov, host_json)
         bridge.stop()
+        thread_cpu_s = getattr(backend, "analog_thread_cpu_s", 0.0)
         backend.close()  # flushes the last analog points
         host_json["bridge_events"] = bridge.events
+        host_json["bridge_engine"] = bridge.engine
         host_json["backend_stats"] = {
             "syncs": backend.stats.syncs,
             "points": backend.stats.points,
             "samples": backend.stats.samples,
+        }
+        # CPU (s, run-specific): the whole process from the bridge's start to the end of the
+        # session; ngspice's thread; the bridge's VPI callbacks; writing the analog VCD
+        host_json["cpu_s"] = {
+            "session": time.process_time() - cpu0,
+            "analog_thread": thread_cpu_s,
+            "callbacks": bridge.callback_cpu_s,
+            "analog_vcd": backend.stats.extra.get("flush_cpu_s", 0.0),
         }
         (cfg.out_dir / "host.json").write_text(json.dumps(host_json, indent=1) + "\n")
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from vcd.gtkw import GTKWFlag, GTKWSave
 from cosim.circuit.va import compile_va
 from cosim.design.file import Design, load_design
 from cosim.errors import CosimError
-from cosim.run.sim import SimFailed, cocotb_env, failures
+from cosim.run.sim import SimFailed, cocotb_env, execute_in_groups, failures
 from cosim.waves.merge import merge_vcds
 from cosim.waves.read import read_header
 
@@ -90,6 +91,7 @@ def run_design(
     dump = _dump_module(build / f"{DUMP_MODULE}.v", design.toplevel, digital)
     log(f"cosim run: {design.name} ({design.path}) → {out}")
     runner = get_runner("icarus")
+    execute_in_groups(runner)  # Ctrl-C reaches only this process, which stops vvp (and its threads)
     try:
         runner.build(
             sources=[*design.hdl, dump],
@@ -100,7 +102,7 @@ def run_design(
             waves=False,
             log_file=build / "build.log",
         )
-    except SystemExit as exc:
+    except (SystemExit, subprocess.CalledProcessError) as exc:
         raise SimFailed(f"building the HDL failed: {exc} (log: {build / 'build.log'})") from None
     env = {"COSIM_DESIGN": str(design.path), "COSIM_OUT": str(out), **cocotb_env(module)}
     results = build / "results.xml"
@@ -120,8 +122,8 @@ def run_design(
             waves=False,
             results_xml=str(results),
         )
-    except SystemExit:
-        pass
+    except (SystemExit, subprocess.CalledProcessError):
+        pass  # a failed test or a simulator that died: the results file says (or is missing)
     finally:
         sys.path.remove(str(design.directory))
         if old_suffix is None:

@@ -37,7 +37,7 @@ from cosim.run.child import run_in_group
 from cosim.run.outdir import RunDir
 from cosim.topology import DEFAULT, Topology
 
-__all__ = ["SimFailed", "failures", "hdl_sources", "run_bench", "run_sim"]
+__all__ = ["SimFailed", "execute_in_groups", "failures", "hdl_sources", "run_bench", "run_sim"]
 
 
 class SimFailed(CosimError):
@@ -61,11 +61,16 @@ def _execute_cmds(
             raise subprocess.CalledProcessError(status, list(cmd))
 
 
+def execute_in_groups(runner: Any) -> None:
+    """Make a cocotb runner start every tool in its own process group (see cosim.run.child)."""
+    runner._execute_cmds = types.MethodType(_execute_cmds, runner)
+
+
 def _build(build_dir: Path, harness: Contract) -> Any:
     from cocotb_tools.runner import get_runner
 
     runner = get_runner("icarus")
-    runner._execute_cmds = types.MethodType(_execute_cmds, runner)  # type: ignore[method-assign]
+    execute_in_groups(runner)
     runner.build(
         sources=hdl_sources(),
         hdl_toplevel=harness.toplevel,

@@ -67,12 +67,13 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # NumPy is imported when a vector is copied out, not at start-up
     import numpy as np
 
 from cosim.errors import UsageError
+from cosim.spice.build import ENV_SYNC, helper_library
 from cosim.spice.errors import (
     ANALYSES,
     FORBIDDEN,
@@ -107,6 +108,7 @@ __all__ = [
     "NgspiceError",
     "NoCircuitError",
     "OsdiLoadError",
+    "plot_vector_name",
     "SimulationError",
     "SingularMatrixError",
     "SourceFunction",
@@ -129,6 +131,11 @@ _SYNC_SOURCE_B = _SYNC_SOURCE.encode()
 _INF = float("inf")
 #: What ngspice prints (on stderr) when the sync source pauses a run.
 _PAUSE_LINES = ("condition met: stop", "pause requested", "simulation interrupted")
+
+_WAIT_S = 0.05  # the compiled helper's wait returns this often, so that Ctrl-C is seen
+_CS_RUNNING, _CS_BLOCKED, _CS_DONE, _CS_TIMEOUT = 0, 1, 2, 3
+#: What ngspice prints when the next command joins an ended background thread (not output).
+_BG_JOINED = "Background thread stopped with timeout"
 
 _FIX = "install ngspice and libngspice0 >= 46 from <codename>-backports: make setup"
 
@@ -233,6 +240,53 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.ngSpice_CurPlot.restype = _c_char_p
     lib.ngSpice_AllVecs.argtypes = [_c_char_p]
     lib.ngSpice_AllVecs.restype = ctypes.POINTER(_c_char_p)
+    lib.ngSpice_running.argtypes = []
+    lib.ngSpice_running.restype = _c_bool
+
+
+def _load_helper(path: str | None) -> ctypes.CDLL | None:
+    """The compiled lockstep helper (``synchelper.c``, see :mod:`cosim.spice.build`)."""
+    if path is None:
+        return None
+    helper = ctypes.CDLL(path)
+    dbl, dref = ctypes.c_double, ctypes.POINTER(ctypes.c_double)
+    helper.cs_new.argtypes = [_vp, _vp, _vp, _vp]
+    helper.cs_new.restype = _vp
+    helper.cs_set_source.argtypes = [_vp, _c_char_p, dbl]
+    helper.cs_set_source.restype = _c_int
+    helper.cs_clear_source.argtypes = [_vp, _c_char_p]
+    helper.cs_clear_source.restype = None
+    helper.cs_clear_all.argtypes = [_vp, _c_char_p]
+    helper.cs_clear_all.restype = None
+    for name in ("cs_reset", "cs_set_target", "cs_break", "cs_start"):
+        getattr(helper, name).argtypes = [_vp, dbl]
+        getattr(helper, name).restype = None
+    helper.cs_set_forward.argtypes = [_vp, _c_int]
+    helper.cs_set_forward.restype = None
+    helper.cs_wait.argtypes = [_vp, dbl, dref]
+    helper.cs_wait.restype = _c_int
+    helper.cs_advance.argtypes = [_vp, dbl, dbl, dref]
+    helper.cs_advance.restype = _c_int
+    for name in ("cs_halt", "cs_release", "cs_lines_clear", "cs_quantities_clear"):
+        getattr(helper, name).argtypes = [_vp]
+        getattr(helper, name).restype = None
+    for name in ("cs_line_count", "cs_unknown_source"):
+        getattr(helper, name).argtypes = [_vp]
+        getattr(helper, name).restype = _c_int
+    for name in ("cs_now", "cs_thread_cpu"):
+        getattr(helper, name).argtypes = [_vp]
+        getattr(helper, name).restype = dbl
+    helper.cs_line.argtypes = [_vp, _c_int]
+    helper.cs_line.restype = _c_char_p
+    helper.cs_set_vpi.argtypes = [_vp, _c_int]
+    helper.cs_set_vpi.restype = None
+    helper.cs_quantity.argtypes = [_vp, _c_char_p, dbl]
+    helper.cs_quantity.restype = _c_int
+    helper.cs_quantity_found.argtypes = [_vp, _c_int]
+    helper.cs_quantity_found.restype = _c_int
+    helper.cs_find.argtypes = [_vp, _c_char_p]
+    helper.cs_find.restype = _c_int
+    return helper
 
 
 class _Library:
@@ -254,6 +308,13 @@ class _Library:
         self.version = 0
         self.exit_request: tuple[int, bool] | None = None
         self.osdi_ok = False
+        path_or_none, self.sync_reason = helper_library()
+        if path_or_none is None and os.environ.get(ENV_SYNC, "").strip().lower() == "c":
+            raise LibraryError(f"{ENV_SYNC}=c but {self.sync_reason}")
+        try:
+            self.helper = _load_helper(None if path_or_none is None else str(path_or_none))
+        except OSError as exc:
+            self.helper, self.sync_reason = None, f"cannot load the helper: {exc}"
         self._callbacks = (
             _SendChar(self._send_char),
             _ControlledExit(self._controlled_exit),
@@ -272,8 +333,25 @@ class _Library:
         in_main = threading.current_thread() is threading.main_thread()
         old_sigint = signal.getsignal(signal.SIGINT) if in_main else None
         send_char, exit_cb, data_cb, init_cb, bg_cb, vsrc_cb, isrc_cb, sync_cb = self._callbacks
-        status = self.lib.ngSpice_Init(send_char, None, exit_cb, data_cb, init_cb, bg_cb, None)
-        self.lib.ngSpice_Init_Sync(vsrc_cb, isrc_cb, sync_cb, ctypes.byref(self._ident), None)
+        user = None
+        helper = self.helper
+        self.cs: int | None = None
+        if helper is not None:
+            # The helper's C callbacks take ngspice's place; they pass on to the Python ones.
+            def addr(function: Any) -> int:
+                return ctypes.cast(function, _vp).value or 0
+
+            self.cs = user = helper.cs_new(
+                addr(self.lib.ngSpice_SetBkpt), addr(vsrc_cb), addr(data_cb), addr(send_char)
+            )
+            send_char = _SendChar(addr(helper.cs_send_char))
+            data_cb = _SendData(addr(helper.cs_send_data))
+            bg_cb = _BGThreadRunning(addr(helper.cs_bg_running))
+            vsrc_cb = isrc_cb = _GetSrcData(addr(helper.cs_source))
+            sync_cb = _GetSyncData(addr(helper.cs_sync))
+            self._c_callbacks = (send_char, data_cb, bg_cb, vsrc_cb, sync_cb)
+        status = self.lib.ngSpice_Init(send_char, None, exit_cb, data_cb, init_cb, bg_cb, user)
+        self.lib.ngSpice_Init_Sync(vsrc_cb, isrc_cb, sync_cb, ctypes.byref(self._ident), user)
         if old_sigint is not None:
             signal.signal(signal.SIGINT, old_sigint)
         locale.setlocale(locale.LC_NUMERIC, "C")
@@ -523,6 +601,11 @@ def _hook_name(name: str) -> str:
     return inner if kind == "v" else f"{inner}#branch"
 
 
+def plot_vector_name(name: str) -> str:
+    """A vector's name in ngspice's output plot: ``v(a)`` → ``a``, ``i(v1)`` → ``v1#branch``."""
+    return _hook_name(name)
+
+
 class NgSpice:
     """One ngspice simulator (a loaded libngspice), driven in the foreground.
 
@@ -581,6 +664,15 @@ class NgSpice:
         name = os.fspath(library) if library is not None else _default_library()
         self._state = _acquire(name, private_copy, self)
         self._lib = self._state.lib
+        helper: Any = self._state.helper
+        self._helper = helper  # used only when self._cs is set
+        self._cs = self._state.cs  # the helper's state (None: the pure-Python lockstep)
+        self._bg_blocked = False  # ngspice's thread waits in the helper at a sync time
+        self._bg_lines: list[tuple[bool, str]] = []
+        self._now = ctypes.c_double(0.0)
+        self._now_ref = ctypes.byref(self._now)
+        if self._cs is not None:
+            helper.cs_clear_all(self._cs, _SYNC_SOURCE_B)
         self._closed = False
         try:
             self.command(f"set num_threads={int(num_threads)}")
@@ -624,6 +716,16 @@ class NgSpice:
         return _library_version(self._state)
 
     @property
+    def sync_engine(self) -> str:
+        """``"c"`` (the compiled helper runs the lockstep) or ``"python"`` (the fallback)."""
+        return "c" if self._cs is not None else "python"
+
+    @property
+    def sync_reason(self) -> str:
+        """Why :attr:`sync_engine` is what it is (the helper's file, or what was missing)."""
+        return self._state.sync_reason
+
+    @property
     def library_path(self) -> str:
         """The library file or name this instance loaded."""
         return self._state.path
@@ -654,6 +756,8 @@ class NgSpice:
         """Send ``command``; raise callback errors, then (if ``check``) ngspice's errors."""
         if self._closed:
             raise UsageError("this NgSpice object is closed; create a new one")
+        if self._bg_blocked:
+            self._bg_stop()
         self._capture = []
         self._callback_error = None
         verb = command.split(maxsplit=1)[0].lower() if command.strip() else ""
@@ -713,7 +817,7 @@ class NgSpice:
         self._halt_sent = True
         if not (self._analysis and self._has_tran):
             return
-        if self._sync:
+        if self._sync and self._cs is None:
             self._target_reached_s = -_INF  # the sync source reads 1: the stop pauses the run
         else:
             self._halt_stop = True
@@ -750,6 +854,8 @@ class NgSpice:
         self._tran = "paused" if paused else ("done" if self._has_time() else "idle")
 
     def _end_transient(self) -> None:
+        if self._bg_blocked:
+            self._bg_stop()
         self._tran = "done" if self._tran != "idle" else "idle"
         if self._stop_pending:
             self._stop_pending = False
@@ -763,7 +869,7 @@ class NgSpice:
         is_err = line.startswith("stderr ")
         text = line[7:] if line.startswith(("stdout ", "stderr ")) else line
         self._log.append(text)
-        if self._capture is not None:
+        if self._capture is not None and not text.startswith(_BG_JOINED):
             self._capture.append((is_err, text))
 
     # --- models and circuits -------------------------------------------------------------
@@ -830,10 +936,13 @@ class NgSpice:
         self._tran = "idle"
         self._raise_callback_error()
         self._tstop_s = _tran_stop(lines) or _INF
+        if self._cs is not None:
+            self._helper.cs_reset(self._cs, self._tstop_s)
         self._set_target(_INF)
         self._sync = has_tran
-        if has_tran:
-            self._execute(f"stop when {_SYNC_NODE} > 0.5")
+        if self._sync:  # the helper's sync source reads 1 at a sync, 2 to let its thread go
+            level = 0.5 if self._cs is None else 1.5
+            self._execute(f"stop when {_SYNC_NODE} > {level}")
 
     @property
     def circuit_loaded(self) -> bool:
@@ -873,6 +982,9 @@ class NgSpice:
             SimulationError: The matching subclass if the analysis failed.
         """
         self._need_circuit("run")
+        if self._bg_blocked:
+            self._advance_bg(_INF, None, 0.0)
+            return
         self._set_target(_INF)
         if self._tran == "paused":
             self._clear_stop()
@@ -912,8 +1024,13 @@ class NgSpice:
                 raise UsageError(f"advance_to({t_s!r}): time runs forward, now is {now_s!r} s")
             if t_s > self._tstop_s + tol_s:
                 raise UsageError(f"advance_to({t_s!r}): the transient ends at {self._tstop_s!r} s")
-            self._set_target(t_s)
-            self._go(b"resume", t_s, tol_s)
+            if self._bg_blocked:
+                self._advance_bg(t_s, None, tol_s)
+            elif self._cs is not None:
+                self._advance_bg(t_s, b"bg_resume", tol_s)
+            else:
+                self._set_target(t_s)
+                self._go(b"resume", t_s, tol_s)
             return
         self._need_circuit("advance_to")
         if not self._has_tran:
@@ -931,12 +1048,16 @@ class NgSpice:
             raise UsageError(f"advance_to({t_s!r}): time runs forward, now is 0.0 s")
         if t_s > self._tstop_s + tol_s:
             raise UsageError(f"advance_to({t_s!r}): the transient ends at {self._tstop_s!r} s")
+        if self._cs is not None and t_s > tol_s:
+            self._advance_bg(t_s, b"bg_run", tol_s)
+            return
         if t_s > tol_s:
             self._set_target(t_s)
             self._go(b"run", t_s, tol_s)
             return
         # The operating point: the sync source's dc value pauses on the t = 0 point. (A resume
-        # from there restarts the transient, so the dc value must be 0 again before it.)
+        # from there restarts the transient, so the dc value must be 0 again before it; the
+        # restart takes the sources' values set at t = 0, with either engine.)
         self.alter(_SYNC_SOURCE, 1.0, "dc")
         try:
             self._set_target(0.0)
@@ -956,7 +1077,10 @@ class NgSpice:
         if self._tran == "paused" and t_s > self._paused_s:
             # Set from the sync callback once the run is going: a resume from the t = 0 pause
             # restarts the transient and would drop a breakpoint set now.
-            self._break_s = self._restart_s = float(t_s)
+            if self._cs is not None:
+                self._helper.cs_break(self._cs, float(t_s))
+            else:
+                self._break_s = self._restart_s = float(t_s)
 
     def _set_target(self, t_s: float) -> None:
         """Where the sync callbacks steer and pause: ``t_s``, or nowhere (inf, or the end)."""
@@ -966,6 +1090,150 @@ class NgSpice:
         self._target_s = t_s
         self._target_tol_s = tol_s
         self._target_reached_s = t_s - tol_s
+        if self._cs is not None:
+            self._helper.cs_set_target(self._cs, t_s)
+
+    def _advance_bg(self, t_s: float, start: bytes | None, tol_s: float) -> None:
+        """The compiled helper's lockstep: ngspice steps in its own thread up to ``t_s``.
+
+        ``start`` is ``bg_run`` (first call) or ``bg_resume`` (after a halt); None releases
+        the thread waiting in the helper's sync callback (the hot path: one C call). The
+        helper's waits return every ``_WAIT_S`` so that Python's SIGINT handler runs; on an
+        interrupt the thread waits at its next accepted point (the transient stays paused
+        there) and the exception goes on.
+        """
+        if start is None:
+            try:
+                status = self._helper.cs_advance(self._cs, t_s, _WAIT_S, self._now_ref)
+            except BaseException:
+                self._bg_interrupted()
+                raise
+            if status == _CS_BLOCKED and self._callback_error is None:
+                self._paused_s = self._now.value
+                return
+            self._bg_wait(status)
+        else:
+            for _ in range(2):  # a stale stop request pauses a new run at once: resume again
+                self._bg_lines = []
+                self._capture = self._bg_lines
+                self._callback_error = None
+                self._helper.cs_start(self._cs, t_s)
+                self._bg_blocked = True  # from now on the thread must be released
+                self._lib.ngSpice_Command(start)
+                self._bg_wait(_CS_TIMEOUT)
+                if self._tran != "paused" or self._bg_blocked or self._paused_s >= t_s - tol_s:
+                    break
+                start = b"bg_resume"
+        if self._tran == "paused" and self._paused_s < t_s - tol_s:
+            raise UsageError(f"advance_to({t_s!r}): the transient stopped at {self._paused_s!r} s")
+
+    def _bg_wait(self, status: int) -> None:
+        """Wait (interruptibly) until the thread waits at the target or ends; settle."""
+        idle = 0  # waits in a row without a live ngspice thread (it never started)
+        try:
+            while status == _CS_TIMEOUT:
+                status = self._helper.cs_wait(self._cs, _WAIT_S, self._now_ref)
+                idle = 0 if self._lib.ngSpice_running() else idle + 1
+                if status == _CS_TIMEOUT and idle >= 20:
+                    self._helper.cs_release(self._cs)
+                    self._bg_blocked = False
+                    self._capture = None
+                    lines = "; ".join(text for _, text in self._bg_lines[-3:])
+                    raise SimulationError(
+                        f"ngspice's background run did not start ({lines or 'no output'})",
+                        "bg_run",
+                    )
+        except SimulationError:
+            raise
+        except BaseException:
+            self._bg_interrupted()
+            raise
+        self._bg_settle(status)
+
+    def _bg_interrupted(self) -> None:
+        """Ctrl-C (or another exception) while ngspice steps: pause at its next point."""
+        self._helper.cs_halt(self._cs)
+        status = _CS_TIMEOUT
+        while status == _CS_TIMEOUT:
+            status = self._helper.cs_wait(self._cs, _WAIT_S, self._now_ref)
+        self._bg_settle(status)
+
+    def _bg_settle(self, status: int) -> None:
+        """After the helper's wait: paused at a sync time, or the thread ended (classify)."""
+        if status == _CS_BLOCKED:
+            self._bg_blocked = True
+            self._tran = "paused"
+            self._paused_s = self._now.value
+            if self._callback_error is not None:
+                self._raise_callback_error()
+            return
+        self._bg_blocked = False
+        lines, self._capture = self._bg_lines, None
+        self._raise_callback_error()
+        self._classify("run", lines)
+        if self._tran == "paused":
+            self._paused_s = self.time_s
+
+    def _bg_stop(self) -> None:
+        """Let ngspice's thread go and halt it (``bg_halt``): a command may follow.
+
+        The sync source then reads 1, so the permanent stop condition pauses the transient at
+        its next accepted point (one step past the sync time) and the thread ends.
+        """
+        self._bg_blocked = False
+        self._helper.cs_release(self._cs)
+        status = _CS_TIMEOUT
+        while status == _CS_TIMEOUT:
+            status = self._helper.cs_wait(self._cs, _WAIT_S, self._now_ref)
+        lines, self._capture = self._bg_lines, None
+        self._after_analysis(lines)
+        if self._tran == "paused":
+            self._paused_s = self.time_s
+
+    # --- the compiled bridge (cosim.spice.vpisync) takes over the hot path ---------------
+
+    @property
+    def thread_waiting(self) -> bool:
+        """ngspice's thread (compiled helper) waits at a sync: the compiled bridge can start."""
+        return self._bg_blocked
+
+    def hold_for_vpi(self) -> tuple[Any, int]:
+        """The helper library and its state, for the compiled VPI bridge (cosim.spice.vpisync).
+
+        Until :meth:`release_from_vpi` the bridge advances the transient from C.
+
+        Raises:
+            UsageError: ngspice's thread does not wait at a sync (see :attr:`thread_waiting`).
+        """
+        if self._cs is None or not self._bg_blocked:
+            raise UsageError(
+                "the compiled bridge needs ngspice's thread waiting at a sync "
+                f"({self.sync_reason}; transient {self._tran})"
+            )
+        return self._helper, self._cs
+
+    def release_from_vpi(self) -> None:
+        """The compiled bridge stopped: take ngspice's output and time back; report its end.
+
+        Raises:
+            SimulationError: The matching subclass if the transient failed meanwhile.
+        """
+        helper, cs = self._helper, self._cs
+        helper.cs_set_vpi(cs, 0)
+        for k in range(helper.cs_line_count(cs)):
+            self._on_output(helper.cs_line(cs, k).decode("utf-8", "replace"))
+        helper.cs_lines_clear(cs)
+        helper.cs_quantities_clear(cs)
+        status = helper.cs_wait(cs, 0.0, self._now_ref)
+        if status == _CS_BLOCKED:
+            self._paused_s = self._now.value
+        elif self._bg_blocked:
+            self._bg_settle(status)
+
+    @property
+    def thread_cpu_s(self) -> float:
+        """CPU time of ngspice's current background thread (compiled helper; else 0)."""
+        return float(self._helper.cs_thread_cpu(self._cs)) if self._cs is not None else 0.0
 
     def _go(self, command: bytes, t_s: float, tol_s: float) -> None:
         """Run or resume until the target; classify the outcome (cheaply when it is a pause).
@@ -1111,14 +1379,20 @@ class NgSpice:
         ngspice does not ask Python during the operating point). Names are case-insensitive.
         """
         key = name.strip().lower().encode()
-        self._src_funcs.pop(key, None)
-        self._src_values[key] = float(value)
+        if self._src_funcs:
+            self._src_funcs.pop(key, None)
+        value = float(value)
+        self._src_values[key] = value
+        if self._cs is not None and self._helper.cs_set_source(self._cs, key, value):
+            self._helper.cs_clear_source(self._cs, key)  # table full: Python answers
 
     def set_source_function(self, name: str, function: SourceFunction) -> None:
         """Drive an ``external`` source with ``function(t_s) -> value`` (V or A)."""
         key = name.strip().lower().encode()
         self._src_values.pop(key, None)
         self._src_funcs[key] = function
+        if self._cs is not None:
+            self._helper.cs_clear_source(self._cs, key)
 
     def _source_value(self, name: bytes, t_s: float) -> float:
         value = self._src_values.get(name)
@@ -1151,6 +1425,8 @@ class NgSpice:
                 Unknown names raise :class:`UnknownVectorError` when the analysis starts.
         """
         self._hook = hook
+        if self._cs is not None:
+            self._helper.cs_set_forward(self._cs, int(hook is not None))
         self._hook_request = None if vectors is None else tuple(vectors)
         self._hook_index = ()
         self._hook_scale = -1
