@@ -2,22 +2,30 @@
 """Formal checks of hdl/xbar_ctrl.v (properties in hdl/formal/xbar_ctrl_props.vh).
 
 Tools: Debian's `yosys` package only -- `yosys` (front end, `sim` replay) and the bundled
-`yosys-abc` (`bmc3` bounded model checking, `pdr` unbounded proof).  No SMT solver: with
-`yosys-smtbmc` + z3 4.8 the 3-device model did not finish step 0 in 10 minutes here.
+`yosys-abc` (`bmc3` bounded model checking, `ind` k-induction, `pdr`).  No SMT solver: with
+`yosys-smtbmc` + z3 4.8 the 3-device model did not finish 12 BMC steps in 200 s, and
+Debian's boolector 1.5 answers `unknown` in incremental mode (see docs/controller.md).
 
-    tools/formal.py [--root DIR] [--topology 2,1,1] [--out DIR] MODE [--depth N]
+    tools/formal.py [--root DIR] [--topology 2,1,1] [--out DIR] MODE [--depth N] [--k K]
+                    [--live] [--props-only]
 
 MODE
   bmc    every assertion holds for the first N cycles (N = --depth, default 24)
-  prove  every assertion holds in every reachable state (abc pdr; --timeout seconds)
-  live   bounded liveness (FORMAL_LIVE assumptions): every run ends within its bound;
-         BMC to --depth (default: long enough for one run started at once)
+  prove  every assertion holds in every reachable state: k-induction (--engine kind,
+         default: base case `bmc3` to K+1 cycles, inductive step `ind` over K frames) or
+         `pdr` (--engine pdr, --timeout seconds)
   cover  every c_* cover wire is reached within --depth cycles
+--live adds the FORMAL_LIVE assumptions (responsive ADC, short widths, MAX_PULSES <= 1) and
+the bounded-liveness assertions (every run ends within F_RUN_MAX cycles of START);
+--props-only drops the a_* invariants (they serve the induction; non-vacuity runs want the
+p_* property a broken RTL violates to be the one reported).
 
 A failing check replays the counterexample with `yosys sim`, which names every assertion
 the trace violates; it leaves <out>/cex.vcd and <out>/cex.gtkw and prints one line
     FAIL <mode> <topology>: <property>[, <property> ...] at step <k>; cex <path>
-Exit status: 0 pass, 1 property failed / cover unreached, 2 usage or tool error.
+An inductive step that fails (no counterexample from reset, but no proof either) prints
+    UNKNOWN <mode> <topology>: not <K>-inductive ...
+Exit status: 0 pass, 1 property failed / unproven / cover unreached, 2 usage or tool error.
 """
 
 from __future__ import annotations
@@ -60,18 +68,12 @@ def topology(text: str) -> tuple[int, int, int]:
     return n_in, n_hid, n_out
 
 
-def live_bound(n_in: int, n_hid: int, n_out: int) -> int:
-    """F_RUN_MAX of the props file (one run, FORMAL_LIVE assumptions) plus the start."""
-    n_dev = n_in * n_hid + n_hid * n_out
-    pulse, maxp = 2 + 2 + 2 + 1, 1
-    read = pulse + 2 + 2
-    return 4 + n_dev * (2 + pulse + (maxp + 1) * read + maxp * pulse) + 4
-
-
-def build(root: Path, topo: tuple[int, int, int], mode: str, out: Path) -> tuple[Path, Path]:
+def build(args: argparse.Namespace, out: Path) -> tuple[Path, Path]:
     """Elaborate with the properties; write design.il (for replay) and model.aig/.aim."""
-    n_in, n_hid, n_out = topo
-    defines = {"live": "-D FORMAL_LIVE ", "cover": "-D FORMAL_COVER "}.get(mode, "")
+    root, mode = args.root.resolve(), args.mode
+    n_in, n_hid, n_out = args.topology
+    defines = "-D FORMAL_LIVE " if args.live else ""
+    defines += "-D FORMAL_COVER " if mode == "cover" else ""
     front = [
         f"read_verilog -sv -formal {defines}-I{root} {root / 'hdl' / 'xbar_ctrl.v'}",
         f"chparam -set N_IN {n_in} -set N_HID {n_hid} -set N_OUT {n_out} xbar_ctrl",
@@ -82,6 +84,9 @@ def build(root: Path, topo: tuple[int, int, int], mode: str, out: Path) -> tuple
         "dffunmap",
         "delete t:$cover",
     ]
+    if args.props_only:
+        # non-vacuity runs: only the p_* properties (the a_* invariants would fail first)
+        front.append("delete t:$assert n:a_* %i")
     if mode == "cover":
         # reachability only: the covers are the assertions cover_* (their negations)
         front.append("delete t:$assert n:p_* %i")
@@ -139,15 +144,16 @@ def replay(out: Path, design: Path, aim: Path, frames: int) -> list[str]:
 def check(args: argparse.Namespace) -> int:
     topo = args.topology
     tname = ",".join(map(str, topo))
+    name = args.mode + ("-live" if args.live else "")  # prove-live, bmc-live
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     for f in ("cex.aiw", "cex.vcd", "cex.gtkw"):
         (out / f).unlink(missing_ok=True)
     t0 = time.monotonic()
-    design, aim = build(args.root.resolve(), topo, args.mode, out)
+    design, aim = build(args, out)
     depth = args.depth
     if depth is None:
-        depth = live_bound(*topo) if args.mode == "live" else 24
+        depth = 24
 
     if args.mode == "cover":
         # reach one cover (any), name every cover the trace reaches, drop those, repeat
@@ -189,28 +195,50 @@ def check(args: argparse.Namespace) -> int:
         )
         return 0
 
-    if args.mode == "prove":
+    if args.mode == "prove" and args.engine == "pdr":
         text = abc(
             out, f"pdr -T {int(args.timeout)}; write_cex -a {out / 'cex.aiw'}", args.timeout + 60
         )
         if "Property proved" in text:
             print(
-                f"PASS prove {tname}: every assertion holds in every reachable state "
+                f"PASS {name} {tname}: every assertion holds in every reachable state "
                 f"(pdr, {time.monotonic() - t0:.0f} s)"
             )
             return 0
         if "was asserted in frame" not in text:
             print(
-                f"UNKNOWN prove {tname}: pdr gave no proof within {args.timeout:.0f} s "
+                f"UNKNOWN {name} {tname}: pdr gave no proof within {args.timeout:.0f} s "
                 f"(see {out / 'abc.log'})"
+            )
+            return 1
+    elif args.mode == "prove":
+        # k-induction: no failure in the first K+1 cycles from reset (base case), and K
+        # consecutive cycles satisfying every assertion are always followed by one that does
+        k = args.k
+        text = abc(out, f"bmc3 -F {k + 1}; write_cex -a {out / 'cex.aiw'}", args.timeout)
+        if "was asserted in frame" not in text:
+            t_base = time.monotonic() - t0
+            step = abc(out, f"orpos; strash; ind -F {k} -T {int(args.timeout)}", args.timeout + 60)
+            dt = time.monotonic() - t0
+            if "Networks are equivalent" in step:
+                label = "bounded liveness + safety" if args.live else "every assertion"
+                print(
+                    f"PASS {name} {tname}: {label} holds in every reachable state "
+                    f"(k-induction, k = {k}; {dt:.0f} s, base case {t_base:.0f} s)"
+                )
+                return 0
+            print(
+                f"UNKNOWN {name} {tname}: not {k}-inductive -- no counterexample from reset "
+                f"within {k + 1} cycles, no proof either (a property needs a stronger a_* "
+                f"invariant or a larger --k; {dt:.0f} s, see {out / 'abc.log'})"
             )
             return 1
     else:
         text = abc(out, f"bmc3 -F {depth}; write_cex -a {out / 'cex.aiw'}", args.timeout)
         if "was asserted in frame" not in text:
-            label = "bounded liveness + safety" if args.mode == "live" else "every assertion"
+            label = "bounded liveness + safety" if args.live else "every assertion"
             print(
-                f"PASS {args.mode} {tname}: {label} holds for {depth} steps "
+                f"PASS {name} {tname}: {label} holds for {depth} steps "
                 f"({time.monotonic() - t0:.0f} s)"
             )
             return 0
@@ -218,7 +246,7 @@ def check(args: argparse.Namespace) -> int:
     failed = replay(out, design, aim, frame)
     names = ", ".join(failed) if failed else "(replay named no assertion; see replay.log)"
     print(
-        f"FAIL {args.mode} {tname}: {names} at step {frame}; cex {out / 'cex.vcd'} "
+        f"FAIL {name} {tname}: {names} at step {frame}; cex {out / 'cex.vcd'} "
         f"(gtkwave {out / 'cex.vcd'} {out / 'cex.gtkw'})"
     )
     return 1
@@ -226,15 +254,22 @@ def check(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["bmc", "prove", "live", "cover"])
+    ap.add_argument("mode", choices=["bmc", "prove", "cover"])
+    ap.add_argument("--live", action="store_true", help="FORMAL_LIVE: bounded liveness")
+    ap.add_argument(
+        "--props-only", action="store_true", help="check the p_* properties only (no a_*)"
+    )
     ap.add_argument("--topology", type=topology, default=(9, 3, 1), help="N_IN,N_HID,N_OUT")
     ap.add_argument("--depth", type=int, default=None, help="BMC / cover depth (cycles)")
+    ap.add_argument("--k", type=int, default=4, help="k-induction depth (prove, live)")
+    ap.add_argument("--engine", choices=["kind", "pdr"], default="kind", help="prove engine")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per solver call")
     ap.add_argument("--root", type=Path, default=REPO, help="tree holding hdl/ (mutants)")
     ap.add_argument("--out", type=Path, default=None, help="work directory")
     args = ap.parse_args(argv)
     if args.out is None:
-        args.out = REPO / "build" / "formal" / f"{args.mode}-{'_'.join(map(str, args.topology))}"
+        mode = args.mode + ("-live" if args.live else "")
+        args.out = REPO / "build" / "formal" / f"{mode}-{'_'.join(map(str, args.topology))}"
     for tool in ("yosys", "yosys-abc"):
         if shutil.which(tool) is None:
             print(

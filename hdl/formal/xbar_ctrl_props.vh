@@ -1,5 +1,5 @@
 // Formal properties of xbar_ctrl (included in its body under `ifdef FORMAL`; Yosys reads the
-// controller with `read_verilog -sv -formal`, tools: hdl/formal/run_formal.py, `make formal`).
+// controller with `read_verilog -sv -formal`, tools: tools/formal.py, `make formal`).
 //
 // Every assertion and cover has a label; a failing run names it.  docs/controller.md
 // ("Formal properties") lists what each protects and the depth proven.
@@ -68,10 +68,11 @@
     f_plen <= pulse_on ? f_plen + 16'd1 : 16'd0;
   end
 
-  // write+erase pulses that device f_dev received in the current programming run
+  // write+erase pulses that device f_dev received in the current programming run (cleared
+  // while idle: a count of the last run must not be compared with a MAX_PULSES rewritten since)
   reg [16:0] f_dev_pulses = 17'd0;
   always @(posedge clk) begin
-    if (!rst_n || start) f_dev_pulses <= 17'd0;
+    if (!rst_n || idle) f_dev_pulses <= 17'd0;
     else if (pulse_on && !$past(pulse_on) && sel[f_dev]
              && (phase == PHASE_WRITE || phase == PHASE_ERASE))
       f_dev_pulses <= f_dev_pulses + 17'd1;
@@ -202,10 +203,100 @@
     if (cur_dev == f_dev) p_target_used: assert (tgt_cur == (f_tgt_valid ? f_tgt : {SENSE_BITS{1'b0}}));
   end
 
+  // ------------------------------------------------------------------ inductive invariants
+  // Auxiliary assertions a_* (proven like the p_* ones): facts about every reachable state
+  // that make the p_* properties k-inductive (tools/formal.py prove).  Each one relates the
+  // FSM state to the counters, select, pulse, ADC and flag registers.
+  wire f_st_dev = (state == S_SETUP) || (state == S_PULSE) || (state == S_HOLD) || (state == S_GAP)
+                  || (state == S_WAIT_ADC) || (state == S_STEP_WAIT) || (state == S_EVAL);
+  wire f_st_prog = f_st_dev || (state == S_SCAN) || (state == S_DEV);
+  wire f_st_inf = (state == S_INF_ON) || (state == S_INF_SETTLE) || (state == S_INF_WAIT);
+  wire f_st_sel = (state == S_SETUP) || (state == S_PULSE) || (state == S_HOLD);
+  wire f_prun = busy && !run_mode_r;                       // a programming run
+  wire f_kind_we = (kind == PHASE_WRITE) || (kind == PHASE_ERASE);
+  wire [N_DEV-1:0] f_below = onehot_cur - {{(N_DEV - 1) {1'b0}}, 1'b1};  // devices < cur_dev
+  wire [N_DEV-1:0] f_flagged = ok_r | fail_r;
+  // a write/erase pulse of cur_dev counted in npulse but not yet seen on the select/pulse lines
+  wire f_pending = f_kind_we && ((state == S_SETUP) || (state == S_PULSE && cnt == 16'd0));
+  wire [15:0] f_wmin = (f_write_eff < f_min_eff) ? f_write_eff : f_min_eff;
+  wire [15:0] f_emin = (f_erase_eff < f_min_eff) ? f_erase_eff : f_min_eff;
+  always @(*) if (rst_n) begin
+    // FSM encoding, mode and phase per state
+    a_state: assert (state <= S_STEP_WAIT && cur_dev <= LAST_DEV
+                     && kind >= PHASE_RESET && kind <= PHASE_READ);
+    a_mode: assert ((!f_st_prog || !run_mode_r) && (!f_st_inf || run_mode_r));
+    a_done_idle: assert (!done || idle);
+    case (state)
+      S_IDLE, S_DEV, S_INF_ON: a_phase_off: assert (phase == PHASE_IDLE);
+      S_SCAN: a_phase_scan: assert (phase == PHASE_IDLE || phase == PHASE_READ);
+      S_SETUP, S_PULSE, S_HOLD, S_GAP: a_phase_kind: assert (phase == kind);
+      S_WAIT_ADC, S_EVAL: a_phase_read: assert (phase == PHASE_READ && kind == PHASE_READ);
+      S_STEP_WAIT: a_phase_wait: assert (phase == PHASE_IDLE && kind == PHASE_READ);
+      S_INF_SETTLE, S_INF_WAIT: a_phase_inf: assert (phase == PHASE_INFER);
+      default: a_phase_fin: assert (phase == PHASE_IDLE || phase == PHASE_READ || phase == PHASE_INFER);
+    endcase
+    // outputs per state
+    a_pulse: assert (pulse_on == (state == S_PULSE)
+                     && pulse_code == (pulse_on ? code_of_kind : {PULSE_BITS{1'b0}}));
+    a_sel: assert (sel == (f_st_sel ? onehot_cur : {N_DEV{1'b0}}));
+    a_infer: assert (infer_en == ((state == S_INF_SETTLE) || (state == S_INF_WAIT)));
+    // every counter below the limit at which its state ends
+    a_cnt: assert ((state != S_SETUP || cnt < SEL_SETUP_CYC) && (state != S_PULSE || cnt < w_eff)
+                   && (state != S_HOLD || cnt < SEL_HOLD_CYC) && (state != S_GAP || cnt < gap_eff)
+                   && (state != S_INF_SETTLE || cnt < settle_eff)
+                   && (state != S_STEP_WAIT || wcnt < step_wait_r));
+    // the observers' ages and lengths in step with the counters
+    a_obs: assert ((state != S_SETUP || f_sel_age == cnt) && (state != S_PULSE || f_plen == cnt)
+                   && (state != S_HOLD || (f_off_age == cnt && f_plen == (cnt == 16'd0 ? w_eff : 16'd0))));
+    // ADC handshake: sample held or conversion got, per state
+    case (state)
+      S_PULSE:
+        a_adc_pulse: assert (!is_read ? !adc_sample
+                             : (cnt < s_eff ? (!adc_sample && !adc_got) : (adc_sample != adc_got)));
+      S_HOLD, S_GAP: a_adc_after: assert (is_read ? (adc_sample != adc_got) : !adc_sample);
+      S_WAIT_ADC, S_INF_WAIT: a_adc_wait: assert (adc_sample != adc_got);
+      S_STEP_WAIT, S_EVAL: a_adc_got: assert (!adc_sample && adc_got);
+      default: a_adc_off: assert (!adc_sample);
+    endcase
+    // the device in progress: masked, visited, widths within bounds, pulses within the limit
+    if (f_st_dev) begin
+      a_dev_cur: assert (mask_r[cur_dev] && visited_r[cur_dev] && npulse <= max_pulses_r);
+      a_dev_wcur: assert (wcur <= f_write_eff && wcur >= f_wmin && (adapt_en_r || wcur == f_write_eff));
+      a_dev_ecur: assert (ecur <= f_erase_eff && ecur >= f_emin && (adapt_en_r || ecur == f_erase_eff));
+    end
+    if (state == S_DEV) a_dev_masked: assert (mask_r[cur_dev]);
+    // a reset pulse comes first (RESET_EN), a write/erase pulse after its npulse step
+    if (f_st_dev && kind == PHASE_RESET) a_dev_reset: assert (reset_en_r && npulse == 16'd0);
+    if (f_st_dev && f_kind_we) a_dev_npulse: assert (npulse != 16'd0);
+    // a programming run goes through the devices in index order: flags only below cur_dev
+    // (or at it once finished), every masked device below cur_dev flagged
+    if (f_prun && state != S_FINISH) begin
+      a_run_flags: assert ((f_flagged & ~f_below) == {N_DEV{1'b0}}
+                           && (mask_r & f_below & ~f_flagged) == {N_DEV{1'b0}});
+      a_run_visited: assert ((visited_r & ~(f_below | (f_st_dev ? onehot_cur : {N_DEV{1'b0}})))
+                             == {N_DEV{1'b0}});
+    end
+    if (f_prun && state == S_FINISH) a_run_finished: assert ((mask_r & ~f_flagged) == {N_DEV{1'b0}});
+    a_nfail: assert (nfail_r == f_popcount(fail_r));
+    // pulses of the symbolic device f_dev in this run
+    if (busy && run_mode_r) a_pulses_inf: assert (f_dev_pulses == 17'd0);
+    if (f_prun) begin
+      if (f_dev > cur_dev || (f_dev == cur_dev && !f_st_dev && state != S_FINISH))
+        a_pulses_ahead: assert (f_dev_pulses == 17'd0);
+      else if (f_dev == cur_dev && f_st_dev)
+        a_pulses_cur: assert (f_dev_pulses + {16'd0, f_pending} == {1'b0, npulse});
+      else a_pulses_behind: assert (f_dev_pulses <= {1'b0, max_pulses_r});
+    end
+    // the target of f_dev: valid bit and memory word equal the shadow
+    a_target: assert (tvalid_r[f_dev] == f_tgt_valid && (!f_tgt_valid || target_mem[f_dev] == f_tgt));
+  end
+
 `ifdef FORMAL_LIVE
   // ------------------------------------------------------------------ bounded liveness
-  // A responsive ADC and short runs: widths, gap, settle <= 1 cycle (read 2), no step wait,
-  // MAX_PULSES <= F_MAXP.  Then every run ends within F_RUN_MAX cycles of START.
+  // A responsive ADC (adc_valid at the latest in the third cycle adc_sample is high) and
+  // short runs: reset/write/erase widths <= 1 cycle, read <= 2 (clamped to 2), sample point,
+  // gap, settle <= 1, no step wait, MAX_PULSES <= F_MAXP.  Then every run ends within
+  // F_RUN_MAX cycles of START: busy for at most F_RUN_MAX + 1 cycles, done the cycle after.
   localparam integer F_ADC_MAX = 2;
   localparam integer F_MAXP = 1;
   reg [3:0] f_adc_wait = 4'd0;
@@ -216,13 +307,57 @@
     assume (read_cyc_r <= 16'd2 && read_sample_r <= 16'd1 && gap_cyc_r <= 16'd1);
     assume (inf_settle_r <= 16'd1 && step_wait_r == 32'd0 && max_pulses_r <= F_MAXP);
   end
-  // per device <= 1 + (setup+reset+hold+gap) + (F_MAXP+1) reads + F_MAXP writes
-  localparam integer F_PULSE = 2 + 2 + 2 + 1;            // longest pulse incl. select + gap
-  localparam integer F_READ = F_PULSE + F_ADC_MAX + 2;   // + ADC wait, EVAL
-  localparam integer F_RUN_MAX = 4 + N_DEV * (2 + F_PULSE + (F_MAXP + 1) * F_READ + F_MAXP * F_PULSE);
-  reg [15:0] f_busy_len = 16'd0;
-  always @(posedge clk) f_busy_len <= busy ? f_busy_len + 16'd1 : 16'd0;
-  always @(*) if (rst_n) p_live_done: assert (f_busy_len <= F_RUN_MAX);
+  // Device timeline (f_loc: cycles since S_DEV): reset pulse from 1 (setup 2, width 1, hold 2,
+  // gap 1 = 6 cycles), read from 1 + 6*RESET_EN + 15*npulse (setup 2, width 2, hold 2, gap 1,
+  // ADC wait 1, EVAL 1 = 9), each write/erase + read 15.  A device slot is SCAN + S_DEV ..
+  // the last EVAL: F_SLOT cycles; an inference run ends by cycle 6.
+  localparam integer F_DEV_MAX = 1 + 6 + 15 * F_MAXP + 8;   // f_loc of the last EVAL
+  localparam integer F_SLOT = F_DEV_MAX + 2;
+  localparam integer F_RUN_MAX = (F_SLOT * N_DEV > 6) ? F_SLOT * N_DEV : 6;
+  localparam [15:0] F_SLOT_16 = F_SLOT[15:0];
+  localparam [15:0] F_RUN_16 = F_RUN_MAX[15:0];
+  reg [15:0] f_busy_len = 16'd0;   // cycles since START (0 in the first busy cycle)
+  reg [15:0] f_loc = 16'd0;        // cycles since S_DEV of cur_dev
+  always @(posedge clk) begin
+    f_busy_len <= busy ? f_busy_len + 16'd1 : 16'd0;
+    f_loc <= (state == S_SCAN) ? 16'd0 : f_loc + 16'd1;
+  end
+  always @(*) if (rst_n && busy) p_live_done: assert (f_busy_len <= F_RUN_16);
+
+  // ranking invariants: the elapsed time bounded by the progress made
+  wire [15:0] f_wl = is_read ? 16'd2 : 16'd1;
+  wire [15:0] f_read0 = 16'd1 + (reset_en_r ? 16'd6 : 16'd0) + npulse * 16'd15;
+  reg [15:0] f_base, f_off;
+  always @(*) begin
+    case (kind)
+      PHASE_RESET: f_base = 16'd1;
+      PHASE_READ: f_base = f_read0;
+      default: f_base = f_read0 - 16'd6;  // write/erase: npulse already counts it
+    endcase
+    case (state)
+      S_SETUP: f_off = cnt;
+      S_PULSE: f_off = 16'd2 + cnt;
+      S_HOLD: f_off = 16'd2 + f_wl + cnt;
+      S_GAP: f_off = 16'd4 + f_wl;
+      S_WAIT_ADC: f_off = 16'd7;
+      default: f_off = 16'd8;
+    endcase
+  end
+  wire [15:0] f_slots = F_SLOT_16 * {{(16 - DEV_W) {1'b0}}, cur_dev};
+  always @(*) if (rst_n) begin
+    if (state == S_DEV) a_live_dev: assert (f_loc == 16'd0 && f_busy_len <= f_slots + 16'd1);
+    if (f_st_dev) a_live_loc: assert (f_loc == f_base + f_off && f_busy_len <= f_slots + 16'd1 + f_loc);
+    if (state == S_SCAN) a_live_scan: assert (f_busy_len <= f_slots);
+    if (state == S_FINISH) a_live_fin: assert (f_busy_len <= F_RUN_16);
+    if (state == S_INF_ON) a_live_inf_on: assert (f_busy_len == 16'd0);
+    if (state == S_INF_SETTLE) a_live_settle: assert (f_busy_len == 16'd1);
+    if (state == S_INF_WAIT) a_live_inf: assert (adc_sample ? (f_busy_len == 16'd2 + {12'd0, f_adc_wait}) : (f_busy_len <= 16'd5));
+    a_live_adc: assert (adc_sample ? (f_adc_wait <= F_ADC_MAX) : (f_adc_wait == 4'd0));
+    // the ADC answers a read before its gap ends
+    if (state == S_PULSE && is_read && adc_sample) a_live_adc_p: assert (f_adc_wait == 4'd0);
+    if (state == S_HOLD && is_read && adc_sample) a_live_adc_h: assert ({12'd0, f_adc_wait} == cnt + 16'd1);
+    if ((state == S_GAP || state == S_WAIT_ADC) && is_read) a_live_adc_g: assert (adc_got);
+  end
 `endif
 
   // ------------------------------------------------------------------ covers
