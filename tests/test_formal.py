@@ -1,6 +1,7 @@
 """Formal checks of the controller (tools/formal.py) and their non-vacuity.
 
-The shipped RTL passes bounded model checking on the 3-device topology 2,1,1; deliberately
+The shipped RTL is proven (k-induction: every assertion in every reachable state) on the
+3-device topology 2,1,1, safety alone and with the bounded-liveness assumptions; deliberately
 broken copies of hdl/xbar_ctrl.v (edited in a temporary tree) must make the named property
 fail, with a counterexample VCD.  Every mutant is checked to have changed the source.
 """
@@ -97,10 +98,12 @@ MUTANTS = [
 ]
 
 
-def test_shipped_rtl_bmc(tmp_path: Path) -> None:
-    proc = _formal("bmc", "--topology", "2,1,1", "--depth", "20", out=tmp_path)
+@pytest.mark.parametrize("live", [False, True], ids=["safety", "liveness"])
+def test_shipped_rtl_proven(tmp_path: Path, live: bool) -> None:
+    proc = _formal("prove", "--topology", "2,1,1", *(["--live"] if live else []), out=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "PASS bmc 2,1,1" in proc.stdout
+    mode = "prove-live" if live else "prove"
+    assert f"PASS {mode} 2,1,1:" in proc.stdout and "every reachable state" in proc.stdout
 
 
 @pytest.mark.slow
@@ -118,14 +121,11 @@ def test_shipped_rtl_covers(tmp_path: Path) -> None:
 def test_mutant_fails_named_property(
     tmp_path: Path, text: str, replacement: str, prop: str, depth: int
 ) -> None:
-    root = tmp_path / "tree"
-    shutil.copytree(REPO / "hdl", root / "hdl")
-    src = root / "hdl" / "xbar_ctrl.v"
-    rtl = src.read_text()
-    assert rtl.count(text) == 1, f"mutation anchor not found exactly once: {text!r}"
-    src.write_text(rtl.replace(text, replacement))
+    root = _mutant_tree(tmp_path, text, replacement)
     out = tmp_path / "out"
-    proc = _formal("bmc", "--topology", "2,1,1", "--depth", str(depth), root=root, out=out)
+    proc = _formal(
+        "bmc", "--topology", "2,1,1", "--depth", str(depth), "--props-only", root=root, out=out
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 1, log
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FAIL bmc")), "")
@@ -134,6 +134,31 @@ def test_mutant_fails_named_property(
     names = set(failed.group(1).split(", "))
     assert names & set(prop.split("|")), f"{prop} not among the failures: {line}"
     assert (out / "cex.vcd").stat().st_size > 0 and (out / "cex.gtkw").exists()
+
+
+def _mutant_tree(tmp_path: Path, text: str, replacement: str) -> Path:
+    root = tmp_path / "tree"
+    shutil.copytree(REPO / "hdl", root / "hdl")
+    src = root / "hdl" / "xbar_ctrl.v"
+    rtl = src.read_text()
+    assert rtl.count(text) == 1, f"mutation anchor not found exactly once: {text!r}"
+    src.write_text(rtl.replace(text, replacement))
+    return root
+
+
+def test_stuck_inference_breaks_liveness(tmp_path: Path) -> None:
+    """An inference that never ends: the liveness proof fails with a counterexample."""
+    root = _mutant_tree(
+        tmp_path,
+        "S_INF_WAIT: begin\n          if (adc_got) begin",
+        "S_INF_WAIT: begin\n          if (1'b0) begin",
+    )
+    out = tmp_path / "out"
+    proc = _formal("bmc", "--live", "--topology", "2,1,1", "--depth", "12", root=root, out=out)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    failed = re.search(r"FAIL bmc-live 2,1,1: (.*) at step \d+;", proc.stdout)
+    assert failed and "a_live_inf" in failed.group(1).split(", "), proc.stdout
+    assert (out / "cex.vcd").stat().st_size > 0
 
 
 def test_bad_topology_named(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def build(args: argparse.Namespace, out: Path) -> tuple[Path, Path]:
         front.append("delete t:$assert n:a_* %i")
     if mode == "cover":
         # reachability only: the covers are the assertions cover_* (their negations)
-        front.append("delete t:$assert n:p_* %i")
+        front.append("delete t:$assert n:cover_* %d")
     front.append(f"write_rtlil {out / 'design.il'}")
     run(["yosys", "-q", "-p", "; ".join(front)], out, out / "yosys.log", 600)
     aiger(out, out / "design.il", [])
