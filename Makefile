@@ -16,7 +16,7 @@ DATASET ?= patterns
 # Topologies (N_IN,N_HID,N_OUT) whose HDL `make lint-hdl` checks (tools/hdl_check.sh)
 HDL_TOPOLOGIES ?= 9,3,1 2,1,1 64,16,10
 
-.PHONY: setup sim test test-all lint lint-hdl formal formal-cover bench waves clean
+.PHONY: setup sim test test-all lint lint-hdl formal bench waves clean
 
 setup:
 	@tools/setup.sh
@@ -46,7 +46,7 @@ lint-hdl:
 
 # Formal proofs of hdl/xbar_ctrl.v (tools/formal.py: yosys + yosys-abc, no other tool):
 # k-induction of every property (safety; bounded liveness with --live) on 2,1,1 and 9,3,1,
-# ~4 min on 2 cores, part of `make lint`.  `make formal-cover`: every cover reached (~10 min).
+# and every cover reached; ~5 min on our shared 2 cores, part of `make lint`.
 # Results and counterexamples (cex.vcd, cex.gtkw) under build/formal/<mode>-<topology>/
 FORMAL := python3 tools/formal.py
 formal: setup
@@ -54,8 +54,6 @@ formal: setup
 	$(FORMAL) prove --topology 9,3,1
 	$(FORMAL) prove --live --topology 2,1,1
 	$(FORMAL) prove --live --topology 9,3,1
-
-formal-cover: setup
 	$(FORMAL) cover --topology 2,1,1 --depth 40
 
 bench: setup
