@@ -179,41 +179,56 @@ class AnalogVcdWriter:
         if self._closed:
             raise VcdTimeOrderError(f"{self.path}: write_block() after close()")
         t = np.asarray(t_s, dtype=float)
+        if t.size and not self._known.issuperset(values):
+            bad = sorted(set(values) - self._known)
+            raise UnknownSignalError(
+                f"{self.path}: unknown analog signal(s) {bad}; known: "
+                f"{closest_names(bad[0], self._known)} … ({len(self._known)} in all)"
+            )
+        # One 2-D array for the whole block; the edges only cut it into row ranges (cutting
+        # the dict of columns at every edge cost more than writing the values).
+        names = list(values)
+        cols = np.empty((t.size, len(names)))
+        for c, name in enumerate(names):
+            cols[:, c] = values[name]
+        band = np.array([self._band[n] for n in names])
+        variables = [self._vars[n] for n in names]
+        start = 0
         if len(edges):
             # Points up to and at each edge's tick come before its held point.
             cuts = np.searchsorted(
                 np.rint(t / self.tick_s), np.rint(np.asarray(edges) / self.tick_s), "right"
             )
-            start = 0
             for edge, cut in zip(edges, cuts.tolist(), strict=True):
                 if cut > start:
-                    self.write_block(t[start:cut], {n: v[start:cut] for n, v in values.items()})
+                    self._write_rows(t[start:cut], names, cols[start:cut], band, variables)
                     start = cut
                 self.mark_edge(edge, edge_names)
-            t = t[start:]
-            values = {n: v[start:] for n, v in values.items()}
+        self._write_rows(t[start:], names, cols[start:], band, variables)
+
+    def _write_rows(
+        self,
+        t: NDArray[np.float64],
+        names: list[str],
+        cols: NDArray[np.float64],
+        band: NDArray[np.float64],
+        variables: list[Any],
+    ) -> None:
+        """:meth:`write_block` for rows without an edge inside (``cols[k, c]``: point k of
+        signal ``names[c]``)."""
         if t.size == 0:
             return
-        unknown = set(values) - self._known
-        if unknown:
-            bad = sorted(unknown)
-            raise UnknownSignalError(
-                f"{self.path}: unknown analog signal(s) {bad}; known: "
-                f"{closest_names(bad[0], self._known)} … ({len(self._known)} in all)"
-            )
         ticks = np.rint(t / self.tick_s).astype(np.int64)
         if ticks[0] < self._tick or np.any(np.diff(ticks) < 0):
             raise VcdTimeOrderError(f"{self.path}: time went backwards in a block at {t[0]!r} s")
         keep = np.append(ticks[1:] != ticks[:-1], True)  # last point of each tick
         if ticks[0] == self._tick and self._pending:
             # The open tick's pending values are superseded by the block's first tick.
-            for name in values:
+            for name in names:
                 self._pending.pop(name, None)
         self._emit()
         ticks = ticks[keep]
-        names = list(values)
-        cols = np.stack([np.asarray(values[n], dtype=float)[keep] for n in names], axis=1)
-        band = np.array([self._band[n] for n in names])
+        cols = cols[keep]
         last = np.array([self._last[n] for n in names])
         safe = np.where(band > 0, band, 1.0)
         q = np.where(band > 0, np.rint(cols / safe), cols)
@@ -225,8 +240,7 @@ class AnalogVcdWriter:
             q_last = np.where(band > 0, np.rint(last / safe), last)
         q_prev = np.vstack([q_last, q[:-1]])
         rows, idx = np.nonzero((q != q_prev) | np.isnan(cols))
-        change, var = self._vcd.change, self._vars
-        variables = [var[n] for n in names]
+        change = self._vcd.change
         for r, c in zip(rows.tolist(), idx.tolist(), strict=True):
             change(variables[c], int(ticks[r]), float(cols[r, c]))
         for c in set(idx.tolist()):
