@@ -22,7 +22,7 @@ from cosim.circuit.devices import DeviceCard, Variation, draw_variation, load_ca
 from cosim.circuit.netlist import CrossbarNetlist, build_crossbar, neurons, supplies
 from cosim.circuit.network import CircuitSpec, classify, forward, split_layers
 from cosim.circuit.va import compile_va, model_path
-from cosim.learn import datasets, train
+from cosim.learn import recipe, train
 from cosim.topology import DEFAULT, Topology
 from cosim.waves.write import AnalogVcdWriter
 
@@ -35,12 +35,8 @@ __all__ = [
     "device_params",
     "make_crossbar",
     "make_backend",
-    "TRAINING_NOISE",
     "decide",
 ]
-
-#: Training-noise level of the target weights programmed by ``cosim sim`` (relative).
-TRAINING_NOISE = 0.1
 
 
 @dataclass(frozen=True)
@@ -155,7 +151,8 @@ def make_crossbar(
     Weights act on *branch* conductances (switch + series resistor + device, what a column
     actually sums), so the training window is the card's device window seen through the
     inference path; device targets are recovered from the branch targets.  ``dataset`` names
-    the training task (:func:`cosim.learn.datasets.dataset_for`).
+    the training task (:func:`cosim.learn.datasets.dataset_for`); its training recipe and the
+    weight cache are :func:`cosim.learn.recipe.trained_weights`, shared with ``cosim scale``.
     """
 
     card = load_card(card) if not isinstance(card, DeviceCard) else card
@@ -163,9 +160,7 @@ def make_crossbar(
     r_inf = spec.r_infer_path_ohm
     variation, params = device_params(card, seed, topology)
     x0 = np.full(topology.n_dev, float(card.x0))
-    train_set, _ = datasets.train_test(topology, dataset)
-    cfg = train.TrainConfig(noise=TRAINING_NOISE, seed=seed)
-    w = train.train(spec, train_set, gb_min, gb_max, cfg, topology)
+    w = recipe.trained_weights(spec, gb_min, gb_max, topology, dataset, seed).weights
     targets = train.to_conductances(spec, w, gb_min, gb_max)
     gb_target = np.concatenate([targets.g1_S.ravel(), targets.g2_S.ravel()])
     g_target = 1.0 / (1.0 / gb_target - r_inf)

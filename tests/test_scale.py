@@ -13,8 +13,6 @@ from cosim.run.scale import ScaleConfig, run_scale, train_network, trial_chunk
 SMALL = ScaleConfig(
     topology="16,8,2",
     dataset="patterns",
-    train_steps=300,
-    batch=0,
     n_trials=4,
     chunk_trials=2,
     g_errors=(0.0, 0.3),

@@ -45,6 +45,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         + ",".join(str(e) for e in d.g_errors)
         + ")",
     )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even when the weight cache holds these weights (and time the training)",
+    )
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     p.add_argument("--out", type=Path, default=Path("scale_out"), help="output directory")
 
@@ -61,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
         n_trials=args.trials,
         workers=args.workers,
         g_errors=args.g_errors,
+        train_cache=not args.retrain,
     )
     res = run_scale(cfg, args.out, scheduler=args.scheduler, log=print)
     print(f"float reference: {res['float_reference']}")
     for level, a in res["accuracy_vs_g_error"].items():
         print(f"  g_error {level}: accuracy {a['mean']:.4f} ± {a['sd']:.4f} (n = {a['n']})")
-    print(f"training {res['train_s']:.1f} s, twin trials {res['twin_s']:.1f} s → {args.out}")
+    cached = " (weights from the cache)" if res["train_cached"] else ""
+    print(f"training {res['train_s']:.1f} s{cached}, twin trials {res['twin_s']:.1f} s")
+    print(f"→ {args.out}")
     return 0

@@ -168,15 +168,21 @@ def weight_bounds(
     return (lo1, hi1), (lo2, hi2)
 
 
-def _softplus(u: FloatArray) -> FloatArray:
-    return np.logaddexp(0.0, u)
+def _softplus_sigmoid(a: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``log(1 + e^a)`` and ``1/(1 + e^-a)``, both from one ``e^-|a|`` (no overflow)."""
+    e = np.exp(-np.abs(a))
+    sp = np.maximum(a, 0.0) + np.log1p(e)
+    r = 1.0 / (1.0 + e)
+    sig = np.where(a >= 0.0, r, e * r)
+    return sp, sig
 
 
 def smooth_clip(u: FloatArray, top: float, s: float) -> tuple[FloatArray, FloatArray]:
     """Smooth ``clip(u, 0, top)`` and its derivative (width ``s``)."""
-    val = s * (_softplus(u / s) - _softplus((u - top) / s))
-    der = expit(u / s) - expit((u - top) / s)
-    return val, der
+    a = u / s
+    sp_lo, sig_lo = _softplus_sigmoid(a)
+    sp_hi, sig_hi = _softplus_sigmoid(a - top / s)
+    return s * (sp_lo - sp_hi), sig_lo - sig_hi
 
 
 def _noisy_weights(
@@ -284,14 +290,15 @@ def train(
         v = np.broadcast_to(v_clean, (n, *v_clean.shape))
         if noisy and cfg.noise_inputs:
             v = add_input_noise(v, cfg.noise, v_read_V=spec.v_read_V, rng=rng)
-        u1 = np.einsum("kpi,kij->kpj", v, w1n)
+        # batched matrix products (BLAS) over the k copies: (k, p, i) @ (k, i, j)
+        u1 = v @ w1n
         h, dh = smooth_clip(u1, spec.v_h_max_V, s1)
-        u2 = np.einsum("kpj,kjo->kpo", h, w2n)
+        u2 = h @ w2n
         y, dy = smooth_clip(u2, spec.v_o_max_V, s2)
         g_u2 = _output_gradient(y, labels, thr, cfg.t_loss_V) * dy
-        g_w2 = np.einsum("kpo,kpj->kjo", g_u2, h)
-        g_u1 = np.einsum("kpo,kjo->kpj", g_u2, w2n) * dh
-        g_w1 = np.einsum("kpi,kpj->kij", v, g_u1)
+        g_w2 = h.transpose(0, 2, 1) @ g_u2
+        g_u1 = (g_u2 @ w2n.transpose(0, 2, 1)) * dh
+        g_w1 = v.transpose(0, 2, 1) @ g_u1
         grads = [np.sum(g_w1 * d1, axis=0), np.sum(g_w2 * d2, axis=0)]
         params = [w1, w2]
         for k in range(2):

@@ -37,7 +37,7 @@ from cosim.circuit.devices import load_card
 from cosim.circuit.network import CircuitSpec, join_layers, split_layers
 from cosim.crossbar import card_circuit
 from cosim.errors import UsageError
-from cosim.learn import datasets, train
+from cosim.learn import datasets, recipe, train
 from cosim.run import sweep
 from cosim.topology import parse_topology
 
@@ -60,9 +60,11 @@ class ScaleConfig:
 
     Attributes:
         card: device card.  topology: layer widths ``N_IN,N_HID,N_OUT``.  dataset: task name.
-        seed: seed of training and of the trials.
-        train_noise: training-noise level.  train_steps, batch, n_copies, lr, t_loss_V: the
-            training's hyper-parameters (:class:`cosim.learn.train.TrainConfig`).
+        seed: seed of training and of the trials.  The training's hyper-parameters are the
+            dataset's recipe (:data:`cosim.learn.recipe.RECIPES`), the same ``cosim sim``
+            trains its crossbar with.
+        train_cache: read/write the trained weights in the weight cache
+            (:func:`cosim.learn.recipe.trained_weights`); ``False`` always trains (and times it).
         input_noise: Gaussian input noise at inference, σ relative to the input swing.
         g_errors: conductance-error levels (relative, uniform ±e after programming).
         n_trials: Monte Carlo trials per level.  chunk_trials: trials per Dask task.
@@ -74,12 +76,7 @@ class ScaleConfig:
     topology: str = "64,16,10"
     dataset: str = "digits"
     seed: int = 1
-    train_noise: float = 0.1
-    train_steps: int = 1500
-    batch: int = 128
-    n_copies: int = 8
-    lr: float = 0.03
-    t_loss_V: float = 0.2
+    train_cache: bool = True
     input_noise: float = 0.05
     g_errors: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)
     n_trials: int = 100
@@ -102,7 +99,10 @@ class TrainedNetwork:
 
     Attributes:
         spec: circuit constants.  g_dev_S: target device conductances (select-bit order).
-        train_s: training wall time (s).  n_clipped: weights clipped into the window.
+        train_s: training wall time (s; when the weights came from the cache, the time their
+            training took when it ran).  cached: the weights came from the cache.
+        train_config: the hyper-parameters (``TrainConfig`` as a dict).
+        n_clipped: weights clipped into the window.
         float_ref: accuracy of the ideal network on the test split: ``clean`` and ``noisy``
             (the run's input noise, 10 presentations), and on the training split (``train``).
     """
@@ -110,6 +110,8 @@ class TrainedNetwork:
     spec: CircuitSpec
     g_dev_S: FloatArray
     train_s: float
+    cached: bool
+    train_config: dict[str, Any]
     n_clipped: int
     float_ref: dict[str, float] = field(default_factory=dict)
 
@@ -119,19 +121,10 @@ def train_network(cfg: ScaleConfig) -> TrainedNetwork:
     topo = parse_topology(cfg.topology)
     spec, gb_min, gb_max = card_circuit(load_card(cfg.card))
     tr, te = datasets.train_test(topo, cfg.dataset)
-    tcfg = train.TrainConfig(
-        noise=cfg.train_noise,
-        steps=cfg.train_steps,
-        batch=cfg.batch,
-        n_copies=cfg.n_copies,
-        lr=cfg.lr,
-        t_loss_V=cfg.t_loss_V,
-        seed=cfg.seed,
+    tw = recipe.trained_weights(
+        spec, gb_min, gb_max, topo, cfg.dataset, cfg.seed, cache=cfg.train_cache
     )
-    t0 = time.perf_counter()
-    w = train.train(spec, tr, gb_min, gb_max, tcfg, topo)
-    train_s = time.perf_counter() - t0
-    tg = train.to_conductances(spec, w, gb_min, gb_max)
+    tg = train.to_conductances(spec, tw.weights, gb_min, gb_max)
     rng = np.random.default_rng(cfg.seed)
     ni = train.NonIdealities(input_noise=cfg.input_noise)
     ref = {
@@ -143,7 +136,7 @@ def train_network(cfg: ScaleConfig) -> TrainedNetwork:
     }
     gb = join_layers(tg.g1_S, tg.g2_S)
     g_dev = 1.0 / (1.0 / gb - spec.r_infer_path_ohm)
-    return TrainedNetwork(spec, g_dev, train_s, tg.n_clipped, ref)
+    return TrainedNetwork(spec, g_dev, tw.train_s, tw.cached, asdict(tw.config), tg.n_clipped, ref)
 
 
 def _sweep_config(cfg: ScaleConfig) -> sweep.SweepConfig:
@@ -234,13 +227,16 @@ def run_scale(
     topo = parse_topology(cfg.topology)
     log(f"training {topo} ({topo.n_dev} devices) on {cfg.dataset}, card {cfg.card}")
     net = train_network(cfg)
-    log(f"trained in {net.train_s:.1f} s; float reference {net.float_ref}")
+    how = "weights from the cache, trained in" if net.cached else "trained in"
+    log(f"{how} {net.train_s:.1f} s; float reference {net.float_ref}")
     chunks, mc_s = run_trials(cfg, net, scheduler=scheduler)
     result = {
         "config": asdict(cfg),
         "n_devices": topo.n_dev,
         "topology": list(topo.widths),
         "train_s": net.train_s,
+        "train_cached": net.cached,
+        "train_config": net.train_config,
         "n_clipped": net.n_clipped,
         "float_reference": net.float_ref,
         "twin_s": mc_s,
