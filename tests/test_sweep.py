@@ -101,6 +101,18 @@ def test_noise_is_seeded_by_grid_point_not_order(tmp_path: Path) -> None:
     assert any(p["ci95"][1] > p["ci95"][0] for p in p_err)  # the error really varies
 
 
+def test_a_programming_group_equals_its_chunks_run_alone(tmp_path: Path) -> None:
+    """The Dask task unit: chunks sharing card, training level and trial range are programmed
+    once (with tables built by another task) and give exactly the single-chunk results."""
+    chunks = sweep.plan(TINY, tmp_path)
+    group = [c for c in chunks if (c.card, c.i_train, c.index) == (0, 1, 2)]
+    assert len(group) == 2 and group[0].i_error != group[1].i_error
+    twin = sweep.card_twin(TINY, "Cr")
+    assert sweep.run_chunks(group, twin) == [sweep.run_chunk(c) for c in group]
+    with pytest.raises(UsageError, match="must share card, training level and index"):
+        sweep.run_chunks([chunks[0], chunks[-1]])
+
+
 def test_other_configuration_in_same_directory_is_refused(tmp_path: Path) -> None:
     sweep.plan(TINY, tmp_path)
     other = sweep.SweepConfig(**{**TINY.__dict__, "n_trials": 40})

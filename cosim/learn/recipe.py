@@ -148,6 +148,7 @@ def _store(path: Path, w: Weights, train_s: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the cache from other users
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, w1=w.w1, w2=w.w2, train_s=np.float64(train_s))
         os.replace(tmp, path)

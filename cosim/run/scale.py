@@ -45,6 +45,7 @@ __all__ = [
     "ScaleConfig",
     "TrainedNetwork",
     "train_network",
+    "card_twin",
     "trial_chunk",
     "run_trials",
     "run_scale",
@@ -143,17 +144,28 @@ def _sweep_config(cfg: ScaleConfig) -> sweep.SweepConfig:
     return sweep.SweepConfig(cards=(cfg.card,), seed=cfg.seed, device_pool=cfg.device_pool)
 
 
+def card_twin(cfg: ScaleConfig) -> sweep.CardTwin:
+    """The step tables of the card's device pool (one Dask task, shared by every chunk)."""
+    return sweep.card_twin(_sweep_config(cfg), cfg.card)
+
+
 def trial_chunk(
-    cfg: ScaleConfig, spec: CircuitSpec, g_dev_S: FloatArray, chunk: int, n_trials: int
+    cfg: ScaleConfig,
+    spec: CircuitSpec,
+    g_dev_S: FloatArray,
+    chunk: int,
+    n_trials: int,
+    twin: sweep.CardTwin | None = None,
 ) -> dict[str, Any]:
     """Program ``n_trials`` chips with the twin and infer at every error level (one Dask task).
 
+    ``twin``: the pool's step tables (:func:`card_twin`), built here when ``None``.
     Returns ``{"chunk", "acc": {level: [per-trial accuracy]}, "pulses_mean", "failed"}``.
     """
     topo = parse_topology(cfg.topology)
     _, te = datasets.train_test(topo, cfg.dataset)
     prog_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, chunk, 1]))
-    out = sweep.program_trials(_sweep_config(cfg), cfg.card, g_dev_S, n_trials, prog_rng)
+    out = sweep.program_trials(_sweep_config(cfg), cfg.card, g_dev_S, n_trials, prog_rng, twin)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, chunk, 2]))
     ni = train.NonIdealities(input_noise=cfg.input_noise)
     acc: dict[str, list[float]] = {}
@@ -193,8 +205,9 @@ def run_trials(
     t0 = time.perf_counter()
     try:
         with Client(scheduler or cluster) as client:
+            twin = client.submit(card_twin, cfg, pure=False)  # tables built once, not per worker
             futures = [
-                client.submit(trial_chunk, cfg, net.spec, net.g_dev_S, i, n, pure=False)
+                client.submit(trial_chunk, cfg, net.spec, net.g_dev_S, i, n, twin, pure=False)
                 for i, n in _chunks(cfg)
             ]
             results = client.gather(futures)

@@ -75,7 +75,9 @@ __all__ = [
     "quick_config",
     "plan",
     "train_targets",
+    "card_twin",
     "program_trials",
+    "run_chunks",
     "run_chunk",
     "run_sweep",
     "summarize",
@@ -343,19 +345,32 @@ def _card_twin(
     return program.build_tables(params, setup), float(c.x0), int(c.n_switches), c
 
 
+CardTwin = tuple[program.PulseTables, float, int, DeviceCard]
+
+
+def card_twin(cfg: SweepConfig, card: str | DeviceCard) -> CardTwin:
+    """The step tables of ``card``'s device pool for ``cfg`` (built once per process; a Dask
+    sweep builds them once per card in one task and hands them to every chunk)."""
+    return _card_twin(card, cfg.device_pool, cfg.seed + 7919, cfg.d2d, cfg.reset_pulse)
+
+
 def program_trials(
-    cfg: SweepConfig, card: str | DeviceCard, g_dev_S: Any, n_trials: int, rng: np.random.Generator
+    cfg: SweepConfig,
+    card: str | DeviceCard,
+    g_dev_S: Any,
+    n_trials: int,
+    rng: np.random.Generator,
+    twin: CardTwin | None = None,
 ) -> program.ProgramOutcome:
     """Program ``n_trials`` crossbars of ``card`` (name or loaded card) to ``g_dev_S``
     (N_DEV,) with the twin.
 
     Each trial draws its N_DEV devices from the card's pool (device-to-device spread) and programs
     them by write-verify with the co-simulation's codes, tolerance and scheme, with cycle-to-cycle
-    noise if ``cfg.c2c``.  Returns outcomes of shape ``(n_trials, N_DEV)``.
+    noise if ``cfg.c2c``.  ``twin``: the pool's tables (:func:`card_twin`), built here when
+    ``None``.  Returns outcomes of shape ``(n_trials, N_DEV)``.
     """
-    tables, x0, n_sw, c = _card_twin(
-        card, cfg.device_pool, cfg.seed + 7919, cfg.d2d, cfg.reset_pulse
-    )
+    tables, x0, n_sw, c = twin if twin is not None else card_twin(cfg, card)
     spec, _, _ = card_circuit(c, cfg.w_max)
     setup, codes = program.card_program_setup(
         c, spec, g_dev_S, tables.setup.harness, reset_pulse=cfg.reset_pulse
@@ -373,47 +388,75 @@ def program_trials(
     )
 
 
-def run_chunk(chunk: Chunk) -> dict[str, Any]:
-    """Run one chunk (pure function of its arguments; executed on a Dask worker)."""
-    cfg = _config_from_dict(chunk.config)
-    card = cfg.cards[chunk.card]
+def _group_key(chunk: Chunk) -> tuple[int, int, int]:
+    """Chunks with the same key program the same crossbars (same programming seed)."""
+    return chunk.card, chunk.i_train, chunk.index
+
+
+def run_chunks(chunks: list[Chunk], twin: CardTwin | None = None) -> list[dict[str, Any]]:
+    """Run chunks of one programming group (equal :func:`_group_key`; one Dask task).
+
+    The crossbars are programmed once, seeded by ``SeedSequence([seed, card, i_train, chunk,
+    1])``, and every chunk's error and noise are drawn from its own seed sequence, so each
+    result equals :func:`run_chunk` of that chunk alone.
+    """
+    if not chunks:
+        return []
+    first = chunks[0]
+    if any(_group_key(c) != _group_key(first) for c in chunks):
+        raise UsageError("run_chunks: the chunks must share card, training level and index")
+    cfg = _config_from_dict(first.config)
     prog_rng = np.random.default_rng(
-        np.random.SeedSequence([cfg.seed, chunk.card, chunk.i_train, chunk.index, 1])
+        np.random.SeedSequence([cfg.seed, first.card, first.i_train, first.index, 1])
     )
-    out = program_trials(cfg, card, chunk.g_dev_S, chunk.n_trials, prog_rng)
-    seq = np.random.SeedSequence(
-        [
-            cfg.seed,
-            chunk.card,
-            chunk.i_train,
-            chunk.i_kind,
-            chunk.i_error,
-            chunk.i_input,
-            chunk.index,
-        ]
+    out = program_trials(
+        cfg, cfg.cards[first.card], first.g_dev_S, first.n_trials, prog_rng, twin
     )
-    rng = np.random.default_rng(seq)
-    spec = network.CircuitSpec(**chunk.spec)
-    g_dev = out.g_S
-    level = cfg.g_error_levels[chunk.i_error]
-    if level > 0:
-        g_dev = train.perturb_conductances(g_dev, level, cfg.g_error_kinds[chunk.i_kind], rng)
-    g_branch = 1.0 / (spec.r_infer_path_ohm + 1.0 / np.maximum(g_dev, 1e-30))
-    g1, g2 = network.split_layers(g_branch)
-    ni = train.NonIdealities(
-        read_noise=cfg.read_noise,
-        input_noise=cfg.input_levels[chunk.i_input],
-        input_noise_kind=cfg.input_noise_kind,
-    )
-    acc = train.evaluate(
-        spec, g1, g2, _test_set(cfg), rng, ni, n_trials=chunk.n_trials, n_repeats=cfg.n_repeats
-    )
-    return {
-        "key": chunk.key,
-        "acc": acc.tolist(),
-        "pulses_mean": float(out.pulses.mean()),
-        "failed": int(out.failed.sum()),
-    }
+    spec = network.CircuitSpec(**first.spec)
+    test = _test_set(cfg)
+    results = []
+    for chunk in chunks:
+        seq = np.random.SeedSequence(
+            [
+                cfg.seed,
+                chunk.card,
+                chunk.i_train,
+                chunk.i_kind,
+                chunk.i_error,
+                chunk.i_input,
+                chunk.index,
+            ]
+        )
+        rng = np.random.default_rng(seq)
+        g_dev = out.g_S
+        level = cfg.g_error_levels[chunk.i_error]
+        if level > 0:
+            kind = cfg.g_error_kinds[chunk.i_kind]
+            g_dev = train.perturb_conductances(g_dev, level, kind, rng)
+        g_branch = 1.0 / (spec.r_infer_path_ohm + 1.0 / np.maximum(g_dev, 1e-30))
+        g1, g2 = network.split_layers(g_branch)
+        ni = train.NonIdealities(
+            read_noise=cfg.read_noise,
+            input_noise=cfg.input_levels[chunk.i_input],
+            input_noise_kind=cfg.input_noise_kind,
+        )
+        acc = train.evaluate(
+            spec, g1, g2, test, rng, ni, n_trials=chunk.n_trials, n_repeats=cfg.n_repeats
+        )
+        results.append(
+            {
+                "key": chunk.key,
+                "acc": acc.tolist(),
+                "pulses_mean": float(out.pulses.mean()),
+                "failed": int(out.failed.sum()),
+            }
+        )
+    return results
+
+
+def run_chunk(chunk: Chunk) -> dict[str, Any]:
+    """Run one chunk (pure function of its arguments)."""
+    return run_chunks([chunk])[0]
 
 
 def _config_from_dict(conf: dict[str, Any]) -> SweepConfig:
@@ -490,18 +533,18 @@ def run_sweep(
             client = Client(cluster)
         done = 0
         try:
-            futures = client.map(run_chunk, todo, pure=False)
+            futures = _submit(client, cfg, todo)
             step = max(1, len(todo) // 20)
             for fut in as_completed(futures):
-                res = fut.result()
-                _write_json(out / "chunks" / f"{res['key']}.json", res)
-                results[res["key"]] = res
-                done += 1
-                if done % step == 0 or done == len(todo):
-                    log(f"{done}/{len(todo)} chunks done")
-                if stop_after is not None and done >= stop_after:
-                    client.cancel(futures)
-                    return {"complete": False, "done": done}
+                for res in fut.result():
+                    _write_json(out / "chunks" / f"{res['key']}.json", res)
+                    results[res["key"]] = res
+                    done += 1
+                    if done % step == 0 or done == len(todo):
+                        log(f"{done}/{len(todo)} chunks done")
+                    if stop_after is not None and done >= stop_after:
+                        client.cancel(futures)
+                        return {"complete": False, "done": done}
         except KeyboardInterrupt as exc:
             raise Interrupted(
                 f"{done} new chunks saved, {len(results)} of {len(chunks)} on disk in {out}; "
@@ -515,6 +558,22 @@ def run_sweep(
     summary = summarize(cfg, chunks, results, out)
     _write_json(out / "accuracy.json", summary)
     return summary
+
+
+def _submit(client: Any, cfg: SweepConfig, todo: list[Chunk]) -> list[Any]:
+    """One task per card building its pool's step tables, one per programming group using
+    them: every card's tables are built once per sweep instead of once per worker."""
+    twins = {
+        c: client.submit(card_twin, cfg, cfg.cards[c], pure=False)
+        for c in sorted({ch.card for ch in todo})
+    }
+    groups: dict[tuple[int, int, int], list[Chunk]] = {}
+    for ch in todo:
+        groups.setdefault(_group_key(ch), []).append(ch)
+    return [
+        client.submit(run_chunks, group, twins[key[0]], pure=False)
+        for key, group in groups.items()
+    ]
 
 
 def summarize(
