@@ -1,17 +1,45 @@
 """The crossbar's NumPy twin as a lockstep backend: fast and approximate, for control-logic
-checks (devices through :mod:`cosim.circuit.mss`, neurons from the ideal circuit equations)."""
+checks (devices through :mod:`cosim.circuit.mss`, neurons from the ideal circuit equations).
+
+Its cost per sync does not grow with the array in Python: the held controls live in arrays
+(select lines, inputs), the circuit is solved once per change of controls or states for all
+devices at once, only devices with a non-zero source are integrated (the others take the exact
+0 V update), and only values that moved by more than the VCD writer's deadband are handed to
+the writer (so a write touches the few signals that changed, not every device of the array).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cosim.backends.protocol import X_TOLERANCE, BackendStats, check_physical
 from cosim.circuit import mss
 from cosim.circuit.network import CircuitSpec
 from cosim.topology import DEFAULT, Topology
-from cosim.waves.write import AnalogVcdWriter
+from cosim.waves.write import DEADBAND, AnalogVcdWriter
+
+FloatArray = NDArray[np.float64]
+
+_DEVICE_VARS = ("v", "i", "x", "g")
+
+
+def _take(p: mss.MSSArrays, idx: NDArray[np.intp] | slice) -> mss.MSSArrays:
+    return mss.MSSArrays(**{f.name: getattr(p, f.name)[idx] for f in fields(p)})
+
+
+class _Solution:
+    """The circuit at the held controls and current states (every device at once)."""
+
+    __slots__ = ("v_src", "v_dev", "i_dev", "neurons")
+
+    def __init__(
+        self, v_src: FloatArray, v_dev: FloatArray, i_dev: FloatArray, neurons: FloatArray
+    ) -> None:
+        self.v_src, self.v_dev, self.i_dev, self.neurons = v_src, v_dev, i_dev, neurons
 
 
 class NumpyBackend:
@@ -19,9 +47,12 @@ class NumpyBackend:
 
     Between syncs the held source values are applied to every device through its series
     resistance (switch + series resistor + clamp/virtual ground, linear parts lumped), the
-    state is advanced with :func:`cosim.circuit.mss.apply_pulse`, and the analog VCD gets
-    ``points_per_interval`` samples of every interval.  Neurons follow the ideal circuit
-    equations of :mod:`cosim.circuit.network` with the devices' actual currents.
+    state of every device with a non-zero source is advanced with
+    :func:`cosim.circuit.mss.apply_pulse` (the others with the exact 0 V update
+    :func:`cosim.circuit.mss.step_constant`), and the analog VCD gets ``points_per_interval``
+    samples of every interval in which a source is on.  Neurons follow the ideal circuit
+    equations of :mod:`cosim.circuit.network` with the devices' actual currents.  Every device's
+    ``v``, ``i``, ``x``, ``g`` is recorded in every phase (subject to the writer's deadband).
     """
 
     def __init__(
@@ -36,126 +67,210 @@ class NumpyBackend:
     ) -> None:
         self.stats = BackendStats()
         self._spec = spec
+        self._topo = topology
         self._x = np.array(x0, dtype=float)
+        n = self._x.size
         self._p = params.broadcast_flat(self._x.shape)
+        self._layers = topology.layers
+        self._still = np.asarray(mss.current(self._p, 0.0, self._x) == 0.0)  # no current at 0 V
+        self._p_layer = [_take(self._p, sl) for sl in self._layers]
         self._writer = writer
         self._n_pts = max(1, int(points_per_interval))
-        self._ctl: dict[str, float] = {}
-        self._topo = topology
-        self._names = topology.device_names
         self._r_path = spec.r_read_path_ohm
+        # held controls: arrays for the crossbar's sources, a dict for anything else
+        self._sel = np.zeros(n, dtype=bool)
+        self._vin = np.zeros(topology.n_in)
+        self._vprog = 0.0
+        self._vinf = 0.0
+        self._other: dict[str, float] = {}
+        self._slot: dict[str, tuple[str, int]] = {"vprog": ("prog", 0), "vinf": ("inf", 0)}
+        self._slot.update({f"vsel{k}": ("sel", k) for k in range(n)})
+        self._slot.update({f"vin{i}": ("in", i) for i in range(topology.n_in)})
+        names = topology.device_names
+        self._dev_keys = {var: [f"{nm}.{var}" for nm in names] for var in _DEVICE_VARS}
+        n_in = topology.n_in
+        self._sup_keys = {
+            "in.v": [f"supply.in{i}.v" for i in range(n_in)],
+            "in.i": [f"supply.in{i}.i" for i in range(n_in)],
+            "inn.v": [f"supply.inn{i}.v" for i in range(n_in)],
+            "inn.i": [f"supply.inn{i}.i" for i in range(n_in)],
+        }
+        self._neuron_keys = [f"neuron.{nm}.v" for nm in topology.neuron_names]
+        self._band = {k: DEADBAND[k.rsplit(".", 1)[-1]] for k in (*_DEVICE_VARS, *self._sup_keys)}
+        # last value handed to the writer per array signal (NaN: never, so the first goes out)
+        self._given = {k: np.full(n, np.nan) for k in _DEVICE_VARS}
+        self._given.update({k: np.full(n_in, np.nan) for k in self._sup_keys})
+        self._always = [
+            *(f"supply.{s}.{q}" for s in ("vdd", "vss", "prog") for q in ("v", "i")),
+            *self._neuron_keys,
+        ]
+        self._edge_s: float | None = None
+        self._sol: _Solution | None = None
         self._record(0.0)
 
-    def _device_sources(self) -> tuple[np.ndarray, float, np.ndarray]:
-        """Source voltage seen by each device's path, the programming-bus voltage and the
-        neuron outputs (hidden and output; all 0 V outside inference)."""
-        n = len(self._names)
-        v_src = np.zeros(n)
-        ctl = self._ctl
-        v_prog = ctl.get("vprog", 0.0)
-        sel = np.array([ctl.get(f"vsel{k}", 0.0) > 0.5 for k in range(n)])
-        v_src[sel] = v_prog
-        neurons = self._neurons()
-        if ctl.get("vinf", 0.0) > 0.5:
-            t = self._topo
-            l1, l2 = t.layers
-            v_src[l1] += np.repeat(self._inputs(), t.n_hid)
-            v_src[l2] += np.repeat(neurons[: t.n_hid], t.n_out)
-        return v_src, v_prog, neurons
+    # ------------------------------------------------------------------ the circuit
+    def _solve(self) -> _Solution:
+        """Source, voltage and current of every device and the neuron outputs (cached until
+        the controls or the states change)."""
+        if self._sol is not None:
+            return self._sol
+        spec, t, x, rp = self._spec, self._topo, self._x, self._r_path
+        v_src = np.where(self._sel, self._vprog, 0.0)
+        neurons = np.zeros(t.n_neurons)
+        layer_iv: list[tuple[FloatArray, FloatArray]] = []
+        if self._vinf > 0.5:
+            (l1, l2), (p1, p2) = self._layers, self._p_layer
+            v_in = self._vin
+            v1 = np.repeat(v_in, t.n_hid)
+            d1 = mss.device_voltage(p1, v1, x[l1], rp)
+            i1 = mss.current(p1, d1, x[l1])
+            i_col = i1.reshape(t.n_in, t.n_hid).sum(axis=0) - spec.g_ref1_S * v_in.sum()
+            h = np.clip(spec.r_f1_ohm * i_col, 0.0, spec.v_h_max_V)
+            v2 = np.repeat(h, t.n_out)
+            d2 = mss.device_voltage(p2, v2, x[l2], rp)
+            i2 = mss.current(p2, d2, x[l2])
+            i_out = i2.reshape(t.n_hid, t.n_out).sum(axis=0) - spec.g_ref2_S * h.sum()
+            y = np.clip(spec.r_f2_ohm * i_out, 0.0, spec.v_o_max_V)
+            neurons = np.concatenate([h, y])
+            v_src[l1] += v1
+            v_src[l2] += v2
+            layer_iv = [(d1, i1), (d2, i2)]
+        if layer_iv and not self._sel.any():  # the neurons' solution is every device's
+            v_dev = np.concatenate([layer_iv[0][0], layer_iv[1][0]])
+            i_dev = np.concatenate([layer_iv[0][1], layer_iv[1][1]])
+        else:  # a device without current at 0 V sits at 0 V, 0 A when its source is 0 V
+            v_dev, i_dev = np.zeros_like(x), np.zeros_like(x)
+            solve = np.flatnonzero((v_src != 0) | ~self._still)
+            if solve.size:
+                p = _take(self._p, solve)
+                v_dev[solve] = mss.device_voltage(p, v_src[solve], x[solve], rp)
+                i_dev[solve] = mss.current(p, v_dev[solve], x[solve])
+        self._sol = _Solution(v_src, v_dev, i_dev, neurons)
+        return self._sol
 
-    def _currents(self, v_src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v_dev = mss.device_voltage(self._p, v_src, self._x, self._r_path)
-        return v_dev, mss.current(self._p, v_dev, self._x)
-
-    def _inputs(self) -> np.ndarray:
-        return np.array([self._ctl.get(f"vin{i}", 0.0) for i in range(self._topo.n_in)])
-
-    def _neurons(self) -> np.ndarray:
-        """Hidden and output neuron voltages for the held inputs (infer mode)."""
-        spec, t = self._spec, self._topo
-        if self._ctl.get("vinf", 0.0) <= 0.5:
-            return np.zeros(t.n_neurons)
-        v_in = self._inputs()
-        l1, l2 = t.layers
-        _, i1 = self._currents_for(l1, np.repeat(v_in, t.n_hid))
-        i_col = i1.reshape(t.n_in, t.n_hid).sum(axis=0) - spec.g_ref1_S * v_in.sum()
-        h = np.clip(spec.r_f1_ohm * i_col, 0.0, spec.v_h_max_V)
-        _, i2 = self._currents_for(l2, np.repeat(h, t.n_out))
-        i_out = i2.reshape(t.n_hid, t.n_out).sum(axis=0) - spec.g_ref2_S * h.sum()
-        y = np.clip(spec.r_f2_ohm * i_out, 0.0, spec.v_o_max_V)
-        return np.concatenate([h, y])
-
-    def _currents_for(self, idx: slice, v_src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = mss.MSSArrays(**{f: getattr(self._p, f)[idx] for f in self._p.__dataclass_fields__})
-        v_dev = mss.device_voltage(p, v_src, self._x[idx], self._r_path)
-        return v_dev, mss.current(p, v_dev, self._x[idx])
+    # ------------------------------------------------------------------ recording
+    def _moved(self, key: str, values: FloatArray, out: dict[str, float], names: list[str]) -> None:
+        """Hand ``values`` of the array signal ``key`` that moved past the deadband to ``out``."""
+        given = self._given[key]
+        moved = np.flatnonzero(~(np.abs(values - given) <= self._band[key]))
+        if moved.size:
+            given[moved] = values[moved]
+            vals = values[moved].tolist()
+            out.update(zip([names[k] for k in moved.tolist()], vals, strict=True))
 
     def _record(self, t_s: float) -> None:
-        v_src, v_prog, neurons = self._device_sources()
-        v_dev, i_dev = self._currents(v_src)
+        sol = self._solve()
+        spec, t = self._spec, self._topo
         values: dict[str, float] = {}
         g = mss.conductance(self._p, self._x)
-        for k, name in enumerate(self._names):
-            values[f"{name}.v"] = float(v_dev[k])
-            values[f"{name}.i"] = float(i_dev[k])
-            values[f"{name}.x"] = float(self._x[k])
-            values[f"{name}.g"] = float(g[k])
-        spec = self._spec
-        sel = v_src != 0
-        i_prog = float(i_dev[sel].sum()) if v_prog != 0.0 else 0.0
-        t = self._topo
+        for var, arr in zip(_DEVICE_VARS, (sol.v_dev, sol.i_dev, self._x, g), strict=True):
+            self._moved(var, np.asarray(arr, dtype=float), values, self._dev_keys[var])
+        v_prog = self._vprog
+        i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if v_prog != 0.0 else 0.0
         n_amps = t.n_neurons
         values["supply.vdd.v"], values["supply.vdd.i"] = spec.vdd_V, n_amps * spec.opamp_iq_A
         values["supply.vss.v"], values["supply.vss.i"] = spec.vss_V, -n_amps * spec.opamp_iq_A
         values["supply.prog.v"], values["supply.prog.i"] = v_prog, i_prog
-        infer = self._ctl.get("vinf", 0.0) > 0.5
-        for i in range(t.n_in):
-            v_i = self._ctl.get(f"vin{i}", 0.0)
-            row = i_dev[i * t.n_hid : (i + 1) * t.n_hid].sum() if infer else 0.0
-            values[f"supply.in{i}.v"], values[f"supply.in{i}.i"] = v_i, float(row)
-            i_ref = -t.n_hid * spec.g_ref1_S * v_i
-            values[f"supply.inn{i}.v"], values[f"supply.inn{i}.i"] = -v_i, i_ref
-        for n, name in enumerate(t.neuron_names):
-            values[f"neuron.{name}.v"] = float(neurons[n])
+        l1 = self._layers[0]
+        if self._vinf > 0.5:
+            rows = sol.i_dev[l1].reshape(t.n_in, t.n_hid).sum(axis=1)
+        else:
+            rows = np.zeros(t.n_in)
+        sup = {
+            "in.v": self._vin,
+            "in.i": rows,
+            "inn.v": -self._vin,
+            "inn.i": -t.n_hid * spec.g_ref1_S * self._vin,
+        }
+        for key, arr in sup.items():
+            self._moved(key, arr, values, self._sup_keys[key])
+        values.update(zip(self._neuron_keys, sol.neurons.tolist(), strict=True))
         self._writer.write(t_s, values)
         self.stats.points += 1
 
+    def _stepping(self, before: _Solution, after: _Solution, inputs: bool) -> list[str]:
+        """Signals that may step at a control edge: ``v``/``i`` of every device whose voltage
+        or current jumps, ``x``/``g`` of every device driven before or after, the supplies
+        (the input drivers only when ``inputs`` or ``vinf`` changed) and the neurons."""
+        jump = np.flatnonzero((before.v_dev != after.v_dev) | (before.i_dev != after.i_dev))
+        driven = np.flatnonzero((before.v_src != 0) | (after.v_src != 0))
+        keys = self._dev_keys
+        names = [keys[v][k] for k in jump.tolist() for v in ("v", "i")]
+        names += [keys[v][k] for k in driven.tolist() for v in ("x", "g")]
+        names += self._always
+        if inputs:
+            for key_list in self._sup_keys.values():
+                names += key_list
+        return names
+
+    # ------------------------------------------------------------------ protocol
     def mark_edge(self, t_s: float) -> None:
-        """Controls change at ``t_s``: the held values go to the analog VCD there; the
-        post-edge values follow at the same time stamp (:meth:`set_controls`)."""
-        self._writer.mark_edge(t_s)
+        """Controls change at ``t_s``: the held values of the signals that step there go to the
+        analog VCD (once :meth:`set_controls` shows which), the post-edge values follow at the
+        same time stamp."""
+        self._edge_s = t_s
 
     def set_controls(self, values: Mapping[str, float]) -> None:
-        self._ctl.update(values)
+        before = self._solve()
+        inputs = False
+        for name, value in values.items():
+            kind, k = self._slot.get(name, ("other", 0))
+            if kind == "sel":
+                self._sel[k] = value > 0.5
+            elif kind == "in":
+                self._vin[k] = value
+                inputs = True
+            elif kind == "prog":
+                self._vprog = float(value)
+            elif kind == "inf":
+                self._vinf = float(value)
+                inputs = True
+            else:
+                self._other[name] = float(value)
+        self._sol = None
+        if self._edge_s is not None:
+            stepping = self._stepping(before, self._solve(), inputs)
+            self._writer.mark_edge(self._edge_s, stepping)
+            self._edge_s = None
         self._record(self.stats.t_s)
 
     def advance_to(self, t_s: float) -> None:
         t0 = self.stats.t_s
         if t_s <= t0:
             return
+        if self._edge_s is not None:  # an edge without new controls: nothing steps
+            self._writer.mark_edge(self._edge_s, self._always)
+            self._edge_s = None
         self.stats.syncs += 1
-        v_src, _, _ = self._device_sources()
-        active = v_src != 0
-        if np.any(active):
-            edges = np.linspace(t0, t_s, self._n_pts + 1)
-            for a, b in zip(edges[:-1], edges[1:], strict=True):
-                self._x = mss.apply_pulse(self._p, self._x, v_src, b - a, self._r_path)
-                self._record(float(b))
+        v_src = self._solve().v_src
+        on = np.flatnonzero(v_src != 0)
+        if on.size:
+            # the states at the interval's n points, integrated from its start in one call
+            off = np.flatnonzero(v_src == 0)
+            times = np.linspace(t0, t_s, self._n_pts + 1)[1:]
+            dt = (times - t0)[:, None]
+            x_on = mss.apply_pulse(_take(self._p, on), self._x[on], v_src[on], dt, self._r_path)
+            x_off = mss.step_constant(_take(self._p, off), self._x[off], 0.0, dt)
+            for m, t_m in enumerate(times.tolist()):
+                x = self._x.copy()
+                x[on], x[off] = x_on[m], x_off[m]
+                self._x, self._sol = x, None
+                self._record(t_m)
         else:
             # 0 V everywhere: the cards hold state (checked in tests), advance exactly anyway.
             self._x = mss.step_constant(self._p, self._x, 0.0, t_s - t0)
+            self._sol = None
         self.stats.t_s = t_s
         if not np.all((self._x >= -X_TOLERANCE) & (self._x <= 1.0 + X_TOLERANCE)):
-            names = self._names
+            names = self._topo.device_names
             check_physical(t_s, {f"{names[k]}.x": self._x[k] for k in range(len(names))}, "numpy")
 
     def sample(self) -> dict[str, float]:
         self.stats.samples += 1
-        v_src, v_prog, neurons = self._device_sources()
-        _, i_dev = self._currents(v_src)
-        i_prog = float(i_dev[v_src != 0].sum()) if v_prog != 0.0 else 0.0
+        sol = self._solve()
+        i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if self._vprog != 0.0 else 0.0
         out = {"sense": self._spec.r_sense_ohm * i_prog}
-        out.update({name: float(neurons[n]) for n, name in enumerate(self._topo.neuron_names)})
+        out.update(zip(self._topo.neuron_names, sol.neurons.tolist(), strict=True))
         return out
 
     def states(self) -> np.ndarray:
