@@ -96,10 +96,18 @@ class NumpyBackend:
             "inn.i": [f"supply.inn{i}.i" for i in range(n_in)],
         }
         self._neuron_keys = [f"neuron.{nm}.v" for nm in topology.neuron_names]
-        self._band = {k: DEADBAND[k.rsplit(".", 1)[-1]] for k in (*_DEVICE_VARS, *self._sup_keys)}
-        # last value handed to the writer per array signal (NaN: never, so the first goes out)
-        self._given = {k: np.full(n, np.nan) for k in _DEVICE_VARS}
-        self._given.update({k: np.full(n_in, np.nan) for k in self._sup_keys})
+        # array signals in two blocks (devices: v, i, x, g; input drivers), flat names, deadband
+        # per row and the last value handed to the writer (NaN: never, so the first goes out)
+        blocks = {
+            "dev": (_DEVICE_VARS, [self._dev_keys[v] for v in _DEVICE_VARS]),
+            "sup": (tuple(self._sup_keys), list(self._sup_keys.values())),
+        }
+        self._flat = {b: [nm for row in rows for nm in row] for b, (_, rows) in blocks.items()}
+        self._band = {
+            b: np.array([[DEADBAND[v.rsplit(".", 1)[-1]]] for v in var])
+            for b, (var, _) in blocks.items()
+        }
+        self._given = {"dev": np.full((4, n), np.nan), "sup": np.full((4, n_in), np.nan)}
         self._always = [
             *(f"supply.{s}.{q}" for s in ("vdd", "vss", "prog") for q in ("v", "i")),
             *self._neuron_keys,
@@ -112,50 +120,60 @@ class NumpyBackend:
     def _solve(self) -> _Solution:
         """Source, voltage and current of every device and the neuron outputs (cached until
         the controls or the states change)."""
-        if self._sol is not None:
-            return self._sol
-        spec, t, x, rp = self._spec, self._topo, self._x, self._r_path
-        v_src = np.where(self._sel, self._vprog, 0.0)
-        neurons = np.zeros(t.n_neurons)
+        if self._sol is None:
+            self._sol = self._solve_states(self._x[None, :])[0]
+        return self._sol
+
+    def _solve_states(self, xs: FloatArray) -> list[_Solution]:
+        """:meth:`_solve` at the held controls for each row of states ``xs`` ``(m, N_DEV)``
+        (vectorized over the rows)."""
+        spec, t, rp = self._spec, self._topo, self._r_path
+        m = xs.shape[0]
+        v_src = np.broadcast_to(np.where(self._sel, self._vprog, 0.0), xs.shape).copy()
+        neurons = np.zeros((m, t.n_neurons))
         layer_iv: list[tuple[FloatArray, FloatArray]] = []
         if self._vinf > 0.5:
             (l1, l2), (p1, p2) = self._layers, self._p_layer
             v_in = self._vin
-            v1 = np.repeat(v_in, t.n_hid)
-            d1 = mss.device_voltage(p1, v1, x[l1], rp)
-            i1 = mss.current(p1, d1, x[l1])
-            i_col = i1.reshape(t.n_in, t.n_hid).sum(axis=0) - spec.g_ref1_S * v_in.sum()
+            v1 = np.broadcast_to(np.repeat(v_in, t.n_hid), (m, t.n_layer1))
+            d1 = mss.device_voltage(p1, v1, xs[:, l1], rp)
+            i1 = mss.current(p1, d1, xs[:, l1])
+            i_col = i1.reshape(m, t.n_in, t.n_hid).sum(axis=1) - spec.g_ref1_S * v_in.sum()
             h = np.clip(spec.r_f1_ohm * i_col, 0.0, spec.v_h_max_V)
-            v2 = np.repeat(h, t.n_out)
-            d2 = mss.device_voltage(p2, v2, x[l2], rp)
-            i2 = mss.current(p2, d2, x[l2])
-            i_out = i2.reshape(t.n_hid, t.n_out).sum(axis=0) - spec.g_ref2_S * h.sum()
+            v2 = np.repeat(h, t.n_out, axis=1)
+            d2 = mss.device_voltage(p2, v2, xs[:, l2], rp)
+            i2 = mss.current(p2, d2, xs[:, l2])
+            i_out = i2.reshape(m, t.n_hid, t.n_out).sum(axis=1)
+            i_out -= spec.g_ref2_S * h.sum(axis=1, keepdims=True)
             y = np.clip(spec.r_f2_ohm * i_out, 0.0, spec.v_o_max_V)
-            neurons = np.concatenate([h, y])
-            v_src[l1] += v1
-            v_src[l2] += v2
+            neurons = np.concatenate([h, y], axis=1)
+            v_src[:, l1] += v1
+            v_src[:, l2] += v2
             layer_iv = [(d1, i1), (d2, i2)]
         if layer_iv and not self._sel.any():  # the neurons' solution is every device's
-            v_dev = np.concatenate([layer_iv[0][0], layer_iv[1][0]])
-            i_dev = np.concatenate([layer_iv[0][1], layer_iv[1][1]])
+            v_dev = np.concatenate([layer_iv[0][0], layer_iv[1][0]], axis=1)
+            i_dev = np.concatenate([layer_iv[0][1], layer_iv[1][1]], axis=1)
         else:  # a device without current at 0 V sits at 0 V, 0 A when its source is 0 V
-            v_dev, i_dev = np.zeros_like(x), np.zeros_like(x)
-            solve = np.flatnonzero((v_src != 0) | ~self._still)
+            v_dev, i_dev = np.zeros_like(xs), np.zeros_like(xs)
+            solve = np.flatnonzero((v_src != 0).any(axis=0) | ~self._still)
             if solve.size:
                 p = _take(self._p, solve)
-                v_dev[solve] = mss.device_voltage(p, v_src[solve], x[solve], rp)
-                i_dev[solve] = mss.current(p, v_dev[solve], x[solve])
-        self._sol = _Solution(v_src, v_dev, i_dev, neurons)
-        return self._sol
+                xk = xs[:, solve]
+                v_dev[:, solve] = mss.device_voltage(p, v_src[:, solve], xk, rp)
+                i_dev[:, solve] = mss.current(p, v_dev[:, solve], xk)
+        return [_Solution(v_src[r], v_dev[r], i_dev[r], neurons[r]) for r in range(m)]
 
     # ------------------------------------------------------------------ recording
-    def _moved(self, key: str, values: FloatArray, out: dict[str, float], names: list[str]) -> None:
-        """Hand ``values`` of the array signal ``key`` that moved past the deadband to ``out``."""
-        given = self._given[key]
-        moved = np.flatnonzero(~(np.abs(values - given) <= self._band[key]))
+    def _moved(self, block: str, values: FloatArray, out: dict[str, float]) -> None:
+        """Hand the values of the array block (rows of signals) that moved past the deadband
+        since they were last handed over to ``out``."""
+        given = self._given[block]
+        moved = np.flatnonzero(~(np.abs(values - given) <= self._band[block]))
         if moved.size:
-            given[moved] = values[moved]
-            vals = values[moved].tolist()
+            flat_given, flat_values = given.reshape(-1), values.reshape(-1)
+            flat_given[moved] = flat_values[moved]
+            names = self._flat[block]
+            vals = flat_values[moved].tolist()
             out.update(zip([names[k] for k in moved.tolist()], vals, strict=True))
 
     def _record(self, t_s: float) -> None:
@@ -163,8 +181,7 @@ class NumpyBackend:
         spec, t = self._spec, self._topo
         values: dict[str, float] = {}
         g = mss.conductance(self._p, self._x)
-        for var, arr in zip(_DEVICE_VARS, (sol.v_dev, sol.i_dev, self._x, g), strict=True):
-            self._moved(var, np.asarray(arr, dtype=float), values, self._dev_keys[var])
+        self._moved("dev", np.stack([sol.v_dev, sol.i_dev, self._x, g]), values)
         v_prog = self._vprog
         i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if v_prog != 0.0 else 0.0
         n_amps = t.n_neurons
@@ -176,14 +193,8 @@ class NumpyBackend:
             rows = sol.i_dev[l1].reshape(t.n_in, t.n_hid).sum(axis=1)
         else:
             rows = np.zeros(t.n_in)
-        sup = {
-            "in.v": self._vin,
-            "in.i": rows,
-            "inn.v": -self._vin,
-            "inn.i": -t.n_hid * spec.g_ref1_S * self._vin,
-        }
-        for key, arr in sup.items():
-            self._moved(key, arr, values, self._sup_keys[key])
+        vin = self._vin
+        self._moved("sup", np.stack([vin, rows, -vin, -t.n_hid * spec.g_ref1_S * vin]), values)
         values.update(zip(self._neuron_keys, sol.neurons.tolist(), strict=True))
         self._writer.write(t_s, values)
         self.stats.points += 1
@@ -249,12 +260,13 @@ class NumpyBackend:
             off = np.flatnonzero(v_src == 0)
             times = np.linspace(t0, t_s, self._n_pts + 1)[1:]
             dt = (times - t0)[:, None]
-            x_on = mss.apply_pulse(_take(self._p, on), self._x[on], v_src[on], dt, self._r_path)
-            x_off = mss.step_constant(_take(self._p, off), self._x[off], 0.0, dt)
-            for m, t_m in enumerate(times.tolist()):
-                x = self._x.copy()
-                x[on], x[off] = x_on[m], x_off[m]
-                self._x, self._sol = x, None
+            xs = np.broadcast_to(self._x, (times.size, self._x.size)).copy()
+            xs[:, on] = mss.apply_pulse(
+                _take(self._p, on), self._x[on], v_src[on], dt, self._r_path
+            )
+            xs[:, off] = mss.step_constant(_take(self._p, off), self._x[off], 0.0, dt)
+            for t_m, x, sol in zip(times.tolist(), xs, self._solve_states(xs), strict=True):
+                self._x, self._sol = x, sol
                 self._record(t_m)
         else:
             # 0 V everywhere: the cards hold state (checked in tests), advance exactly anyway.

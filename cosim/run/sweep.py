@@ -27,8 +27,12 @@ every input (:mod:`cosim.run.manifest`); resuming with
 a different one is refused.
 
 Chunks run on ``dask.distributed``: a :class:`~distributed.LocalCluster` by default, or an
-existing scheduler.  Results are written by the submitting process as they arrive, so workers
-need no shared file system.
+existing scheduler.  One task per card builds the step tables of its device pool
+(:func:`card_twin`); one task per *programming group* — the chunks of one ``(card, training
+noise, trial range)``, which share their programming seed — programs the crossbars once and
+evaluates every error kind, error level and input-noise level on them (:func:`run_chunks`;
+each chunk's result equals :func:`run_chunk` of that chunk alone).  Results are written by the
+submitting process as they arrive, so workers need no shared file system.
 """
 
 from __future__ import annotations
