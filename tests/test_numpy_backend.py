@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import vcd_oracle
+
 from cosim.circuit import mss, network
 from cosim.crossbar import make_backend, make_crossbar
 from cosim.learn import datasets

@@ -39,6 +39,7 @@ from cosim.crossbar import card_circuit
 from cosim.errors import UsageError
 from cosim.learn import datasets, recipe, train
 from cosim.run import sweep
+from cosim.run.cluster import local_cluster
 from cosim.topology import parse_topology
 
 __all__ = [
@@ -195,13 +196,9 @@ def run_trials(
 ) -> tuple[list[dict[str, Any]], float]:
     """All trial chunks on Dask (a local cluster of ``cfg.workers`` one-thread workers, or an
     existing ``scheduler``).  Returns the chunk results in chunk order and the wall time (s)."""
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+    cluster = local_cluster(cfg.workers) if scheduler is None else None
     t0 = time.perf_counter()
     try:
         with Client(scheduler or cluster) as client:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import math
 import os
 import signal
@@ -57,6 +56,7 @@ from cosim.errors import Interrupted, UsageError
 from cosim.harness.contract import default_harness
 from cosim.learn import data, train
 from cosim.run.child import sigint_ignored
+from cosim.run.cluster import local_cluster
 from cosim.run.manifest import (
     SweepError,
     check_chunk,
@@ -413,9 +413,7 @@ def run_chunks(chunks: list[Chunk], twin: CardTwin | None = None) -> list[dict[s
     prog_rng = np.random.default_rng(
         np.random.SeedSequence([cfg.seed, first.card, first.i_train, first.index, 1])
     )
-    out = program_trials(
-        cfg, cfg.cards[first.card], first.g_dev_S, first.n_trials, prog_rng, twin
-    )
+    out = program_trials(cfg, cfg.cards[first.card], first.g_dev_S, first.n_trials, prog_rng, twin)
     spec = network.CircuitSpec(**first.spec)
     test = _test_set(cfg)
     results = []
@@ -503,7 +501,7 @@ def run_sweep(
     Returns:
         The summary also written to ``out/accuracy.json`` (see :func:`summarize`).
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     out = Path(out)
     chunks = plan(cfg, out, log)
@@ -527,13 +525,7 @@ def run_sweep(
             # terminal (sent to the whole process group) reaches only this process, which
             # shuts the cluster down; the workers print no tracebacks.
             with sigint_ignored():
-                cluster = LocalCluster(
-                    n_workers=jobs,
-                    threads_per_worker=1,
-                    processes=processes,
-                    dashboard_address=":0",
-                    silence_logs=logging.CRITICAL,
-                )
+                cluster = local_cluster(jobs, processes=processes, dashboard_address=":0")
             client = Client(cluster)
         done = 0
         try:
@@ -575,8 +567,7 @@ def _submit(client: Any, cfg: SweepConfig, todo: list[Chunk]) -> list[Any]:
     for ch in todo:
         groups.setdefault(_group_key(ch), []).append(ch)
     return [
-        client.submit(run_chunks, group, twins[key[0]], pure=False)
-        for key, group in groups.items()
+        client.submit(run_chunks, group, twins[key[0]], pure=False) for key, group in groups.items()
     ]
 
 
