@@ -9,9 +9,11 @@ reproduce the threaded cocotb bridge bit for bit and the pure-Python engine with
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cosim.run.design import run_design
@@ -59,3 +61,35 @@ def test_engines_agree_on_the_sar_example(tmp_path: Path, monkeypatch: pytest.Mo
     ref = runs["python"]["energy"]["energy_J"]
     for supply, value in runs["c"]["energy"]["energy_J"].items():
         assert value == pytest.approx(ref[supply], rel=1e-6, abs=1e-18), supply
+
+
+EVERY_SYNC = Path(__file__).resolve().parent / "data" / "every_sync" / "design.toml"
+
+
+@pytest.mark.sim
+@pytest.mark.spice
+@NEEDS_CC
+def test_every_sync_samples_deadband_hysteresis_and_gain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Samples without a strobe (a node with a deadband, a logic input through hysteresis, a
+    branch current) and a drive with gain, read by the cocotb test between the syncs."""
+    seen = {}
+    for engine in ("c", "thread", "python"):
+        monkeypatch.setenv("COSIM_SYNC", engine)
+        report = run_design(EVERY_SYNC, tmp_path / engine, log=lambda _: None)
+        assert report["failures"] == []
+        seen[engine] = json.loads((tmp_path / engine / "seen.json").read_text())
+    assert seen["c"]["engine"] == "c", seen["c"]["engine_reason"]
+    assert seen["c"]["syncs"] == seen["python"]["syncs"] == 41  # one per drive change
+    assert seen["c"]["samples"] == seen["c"]["syncs"]  # every sync samples
+    assert seen["c"]["seen"] == seen["thread"]["seen"]  # bit for bit
+    assert seen["c"]["points"] == seen["thread"]["points"]
+    values = np.array(seen["c"]["seen"])
+    v_out, hi, i_src = values[:, 0], values[:, 1], values[:, 2]
+    assert v_out.max() > 0.5 and hi.max() == 1 and hi[0] == 0  # hysteresis crossed 0.5 V
+    # the source current is (v_out - 2 v_drv) / 1 kOhm: negative while charging
+    assert i_src.min() < -1e-4 and np.all(i_src <= 0)
+    # the foreground engine's `resume` changes the steps; the 1 mV deadband then writes at
+    # other syncs: within three deadbands
+    np.testing.assert_allclose(values, np.array(seen["python"]["seen"]), rtol=0, atol=3e-3)

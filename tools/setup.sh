@@ -26,6 +26,7 @@ base_missing() {
     # (binutils' ld), make and git.
     "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || echo python3-venv
     command -v ld >/dev/null || echo binutils
+    command -v cc >/dev/null || echo gcc  # the compiled lockstep helper (cosim.spice.build)
     command -v make >/dev/null || echo make
     command -v git >/dev/null || echo git
 }
@@ -120,8 +121,15 @@ setup_venv() {
     touch "$stamp"
 }
 
+build_helper() {
+    # The compiled lockstep helper (synchelper.c + vpisync.c) with the system cc, into the
+    # build cache; without a compiler the pure-Python lockstep is used (docs/timing.md).
+    say "$("$VENV/bin/python" -c 'from cosim.spice.build import helper_library; print("lockstep:", helper_library()[1])')"
+}
+
 # Run when executed; when sourced (tests), only define the functions.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     setup_system
     setup_venv
+    build_helper
 fi
