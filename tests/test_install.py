@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -68,3 +69,7 @@ def test_wheel_in_fresh_venv_runs_a_simulation_outside_the_checkout(tmp_path: Pa
     pkg = Path(site).parent
     assert not list(pkg.rglob("*.osdi")), "compiled OSDI inside the installed package"
     assert list((tmp_path / "cache" / "cosim").rglob("*.osdi")), "no OSDI in the user cache"
+    # the compiled lockstep helper was built from the installed sources, into the user cache
+    if shutil.which("cc"):
+        assert list((tmp_path / "cache" / "cosim").rglob("synchelper-*.so")), "no sync helper"
+        assert json.loads((out / "host.json").read_text())["bridge_engine"] == "c"
