@@ -37,6 +37,31 @@ def test_outside_a_simulator_the_bridge_says_why(monkeypatch: pytest.MonkeyPatch
             VpiBridge(ng, {"out": "v(out)"}, {}, 0.0)
 
 
+@NEEDS_CC
+def test_many_external_sources_come_from_the_helpers_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """~2400 sources (a 1184-device crossbar's select lines and inputs) fit the helper's table
+    and are found by ngspice's name pointer: each node follows its own source."""
+    monkeypatch.setenv("COSIM_SYNC", "c")
+    n = 2500
+    deck = ["many sources"]
+    for k in range(n):
+        deck += [f"V{k} n{k} 0 dc 0 external", f"R{k} n{k} 0 1k"]
+    deck += [".tran 1n 10u"]
+    with NgSpice(private_copy=True) as ng:
+        assert ng.sync_engine == "c", ng.sync_reason
+        ng.load_circuit(deck)
+        for k in range(n):
+            ng.set_source(f"v{k}", 1e-3 * k)
+        ng.advance_to(1e-6)
+        for k in (0, 511, 512, 1999, n - 1):
+            assert ng.latest(f"v(n{k})") == pytest.approx(1e-3 * k, abs=1e-12), k
+        ng.set_source(f"v{n - 1}", -1.0)
+        ng.advance_to(2e-6)
+        assert ng.latest(f"v(n{n - 1})") == pytest.approx(-1.0)
+
+
 @pytest.mark.sim
 @pytest.mark.spice
 @NEEDS_CC

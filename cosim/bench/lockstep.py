@@ -32,7 +32,7 @@ from cocotb.simtime import get_sim_time
 
 from cosim.backends.protocol import LockstepBackend
 from cosim.design.ports import PortMap, Sample, hdl_path
-from cosim.spice.vpisync import ENGINE_ENV, Logs, VpiBridge, unavailable
+from cosim.spice.vpisync import ENGINE_ENV, Logs, VpiBridge, VpiBridgeError, unavailable
 
 ENV_POLL = "COSIM_POLL_NS"
 """How often (simulated ns) Python reads the compiled bridge's logs and flushes the VCD."""
@@ -281,7 +281,11 @@ class Bridge:
         target = self._vpi_target
         if target is not None and target[0].thread_waiting and not self._stopped:
             self._vpi_target = None
-            self._vpi = self._compiled(*target)
+            try:
+                self._vpi = self._compiled(*target)
+            except VpiBridgeError as exc:  # e.g. a port the C bridge cannot read: stay here
+                self.engine_reason = str(exc)
+                return
             if self._stop_event is not None:
                 self._stop_event.set()
 

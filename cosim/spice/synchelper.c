@@ -51,7 +51,6 @@ int cs_set_source(cs_state *st, const char *name, double value)
             return -1;
         i = st->nsrc;
         strcpy(st->names[i], name);
-        st->seen[i] = NULL;
         st->values[i] = value;
         st->nsrc++; /* published after the entry is complete */
         return 0;
@@ -68,8 +67,8 @@ void cs_clear_source(cs_state *st, const char *name)
         return;
     st->nsrc--;
     memmove(st->names[i], st->names[i + 1], (size_t)(st->nsrc - i) * CS_NAMELEN);
-    memmove(&st->seen[i], &st->seen[i + 1], (size_t)(st->nsrc - i) * sizeof(char *));
     memmove(&st->values[i], &st->values[i + 1], (size_t)(st->nsrc - i) * sizeof(double));
+    memset(st->hptr, 0, sizeof st->hptr); /* the entries moved */
 }
 
 /* A new owner: no source values but the sync source (0), no data forwarding. */
@@ -78,6 +77,7 @@ void cs_clear_all(cs_state *st, const char *keep)
     st->nsrc = 0;
     st->forward = 0;
     st->vpi = st->unknown_source = st->nq = st->nlines = 0;
+    memset(st->hptr, 0, sizeof st->hptr);
     cs_set_source(st, keep, 0.0);
 }
 
@@ -93,19 +93,30 @@ static double value(cs_state *st, int i, double t)
     return t >= st->reached ? 1.0 : 0.0;
 }
 
-/* GetVSRCData / GetISRCData: the table's value, else the Python callback. */
+static unsigned hash_of(const char *name)
+{
+    uint64_t x = (uint64_t)(uintptr_t)name;
+    x ^= x >> 17;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (unsigned)(x >> 40) & (CS_HASH - 1);
+}
+
+/* GetVSRCData / GetISRCData: the table's value, else the Python callback.  ngspice passes the
+   same name pointer every time, so a pointer-keyed hash finds the entry in O(1). */
 int cs_source(double *out, double t, char *name, int ident, void *user)
 {
     cs_state *st = user;
-    int n = st->nsrc;
-    for (int i = 0; i < n; i++)
-        if (st->seen[i] == name) {
-            *out = value(st, i, t);
+    unsigned h = hash_of(name);
+    while (st->hptr[h]) {
+        if (st->hptr[h] == name) {
+            *out = value(st, st->hidx[h], t);
             return 0;
         }
+        h = (h + 1) & (CS_HASH - 1);
+    }
     int i = cs_find(st, name);
     if (i >= 0) {
-        st->seen[i] = name;
+        st->hptr[h] = name, st->hidx[h] = i;
         *out = value(st, i, t);
         return 0;
     }
@@ -230,7 +241,7 @@ int cs_sync(double t, double *delta, double old, int redo, int ident, int loc, v
 void cs_reset(cs_state *st, double tstop)
 {
     /* ngspice's name strings of the old circuit are gone; their addresses may be reused */
-    memset(st->seen, 0, sizeof st->seen);
+    memset(st->hptr, 0, sizeof st->hptr);
     st->tstop = tstop;
     st->next_step = 0.0;
     st->restart = st->brk = INFINITY;

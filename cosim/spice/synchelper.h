@@ -6,8 +6,10 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
-#define CS_MAXSRC 512
+#define CS_MAXSRC 4096   /* external sources (a 1184-device crossbar has ~2400) */
+#define CS_HASH 16384    /* > 2 * CS_MAXSRC, a power of two */
 #define CS_NAMELEN 64
 #define CS_MAXQ 256     /* quantities the VPI bridge samples */
 #define CS_LINES 64     /* ngspice output lines kept while the VPI bridge runs */
@@ -46,7 +48,8 @@ typedef struct cs_state {
     cs_char_fn py_char;
     int nsrc;
     char names[CS_MAXSRC][CS_NAMELEN];
-    const char *seen[CS_MAXSRC]; /* ngspice's own name pointer, once seen (fast lookup) */
+    const char *hptr[CS_HASH];   /* ngspice's own name pointers, once seen ... */
+    int hidx[CS_HASH];           /* ... and their table entries (open addressing) */
     double values[CS_MAXSRC];
     /* The VPI bridge (vpisync.c): no Python may run on ngspice's thread while it drives. */
     int vpi;                     /* output is kept here, unknown sources are an error */

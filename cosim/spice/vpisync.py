@@ -124,12 +124,11 @@ class VpiBridge:
         if not self._b:
             raise VpiBridgeError(f"compiled bridge unavailable: {h.vb_reason().decode()}")
         self._quantities = list(quantities)
+        self._slots: dict[int, str] = {}
         h.cs_quantities_clear(self._cs)
         for q, vec in quantities.items():
             k = h.cs_quantity(self._cs, plot_vector_name(vec).encode(), float(latest.get(q, 0.0)))
-            if k < 0:
-                raise VpiBridgeError(f"too many sampled quantities ({len(quantities)})")
-        self._slots: dict[int, str] = {}
+            self._check(k >= 0, f"too many sampled quantities ({len(quantities)})")
 
     def _check(self, ok: bool, what: str) -> None:
         if not ok:
