@@ -21,6 +21,7 @@ co-simulation with the Icarus controller at 1184 devices needs the parameterized
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ from cosim.circuit import mss
 from cosim.circuit.devices import draw_variation, load_card
 from cosim.circuit.va import compile_va, model_path
 from cosim.crossbar import card_circuit, make_backend, make_crossbar
+from cosim.spice.build import ENV_SYNC
 from cosim.topology import Topology
 from cosim.waves.write import AnalogVcdWriter
 
@@ -95,6 +97,8 @@ def _large(card: Any, topo: Topology, seed: int, vcd: Path, tmax_s: float) -> An
 
 
 def main() -> None:
+    # the foreground engine, as cosim sim uses for this backend (cosim.run.sim._engine_env)
+    os.environ.setdefault(ENV_SYNC, "python")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--card", default="Cr")
     ap.add_argument("--seed", type=int, default=1)

@@ -147,3 +147,17 @@ def test_reloading_a_1184_device_netlist_keeps_memory_flat() -> None:
             ng.remove_circuit()
             rss.append(_rss_mb())
     assert rss[-1] - rss[0] < 100, rss  # was +0.5 GB, then +2.5 GB, per reload
+
+
+def test_cosim_sim_runs_the_partitioned_backend_on_the_foreground_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cosim.config import SimConfig
+    from cosim.run.sim import _engine_env
+    from cosim.spice.build import ENV_SYNC
+
+    monkeypatch.delenv(ENV_SYNC, raising=False)
+    assert _engine_env(SimConfig(backend="ngspice-partitioned")) == {ENV_SYNC: "python"}
+    assert _engine_env(SimConfig(backend="ngspice")) == {}
+    monkeypatch.setenv(ENV_SYNC, "c")  # the user's choice wins
+    assert _engine_env(SimConfig(backend="ngspice-partitioned")) == {}
