@@ -2,7 +2,7 @@
 // controller with `read_verilog -sv -formal`, tools: tools/formal.py, `make formal`).
 //
 // Every assertion and cover has a label; a failing run names it.  docs/controller.md
-// ("Formal properties") lists what each protects and the depth proven.
+// ("Formal properties") lists what each protects and what is proven (k-induction).
 //
 // Environment (assumptions):
 //   - reset: rst_n low in the first cycle, high afterwards;
