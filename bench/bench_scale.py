@@ -61,7 +61,11 @@ def main() -> int:
                 f"{100 * a['sd']:.1f} % (n = {a['n']})"
             )
     t100 = results[0]["twin_s"] * 100 / big.n_trials
-    print(f"100 twin trials of 1184 devices on 2 workers: {t100:.1f} s (target <= 120 s)")
+    scaled = "" if big.n_trials == 100 else f", scaled from {big.n_trials} trials"
+    print(
+        f"100 twin trials of 1184 devices ({len(levels)} error levels{scaled}) on "
+        f"{big.workers} Dask workers: {t100:.1f} s (target <= 120 s)"
+    )
     plot_accuracy_vs_error(results, args.out / "accuracy_vs_error.png")
     (args.out / "bench_scale.json").write_text(json.dumps(results, indent=1))
     print(f"plot: {args.out / 'accuracy_vs_error.png'}")
