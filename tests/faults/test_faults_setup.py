@@ -24,7 +24,7 @@ def _bash(script: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_missing_tools_are_named_as_packages(tmp_path: Path) -> None:
-    """No ld, make, git on PATH and a Python without ensurepip: all four are installed."""
+    """No ld, cc, make, git on PATH and a Python without ensurepip: all five are installed."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("awk", "dirname", "grep", "paste", "sed"):  # what the script itself runs
@@ -36,7 +36,7 @@ def test_missing_tools_are_named_as_packages(tmp_path: Path) -> None:
     no_venv.chmod(0o755)
     res = _bash("base_missing", PATH=str(bin_dir), PYTHON=str(no_venv))
     assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["python3-venv", "binutils", "make", "git"]
+    assert res.stdout.split() == ["python3-venv", "binutils", "gcc", "make", "git"]
     assert _bash("base_missing", PYTHON=sys.executable).stdout.split() == []
 
 
