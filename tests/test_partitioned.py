@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cosim.backends.partitioned import leak_conductance, partition_netlist
 from cosim.circuit.network import CircuitSpec
+from cosim.circuit.partition import leak_conductance, partition_netlist
 from cosim.crossbar import make_backend, make_crossbar
 from cosim.waves.read import read_header, read_traces
 
