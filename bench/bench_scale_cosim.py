@@ -178,10 +178,11 @@ def predictions(run: dict[str, Any]) -> dict[str, float]:
 
 
 def _whole(args: argparse.Namespace, base: Path) -> None:
+    images = () if args.test_images is None else ("--test-images", str(args.test_images))
     run = run_sim(
         base / "whole",
         *("--backend", PART, "--topology", BIG, "--dataset", "digits"),
-        *("--card", args.card, "--seed", str(args.seed)),
+        *("--card", args.card, "--seed", str(args.seed), *images),
     )
     s = run["summary"]
     print(f"\n{BIG} digits, {PART}, card {args.card}, seed {args.seed}:")
@@ -201,6 +202,7 @@ def main() -> None:
     ap.add_argument("mode", nargs="?", default="compare", choices=("compare", "cost", "whole"))
     ap.add_argument("--topology", default="9,3,1", help="compare: the design (default 9,3,1)")
     ap.add_argument("--every", type=int, default=20, help="cost: every N-th of 1184 devices")
+    ap.add_argument("--test-images", type=int, default=None, help="whole: infer only N")
     ap.add_argument("--card", default="Cr")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="keep the runs here")
