@@ -161,3 +161,30 @@ def test_cosim_sim_runs_the_partitioned_backend_on_the_foreground_engine(
     assert _engine_env(SimConfig(backend="ngspice")) == {}
     monkeypatch.setenv(ENV_SYNC, "c")  # the user's choice wins
     assert _engine_env(SimConfig(backend="ngspice-partitioned")) == {}
+
+
+def test_a_failed_advance_flushes_and_names_the_backend_and_time() -> None:
+    from cosim.backends.protocol import AnalogSimulationError
+    from cosim.backends.spice_lockstep import advance_or_fail
+    from cosim.errors import CosimError
+
+    class FailingNgspice:
+        def advance_to(self, t_s: float) -> None:
+            raise CosimError("timestep too small")
+
+        def recent_output(self, n: int) -> list[str]:
+            return ["doAnalyses: TRAN:  Timestep too small"]
+
+    flushed: list[int] = []
+    with pytest.raises(AnalogSimulationError) as err:
+        advance_or_fail(
+            FailingNgspice(),  # type: ignore[arg-type]
+            1e-3,
+            2e-3,
+            flush=lambda: flushed.append(1),
+            what="ngspice (prog partition)",
+        )
+    text = str(err.value)
+    assert text.startswith("ngspice (prog partition) failed advancing to t = 0.002 s: ")
+    assert "timestep too small" in text and "TRAN:  Timestep too small" in text
+    assert flushed == [1]  # what was computed reaches the VCD before the error

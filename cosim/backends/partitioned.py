@@ -59,13 +59,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cosim.backends.ngspice import _probe_values
-from cosim.backends.protocol import AnalogSimulationError, BackendStats
-from cosim.backends.spice_lockstep import tran_card
+from cosim.backends.protocol import BackendStats
+from cosim.backends.spice_lockstep import advance_or_fail, tran_card
 from cosim.circuit import mss
 from cosim.circuit.netlist import CrossbarNetlist, neurons, with_analysis
 from cosim.circuit.network import CircuitSpec
 from cosim.circuit.partition import leak_conductance, partition_netlist
-from cosim.errors import CosimError
 from cosim.spice.ngspice import NgSpice
 from cosim.topology import Topology
 from cosim.waves.write import AnalogVcdWriter
@@ -408,15 +407,8 @@ class PartitionedNgspiceBackend:
         if t_s <= self.stats.t_s:
             return
         if self._mode[0] != "idle":
-            try:
-                self._ng.advance_to(t_s - self._t_off)
-            except CosimError as exc:
-                self._flush_points()
-                tail = "\n  ".join(self._ng.recent_output(15))
-                raise AnalogSimulationError(
-                    f"ngspice ({self._mode[0]} partition) failed advancing to t = {t_s!r} s: "
-                    f"{exc}\nlast ngspice output:\n  {tail}"
-                ) from exc
+            what = f"ngspice ({self._mode[0]} partition)"
+            advance_or_fail(self._ng, t_s - self._t_off, t_s, flush=self._flush_points, what=what)
             if time.monotonic() >= self._next_flush:
                 self._flush_points()
         self.stats.syncs += 1

@@ -9,14 +9,14 @@ Subclasses (:class:`cosim.backends.ngspice.NgspiceBackend` for the crossbar,
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from cosim.backends.protocol import AnalogSimulationError, BackendStats
 from cosim.errors import CosimError
 from cosim.spice.ngspice import NgSpice
 from cosim.waves.write import AnalogVcdWriter
 
-__all__ = ["SpiceLockstep", "tran_card"]
+__all__ = ["SpiceLockstep", "advance_or_fail", "tran_card"]
 
 #: ``tstop / tstep`` of a lockstep ``.tran`` card.  ngspice allocates every saved vector for
 #: ``tstop/tstep + 100`` points when a transient starts and doubles it when that is exceeded;
@@ -31,6 +31,21 @@ def tran_card(tmax_s: float, horizon_s: float = 100.0, *, uic: bool = False) -> 
     step; tstep only sizes ngspice's first output buffers (:data:`TRAN_RATIO`)."""
     card = f".tran {horizon_s / TRAN_RATIO:.6g} {horizon_s:.6g} 0 {tmax_s:.6g}"
     return card + (" uic" if uic else "")
+
+
+def advance_or_fail(
+    ng: NgSpice, t_ng_s: float, t_s: float, *, flush: Callable[[], None], what: str
+) -> None:
+    """Advance ``ng`` to its time ``t_ng_s`` (the run's ``t_s``); on a failure, ``flush`` what
+    was computed and raise :class:`AnalogSimulationError` with ngspice's last output."""
+    try:
+        ng.advance_to(t_ng_s)
+    except CosimError as exc:
+        flush()
+        tail = "\n  ".join(ng.recent_output(15))
+        raise AnalogSimulationError(
+            f"{what} failed advancing to t = {t_s!r} s: {exc}\nlast ngspice output:\n  {tail}"
+        ) from exc
 
 
 class SpiceLockstep:
@@ -61,15 +76,7 @@ class SpiceLockstep:
 
     def advance_to(self, t_s: float) -> None:
         if t_s > self.stats.t_s:
-            try:
-                self._ng.advance_to(t_s)
-            except CosimError as exc:
-                self._flush_points()
-                tail = "\n  ".join(self._ng.recent_output(15))
-                raise AnalogSimulationError(
-                    f"ngspice failed advancing to t = {t_s!r} s: {exc}\n"
-                    f"last ngspice output:\n  {tail}"
-                ) from exc
+            advance_or_fail(self._ng, t_s, t_s, flush=self._flush_points, what="ngspice")
             self.stats.syncs += 1
             self.stats.t_s = t_s
             if time.monotonic() >= self._next_flush:
