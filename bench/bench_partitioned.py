@@ -78,7 +78,7 @@ def _large(card: Any, topo: Topology, seed: int, vcd: Path, tmax_s: float) -> An
     supplies = ["vdd", "vss", "prog", *topo.input_names, *(f"inn{i}" for i in range(topo.n_in))]
     writer = AnalogVcdWriter(vcd, topo.device_names, supplies, topo.neuron_names, conductance=True)
 
-    def no_full(x: np.ndarray) -> Any:
+    def no_full(x: np.ndarray, **_: Any) -> Any:
         raise RuntimeError("the programming bench never infers")
 
     osdi = compile_va(model_path("mss.va")), compile_va(model_path("neuron.va"))

@@ -7,6 +7,7 @@ identical devices and targets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from cosim.backends.partitioned import PartitionedNgspiceBackend
 from cosim.circuit import mss
 from cosim.circuit.devices import DeviceCard, Variation, draw_variation, load_card
 from cosim.circuit.netlist import CrossbarNetlist, build_crossbar, neurons, supplies
-from cosim.circuit.network import CircuitSpec, classify, forward, split_layers
+from cosim.circuit.network import CircuitSpec, classify, forward, opamp_outputs, split_layers
 from cosim.circuit.va import compile_va, model_path
 from cosim.learn import recipe, train
 from cosim.topology import DEFAULT, Topology
@@ -89,8 +90,28 @@ class Crossbar:
         (N_HID, N_OUT))``."""
         return split_layers(g_S, self.topology)
 
-    def netlist(self, mss_osdi: Path, neuron_osdi: Path) -> CrossbarNetlist:
-        """The ngspice netlist of this crossbar."""
+    def netlist(
+        self,
+        mss_osdi: Path,
+        neuron_osdi: Path,
+        *,
+        inputs_V: NDArray[np.float64] | None = None,
+        fixed_sources: Mapping[str, float] | None = None,
+    ) -> CrossbarNetlist:
+        """The ngspice netlist of this crossbar.
+
+        Args:
+            mss_osdi, neuron_osdi: the compiled models.
+            inputs_V: input voltages of an inference: its operating point starts the neurons
+                at the ideal circuit's op-amp outputs for the devices' states ``x0``
+                (:func:`cosim.circuit.network.opamp_outputs`).
+            fixed_sources: see :func:`cosim.circuit.netlist.build_crossbar`.
+        """
+        start = None
+        if inputs_V is not None:
+            g1, g2 = self.split_layers(self.branch_conductance(self.conductance(self.x0)))
+            a_h, a_o = opamp_outputs(self.spec, g1, g2, inputs_V)
+            start = dict(zip(self.topology.neuron_names, [*a_h, *a_o], strict=True))
         inst = []
         for k in range(self.topology.n_dev):
             params = dict(self.variation.instance_params(k))
@@ -104,6 +125,8 @@ class Crossbar:
             neuron_osdi=neuron_osdi,
             topology=self.topology,
             title=f"cosim {self.topology} crossbar, card {self.card.name}, seed {self.seed}",
+            neuron_start=start,
+            fixed_sources=fixed_sources,
         )
 
 
@@ -191,7 +214,7 @@ def make_backend(
             instance_params=[xbar.variation.instance_params(k) for k in range(t.n_dev)],
             params=xbar.params,
             x0=xbar.x0,
-            full_netlist=lambda x: replace(xbar, x0=x).netlist(*osdi),
+            full_netlist=lambda x, **kw: replace(xbar, x0=x).netlist(*osdi, **kw),
             osdi=osdi,
             writer=writer,
             tmax_s=tmax_s,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from cosim.circuit.network import (
     conductances_to_weights,
     forward,
     join_layers,
+    opamp_outputs,
     spec_for_window,
     split_layers,
     weights_to_conductances,
@@ -134,3 +136,40 @@ def test_port_map_one_hot_select_and_inverted_inputs() -> None:
     assert drives["vsel28"].bit == 28 and drives["vsel28"].hdl == "sel"
     assert drives["vinn3"].gain == -1.0 and drives["vinn3"].hdl == drives["vin3"].hdl
     assert drives["vinf"].hdl == "infer_en" and drives["vprog"].hdl == "v_prog"
+
+
+def test_netlist_fixed_sources_and_neuron_start() -> None:
+    topo = Topology((4, 2, 3))
+    inst = [{"x0": 0.1} for _ in range(topo.n_dev)]
+
+    def build(**kw: Any) -> Any:
+        paths = {"mss_osdi": Path("a.osdi"), "neuron_osdi": Path("b.osdi")}
+        return build_crossbar(CircuitSpec(), {}, inst, topology=topo, **paths, **kw)
+
+    nl = build(
+        fixed_sources={"vsel3": 1.0, "VINF": 0.0},
+        neuron_start={"h1": -0.25, topo.output_names[2]: 1.5},
+    )
+    lines = nl.text.splitlines()
+    assert "vsel3 sel3 0 dc 1" in lines and "vinf inf 0 dc 0" in lines
+    assert "vsel3" not in nl.external_sources and "vinf" not in nl.external_sources
+    assert "vsel2" in nl.external_sources
+    started = [line for line in lines if "op_pin=1" in line]
+    assert len(started) == 2 and started[0].startswith("nh1 ") and "s0=-0.25 " in started[0]
+    with pytest.raises(ValueError, match="fixed_sources: no such name"):
+        build(fixed_sources={"vsel99": 0.0})
+    with pytest.raises(ValueError, match="neuron_start: no such name"):
+        build(neuron_start={"h7": 0.0})
+
+
+def test_opamp_outputs_are_the_forward_pass_before_the_activation() -> None:
+    spec = CircuitSpec()
+    rng = np.random.default_rng(0)
+    g1 = rng.uniform(0.5, 2.0, (5, 3)) * spec.g_ref1_S
+    g2 = rng.uniform(0.5, 2.0, (3, 2)) * spec.g_ref2_S
+    v = rng.uniform(0.0, spec.v_read_V, 5)
+    a_h, a_o = opamp_outputs(spec, g1, g2, v)
+    h, y = forward(spec, g1, g2, v)
+    np.testing.assert_allclose(np.clip(-a_h, 0.0, spec.v_h_max_V), h)
+    np.testing.assert_allclose(np.clip(-a_o, 0.0, spec.v_o_max_V), y)
+    assert np.all(a_h >= spec.vss_V) and np.all(a_h <= spec.vdd_V)

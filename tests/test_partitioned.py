@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,65 @@ def test_a_failed_advance_flushes_and_names_the_backend_and_time() -> None:
     assert text.startswith("ngspice (prog partition) failed advancing to t = 0.002 s: ")
     assert "timestep too small" in text and "TRAN:  Timestep too small" in text
     assert flushed == [1]  # what was computed reaches the VCD before the error
+
+
+def _iterations(ng: Any) -> int:
+    line = next(s for s in ng.command("rusage totiter") if "iterations" in s.lower())
+    return int(line.split("=")[1])
+
+
+@pytest.mark.parametrize("widths", [(9, 3, 1), (64, 16, 10)])
+def test_an_inference_started_at_the_estimate_settles_to_the_true_operating_point(
+    widths: tuple[int, int, int],
+) -> None:
+    """The neurons' op-amps started at the ideal circuit's outputs (``s0``) reach the same
+    sampled outputs as the true operating point, in a few Newton iterations where the
+    1184-device array needs thousands from zero; a wrong start only costs settling (the
+    transient of op-amps slewing to their outputs)."""
+    from dataclasses import replace
+
+    from cosim.backends.spice_lockstep import tran_card
+    from cosim.circuit.netlist import with_analysis
+    from cosim.circuit.va import compile_va, model_path
+    from cosim.spice.ngspice import NgSpice
+    from cosim.topology import Topology
+
+    topo = Topology(widths)
+    xb = make_crossbar("Cr", 1, topo, "digits" if topo.n_in == 64 else "patterns")
+    p = xb.params.broadcast_flat((topo.n_dev,))
+    x = (xb.g_target_S - 1.0 / p.r_off) / (1.0 / p.r_on - 1.0 / p.r_off)  # the trained network
+    xb = replace(xb, x0=np.clip(x, 0.0, 1.0))
+    v_in = np.random.default_rng(4).uniform(0.0, xb.spec.v_read_V, topo.n_in)
+    osdi = compile_va(model_path("mss.va")), compile_va(model_path("neuron.va"))
+    fixed = {f"vsel{k}": 0.0 for k in range(topo.n_dev)}
+    outs, iters = {}, {}
+    with NgSpice() as ng:
+        for path in osdi:
+            ng.load_osdi(path)
+        for how in ("true", "estimate", "wrong"):
+            inputs = None if how == "true" else v_in
+            nl = xb.netlist(*osdi, inputs_V=inputs, fixed_sources=fixed)
+            if how == "wrong":  # every op-amp 1 V off
+                text = re.sub(r"s0=(\S+)", lambda m: f"s0={float(m[1]) + 1.0:.9g}", nl.text)
+                nl = replace(nl, text=text)
+            assert ("op_pin=1" in nl.text) == (how != "true")
+            assert not any(s.startswith("vsel") for s in nl.external_sources)
+            ng.load_circuit(with_analysis(nl.text, tran_card(5e-6)))
+            for name in nl.external_sources:
+                ng.set_source(name, 0.0)
+            ng.set_source("vinf", 1.0)
+            for i, v in enumerate(v_in):
+                ng.set_source(f"vin{i}", v)
+                ng.set_source(f"vinn{i}", -v)
+            ng.advance_to(50e-6)
+            outs[how] = np.array([ng.latest(f"v({n})") for n in topo.neuron_names])
+            iters[how] = _iterations(ng)
+            ng.remove_circuit()
+    assert np.ptp(outs["true"]) > 0.01  # the neurons really carry signals
+    np.testing.assert_allclose(outs["estimate"], outs["true"], atol=5e-6)
+    # 1 V off, the output columns' virtual grounds glitch while the op-amps slew and the
+    # layer-2 devices feel it: still well within an ADC step (v_o_max / 4096 ≈ 0.24 mV)
+    np.testing.assert_allclose(outs["wrong"], outs["true"], atol=1e-4)
+    assert iters["estimate"] < 100
+    if topo.n_dev > 1000:
+        assert iters["true"] > 10 * iters["estimate"], iters

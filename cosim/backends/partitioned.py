@@ -24,7 +24,13 @@ phase:
 ``infer`` (``vinf`` on) and anything else with a select line on (several lines)
     the **full** netlist with every device at its frozen state, loaded when the phase
     starts: its operating point is solved with the inputs already applied, so the 64 input
-    writes of a digits image before it cost nothing.  (Keeping the full netlist loaded
+    writes of a digits image before it cost nothing.  The select lines are constant ``dc``
+    sources in it (a change reloads it): ngspice asks Python for every external source at
+    every Newton iteration.  An inference's operating point starts the op-amps at the ideal
+    circuit's outputs (``s0`` in :file:`va_models/neuron.va`): from zero, a 1184-device
+    array needs ~1,800 Newton iterations (gmin and source stepping) for it, from there a
+    few; the op-amps settle to the exact values within their pole (100 ns) in the transient,
+    long before the ADC samples.  (Keeping the full netlist loaded
     through the idle stretches between images made each input write a source step of the
     whole array: ~0.1–0.3 s each at 1184 devices, against ~1 s for a load and operating
     point per image.)  The states are read back when the phase ends (a read does move them
@@ -51,9 +57,9 @@ input drivers outside inference.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,6 +78,21 @@ from cosim.waves.write import AnalogVcdWriter
 __all__ = ["PartitionedNgspiceBackend"]
 
 FloatArray = NDArray[np.float64]
+
+
+class FullNetlist(Protocol):
+    """Builds the full netlist for device states ``x`` (see :meth:`cosim.crossbar.Crossbar.netlist`:
+    ``inputs_V`` of an inference start its neurons there; ``fixed_sources`` are ``dc``)."""
+
+    def __call__(
+        self,
+        x: FloatArray,
+        *,
+        inputs_V: FloatArray | None,
+        fixed_sources: Mapping[str, float],
+    ) -> CrossbarNetlist: ...
+
+
 #: Vectors of a partition that go to the analog VCD.
 _PART_VECTORS = ("time", "sense", "a", "t", "col", "ndev#x", "vprog#branch", "nout")
 
@@ -102,7 +123,7 @@ class PartitionedNgspiceBackend:
         instance_params: Sequence[Mapping[str, float]],
         params: mss.MSSArrays,
         x0: FloatArray,
-        full_netlist: Callable[[FloatArray], CrossbarNetlist],
+        full_netlist: FullNetlist,
         osdi: Sequence[Path],
         writer: AnalogVcdWriter,
         tmax_s: float,
@@ -138,6 +159,7 @@ class PartitionedNgspiceBackend:
         self._base_live += [f"neuron.{n}.v" for n in topology.neuron_names]
         self._live: list[str] = list(self._base_live)
         self._inputs_held: dict[str, float] = {}  # input-driver values last written
+        self._fixed: dict[str, float] = {}  # dc sources of the loaded full netlist
         self._ng = NgSpice()
         try:
             for path in osdi:
@@ -200,7 +222,8 @@ class PartitionedNgspiceBackend:
     def _leave(self) -> None:
         """Finish the current mode: flush its points, read back the states, unload."""
         kind, k = self._mode
-        if kind == "idle":
+        if kind == "idle" or (kind == "full" and self._nl is None):  # nothing loaded
+            self._flush_points()  # the edges
             return
         self._flush_points()
         if kind == "prog":
@@ -213,6 +236,7 @@ class PartitionedNgspiceBackend:
             self._inputs_held = {}  # the full netlist wrote the input drivers
         self._ng.remove_circuit()
         self._nl = None
+        self._fixed = {}
         self._read = 0
 
     def _enter(self, mode: tuple[str, int]) -> None:
@@ -247,22 +271,38 @@ class PartitionedNgspiceBackend:
             self._ng.load_circuit(with_analysis(text, self._tran))
             values = self._partition_values()
             self.stats.extra["partitions"] += 1
-        else:
-            self._nl = self._full_netlist(np.clip(self._x, 0.0, 1.0))
-            self._ng.load_circuit(with_analysis(self._nl.text, self._tran))
-            values = {n: self._ctl.get(n, 0.0) for n in self._nl.external_sources}
-            self.stats.extra["full_loads"] += 1
+        else:  # loaded at the first advance, with every control of this instant applied
+            self._nl = None
+            return
         for name, value in values.items():
             self._ng.set_source(name, value)
-        if kind == "prog":
-            self._ng.advance_to(0.0)
-        # The full netlist starts at its first advance: a pause at t = 0 would solve its
-        # operating point twice (a resume from there restarts the transient), and at 1184
-        # devices with the neurons in their linear range each solve takes ~1,800 Newton
-        # iterations (gmin/source stepping): 3.7 s.
+        self._ng.advance_to(0.0)
+
+    def _load_full(self) -> None:
+        """Load the full netlist for the controls now, started at its first advance.
+
+        Loading waits for the first advance because the controller's ports change one by one
+        at an instant (``vinf`` then the inputs): the operating point needs all of them (its
+        neuron start values are computed from the inputs).  It is not paused at t = 0 either:
+        a resume from there restarts the transient, which would solve it twice.
+        """
+        ctl = self._ctl
+        self._fixed = {f"vsel{m}": ctl.get(f"vsel{m}", 0.0) for m in range(len(self._names))}
+        inputs = None
+        if ctl.get("vinf", 0.0) > 0.5:
+            inputs = np.array([ctl.get(f"vin{i}", 0.0) for i in range(self._topo.n_in)])
+        self._nl = self._full_netlist(
+            np.clip(self._x, 0.0, 1.0), inputs_V=inputs, fixed_sources=self._fixed
+        )
+        self._ng.load_circuit(with_analysis(self._nl.text, self._tran))
+        for name in self._nl.external_sources:
+            self._ng.set_source(name, ctl.get(name, 0.0))
+        self.stats.extra["full_loads"] += 1
 
     def _started(self) -> None:
-        """The loaded circuit has its t = 0 point (before reading values from it)."""
+        """The circuit is loaded and has its t = 0 point (before reading values from it)."""
+        if self._mode[0] == "full" and self._nl is None:
+            self._load_full()
         if self._ng.transient_state == "idle":
             self._ng.advance_to(0.0)
 
@@ -380,7 +420,8 @@ class PartitionedNgspiceBackend:
                 else:
                     self._sel.discard(int(name[4:]))
         mode = self._wanted_mode()
-        if mode != self._mode:
+        fixed = self._fixed if mode[0] == "full" == self._mode[0] else {}
+        if mode != self._mode or any(fixed.get(n, v) != v for n, v in values.items()):
             old = self._mode
             self._leave()
             if old[0] == "prog":  # the device leaves the pulse path: 0 V, 0 A from here on
@@ -397,7 +438,7 @@ class PartitionedNgspiceBackend:
                 self._ng.set_source(name, value)
         if mode[0] != "full" and mode == self._mode and any(n.startswith("vin") for n in values):
             self._write_inputs(self.stats.t_s)
-        elif mode[0] == "full":
+        elif mode[0] == "full" and self._nl is not None:
             for name, value in values.items():
                 self._ng.set_source(name, value)
         if self._mode[0] == "idle":
@@ -406,6 +447,8 @@ class PartitionedNgspiceBackend:
     def advance_to(self, t_s: float) -> None:
         if t_s <= self.stats.t_s:
             return
+        if self._mode[0] == "full" and self._nl is None:
+            self._load_full()
         if self._mode[0] != "idle":
             what = f"ngspice ({self._mode[0]} partition)"
             advance_or_fail(self._ng, t_s - self._t_off, t_s, flush=self._flush_points, what=what)
@@ -435,8 +478,7 @@ class PartitionedNgspiceBackend:
         kind, k = self._mode
         if kind == "prog":
             x[k] = self._ng.latest("v(ndev#x)")
-        elif kind == "full" and self._ng.transient_state != "idle":
-            assert self._nl is not None
+        elif kind == "full" and self._nl is not None and self._ng.transient_state != "idle":
             latest = self._ng.latest
             x = np.array([latest(f"v({n[3]})") for n in self._nl.device_nodes.values()])
         return x

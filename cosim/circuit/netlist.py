@@ -98,6 +98,8 @@ def build_crossbar(
     neuron_osdi: Path,
     topology: Topology = DEFAULT,
     title: str | None = None,
+    neuron_start: Mapping[str, float] | None = None,
+    fixed_sources: Mapping[str, float] | None = None,
 ) -> CrossbarNetlist:
     """Build the crossbar netlist.
 
@@ -110,6 +112,13 @@ def build_crossbar(
         neuron_osdi: compiled ``neuron.va``.
         topology: the network's shape.
         title: netlist title line (default ``cosim <N_IN>-<N_HID>-<N_OUT> memristor crossbar``).
+        neuron_start: per neuron name, the op-amp output its operating point starts from
+            (``s0`` with ``op_pin=1`` in :file:`va_models/neuron.va`; see
+            :func:`cosim.circuit.network.opamp_outputs`).  Default: the true operating point.
+        fixed_sources: driven sources written as constant ``dc`` values instead of
+            ``external`` ones (left out of ``external_sources``), for a circuit in which
+            they do not change: ngspice asks Python for every external source at every
+            Newton iteration.
 
     Returns:
         the netlist with its probe and source names.
@@ -118,16 +127,29 @@ def build_crossbar(
     title = title or f"cosim {str(topology).replace(',', '-')} memristor crossbar"
     if len(instance_params) != len(names):
         raise ValueError(f"need {len(names)} instance parameter sets, got {len(instance_params)}")
+    fixed = {k.lower(): float(v) for k, v in (fixed_sources or {}).items()}
+    start = dict(neuron_start or {})
+    ext: list[str] = []
+    driven_names: list[str] = []
+
+    def driven(name: str, node: str) -> str:
+        driven_names.append(name)
+        if name in fixed:
+            return f"{name} {node} 0 dc {fixed[name]:.9g}"
+        ext.append(name)
+        return f"{name} {node} 0 external"
+
+    def pin(name: str) -> str:
+        return f" s0={start[name]:.9g} op_pin=1" if name in start else ""
+
     lines = [f"* {title}", "* supplies and drivers"]
     lines += [f"vdd vdd 0 dc {spec.vdd_V:.9g}", f"vss vss 0 dc {spec.vss_V:.9g}"]
-    lines.append("vprog pbus 0 external")
+    lines.append(driven("vprog", "pbus"))
     lines.append(f"hsense sense 0 vprog {-spec.r_sense_ohm:.9g}")
-    ext = ["vprog", "vinf"]
+    lines.append(driven("vinf", "inf"))
     for i in range(topology.n_in):
-        lines.append(f"vin{i} in{i} 0 external")
-        lines.append(f"vinn{i} inn{i} 0 external")
-        ext += [f"vin{i}", f"vinn{i}"]
-    lines.append("vinf inf 0 external")
+        lines.append(driven(f"vin{i}", f"in{i}"))
+        lines.append(driven(f"vinn{i}", f"inn{i}"))
     lines.append(
         _SWITCH_MODELS.format(
             ron=spec.r_switch_on_ohm, roff=spec.r_switch_off_ohm, clamp=spec.r_clamp_on_ohm
@@ -153,8 +175,7 @@ def build_crossbar(
         else:
             line_in, col = topology.hidden_names[row], _output_column(topology, column)
         a, top = f"a{k}", f"t{k}"
-        ext.append(f"vsel{k}")
-        lines.append(f"vsel{k} sel{k} 0 external")
+        lines.append(driven(f"vsel{k}", f"sel{k}"))
         lines.append(f"ssel{k} pbus {a} sel{k} 0 swsel")
         lines.append(f"sinf{k} {line_in} {a} inf 0 swsel")
         lines.append(f"rs{k} {a} {top} {spec.r_series_ohm:.9g}")
@@ -166,14 +187,22 @@ def build_crossbar(
         for i in range(topology.n_in):
             lines.append(f"rref1_{i}_{j} inn{i} col{j} {1.0 / spec.g_ref1_S:.9g}")
         lines.append(f"sclamp{j} col{j} 0 inf 0 swclamp")
-        lines.append(f"n{h} col{j} {h} hn{j} vdd vss neur1")
+        lines.append(f"n{h} col{j} {h} hn{j} vdd vss neur1{pin(h)}")
     for o, out in enumerate(topology.output_names):
         col = _output_column(topology, o)
         suffix = "" if topology.n_out == 1 else f"_{o}"
         for j in range(topology.n_hid):
             lines.append(f"rref2_{j}{suffix} hn{j} {col} {1.0 / spec.g_ref2_S:.9g}")
         lines.append(f"sclamp{col[3:]} {col} 0 inf 0 swclamp")
-        lines.append(f"n{out} {col} {out} {out}n vdd vss neur2")
+        lines.append(f"n{out} {col} {out} {out}n vdd vss neur2{pin(out)}")
+
+    for what, given, known in (
+        ("fixed_sources", fixed, driven_names),
+        ("neuron_start", start, topology.neuron_names),
+    ):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"{what}: no such name {unknown[:3]} (known: {known[:3]}, …)")
 
     sup, neu = supplies(topology), neurons(topology)
     save = ["v(sense)"]

@@ -32,6 +32,7 @@ __all__ = [
     "CircuitSpec",
     "spec_for_window",
     "forward",
+    "opamp_outputs",
     "classify",
     "split_layers",
     "join_layers",
@@ -144,6 +145,27 @@ def forward(
     i_out = np.einsum("...j,...jo->...o", h, g2 - spec.g_ref2_S)
     y = np.clip(spec.r_f2_ohm * i_out, 0.0, spec.v_o_max_V)
     return h, y
+
+
+def opamp_outputs(
+    spec: CircuitSpec, g1_S: ArrayLike, g2_S: ArrayLike, v_in_V: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The neurons' op-amp outputs ``−r_f · I`` (before the activation), within the supplies.
+
+    The ideal circuit's estimate of where each op-amp settles (the activation is
+    ``clip(−output, 0, v_max)``); the ngspice backends start an inference's operating point
+    there (``s0`` in :file:`va_models/neuron.va`).  Arguments as :func:`forward`; returns
+    ``(hidden (..., N_HID), output (..., N_OUT))``.
+    """
+    h, _ = forward(spec, g1_S, g2_S, v_in_V)
+    v = np.asarray(v_in_V, dtype=float)
+    i_hidden = np.einsum("...i,...ij->...j", v, np.asarray(g1_S, dtype=float) - spec.g_ref1_S)
+    i_out = np.einsum("...j,...jo->...o", h, np.asarray(g2_S, dtype=float) - spec.g_ref2_S)
+    rails = (spec.vss_V, spec.vdd_V)
+    return (
+        np.clip(-spec.r_f1_ohm * i_hidden, *rails),
+        np.clip(-spec.r_f2_ohm * i_out, *rails),
+    )
 
 
 def classify(spec: CircuitSpec, y_V: ArrayLike) -> NDArray[np.int64]:
