@@ -97,6 +97,7 @@ class Crossbar:
         *,
         inputs_V: NDArray[np.float64] | None = None,
         fixed_sources: Mapping[str, float] | None = None,
+        save_list: bool = True,
     ) -> CrossbarNetlist:
         """The ngspice netlist of this crossbar.
 
@@ -105,7 +106,7 @@ class Crossbar:
             inputs_V: input voltages of an inference: its operating point starts the neurons
                 at the ideal circuit's op-amp outputs for the devices' states ``x0``
                 (:func:`cosim.circuit.network.opamp_outputs`).
-            fixed_sources: see :func:`cosim.circuit.netlist.build_crossbar`.
+            fixed_sources, save_list: see :func:`cosim.circuit.netlist.build_crossbar`.
         """
         start = None
         if inputs_V is not None:
@@ -127,6 +128,7 @@ class Crossbar:
             title=f"cosim {self.topology} crossbar, card {self.card.name}, seed {self.seed}",
             neuron_start=start,
             fixed_sources=fixed_sources,
+            save_list=save_list,
         )
 
 

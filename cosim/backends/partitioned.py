@@ -22,19 +22,22 @@ phase:
     carries exactly the current the deselected paths would draw; it goes into the recorded
     bus supply and into the sense reading like in the full netlist.
 ``infer`` (``vinf`` on) and anything else with a select line on (several lines)
-    the **full** netlist with every device at its frozen state, loaded when the phase
-    starts: its operating point is solved with the inputs already applied, so the 64 input
-    writes of a digits image before it cost nothing.  The select lines are constant ``dc``
-    sources in it (a change reloads it): ngspice asks Python for every external source at
-    every Newton iteration.  An inference's operating point starts the op-amps at the ideal
-    circuit's outputs (``s0`` in :file:`va_models/neuron.va`): from zero, a 1184-device
-    array needs ~1,800 Newton iterations (gmin and source stepping) for it, from there a
-    few; the op-amps settle to the exact values within their pole (100 ns) in the transient,
-    long before the ADC samples.  (Keeping the full netlist loaded
-    through the idle stretches between images made each input write a source step of the
-    whole array: ~0.1–0.3 s each at 1184 devices, against ~1 s for a load and operating
-    point per image.)  The states are read back when the phase ends (a read does move them
-    a little; nothing is lost).
+    the **full** netlist with every device at its frozen state, loaded at the phase's first
+    advance (the controller's ports change one by one at an instant; the load sees them
+    all), so its operating point has the inputs applied.  Per load, at 1184 devices:
+
+    - the op-amps start that operating point at the ideal circuit's outputs (``s0`` in
+      :file:`va_models/neuron.va`): from zero it takes ~1,800 Newton iterations (gmin and
+      source stepping), from there a few; they settle to the exact values within their pole
+      (100 ns) in the transient, long before the ADC samples;
+    - the select lines are constant ``dc`` sources (a change reloads): ngspice asks Python
+      for every ``external`` source at every Newton iteration;
+    - there is no ``.save`` list (ngspice saves every vector): starting a run looks each
+      listed name up in the node list, 0.3 s at 1184 devices.
+
+    Keeping the full netlist loaded through the idle stretches between images made each
+    input write a source step of the whole array (~0.1–0.3 s each).  The states are read
+    back when the phase ends (a read does move them a little; nothing is lost).
 ``idle`` (no select line, ``vinf`` off)
     nothing to simulate: every device sees only leakage; the bus current is
     ``v_prog · Σ_m g_leak,m``, the sense reading follows from it.
@@ -82,7 +85,8 @@ FloatArray = NDArray[np.float64]
 
 class FullNetlist(Protocol):
     """Builds the full netlist for device states ``x`` (see :meth:`cosim.crossbar.Crossbar.netlist`:
-    ``inputs_V`` of an inference start its neurons there; ``fixed_sources`` are ``dc``)."""
+    ``inputs_V`` of an inference start its neurons there; ``fixed_sources`` are ``dc``;
+    ``save_list=False`` saves every vector)."""
 
     def __call__(
         self,
@@ -90,6 +94,7 @@ class FullNetlist(Protocol):
         *,
         inputs_V: FloatArray | None,
         fixed_sources: Mapping[str, float],
+        save_list: bool,
     ) -> CrossbarNetlist: ...
 
 
@@ -292,7 +297,7 @@ class PartitionedNgspiceBackend:
         if ctl.get("vinf", 0.0) > 0.5:
             inputs = np.array([ctl.get(f"vin{i}", 0.0) for i in range(self._topo.n_in)])
         self._nl = self._full_netlist(
-            np.clip(self._x, 0.0, 1.0), inputs_V=inputs, fixed_sources=self._fixed
+            np.clip(self._x, 0.0, 1.0), inputs_V=inputs, fixed_sources=self._fixed, save_list=False
         )
         self._ng.load_circuit(with_analysis(self._nl.text, self._tran))
         for name in self._nl.external_sources:
