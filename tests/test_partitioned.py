@@ -251,3 +251,28 @@ def test_an_inference_started_at_the_estimate_settles_to_the_true_operating_poin
     assert iters["estimate"] < 100
     if topo.n_dev > 1000:
         assert iters["true"] > 10 * iters["estimate"], iters
+
+
+def test_a_select_line_change_reloads_the_full_netlist(tmp_path: Path) -> None:
+    """Several select lines on run the full netlist with the lines as ``dc`` sources: a
+    change of one of them reloads it, with the new value (the sense current follows)."""
+    xb = make_crossbar("Cr", 1)
+    op = xb.card.operation
+    be = make_backend(xb, "ngspice-partitioned", tmp_path / "a.vcd", tmax_s=op.t_read_s)
+    try:
+        be.set_controls({"vsel0": 1.0, "vsel1": 1.0})
+        be.set_controls({"vprog": op.v_read_V})
+        be.advance_to(op.t_read_s)
+        two = be.sample()["sense"]
+        assert be.stats.extra["full_loads"] == 1
+        be.set_controls({"vsel2": 1.0})
+        be.advance_to(2 * op.t_read_s)
+        three = be.sample()["sense"]
+        assert be.stats.extra["full_loads"] == 2
+        be.set_controls({"vprog": 0.0})  # an external source: no reload
+        be.advance_to(3 * op.t_read_s)
+        assert be.stats.extra["full_loads"] == 2
+    finally:
+        be.close()
+    g = xb.branch_conductance(xb.conductance(xb.x0))
+    assert three / two == pytest.approx(g[:3].sum() / g[:2].sum(), rel=0.05)
