@@ -1,11 +1,17 @@
 """The crossbar's NumPy twin as a lockstep backend: fast and approximate, for control-logic
 checks (devices through :mod:`cosim.circuit.mss`, neurons from the ideal circuit equations).
 
-Its cost per sync does not grow with the array in Python: the held controls live in arrays
-(select lines, inputs), the circuit is solved once per change of controls or states for all
-devices at once, only devices with a non-zero source are integrated (the others take the exact
-0 V update), and only values that moved by more than the VCD writer's deadband are handed to
-the writer (so a write touches the few signals that changed, not every device of the array).
+Its cost per sync follows the devices that carry current, not the array.  While programming
+(``vinf`` off) only the selected device has a source: it alone is solved, integrated and
+recorded; every other device sits at 0 V, 0 A, and its state is brought up to its exact 0 V
+update lazily — when it is next driven, when the states are asked for, at the end, and at the
+latest at the first sync after it could have drifted by half the VCD writer's deadband (so its
+recorded ``x`` and ``g`` stay within 1.5 bands of the true ones at every sync; the writer's
+deadband alone allows one).
+During inference every device is driven and the whole array is solved per point.  Control
+changes at one instant are applied together (the 64 input DACs of an image land in one time
+step: one solve and one record, not 64), and only values that moved by more than the writer's
+deadband are handed to it.
 """
 
 from __future__ import annotations
@@ -23,36 +29,66 @@ from cosim.topology import DEFAULT, Topology
 from cosim.waves.write import DEADBAND, AnalogVcdWriter
 
 FloatArray = NDArray[np.float64]
+IndexArray = NDArray[np.intp]
 
 _DEVICE_VARS = ("v", "i", "x", "g")
+_NONE: IndexArray = np.zeros(0, dtype=np.intp)
+#: Idle devices whose 0 V update falls due within this time are updated together (s).
+_GROUP_S = 1e-3
 
 
-def _take(p: mss.MSSArrays, idx: NDArray[np.intp] | slice) -> mss.MSSArrays:
+def _take(p: mss.MSSArrays, idx: IndexArray | slice) -> mss.MSSArrays:
     return mss.MSSArrays(**{f.name: getattr(p, f.name)[idx] for f in fields(p)})
 
 
 class _Solution:
-    """The circuit at the held controls and current states (every device at once)."""
+    """The circuit at the held controls and current states: source, voltage and current of
+    the devices ``idx`` (sorted; every other device is at 0 V, 0 A) and the neuron outputs."""
 
-    __slots__ = ("v_src", "v_dev", "i_dev", "neurons")
+    __slots__ = ("idx", "v_src", "v_dev", "i_dev", "neurons")
 
     def __init__(
-        self, v_src: FloatArray, v_dev: FloatArray, i_dev: FloatArray, neurons: FloatArray
+        self,
+        idx: IndexArray,
+        v_src: FloatArray,
+        v_dev: FloatArray,
+        i_dev: FloatArray,
+        neurons: FloatArray,
     ) -> None:
-        self.v_src, self.v_dev, self.i_dev, self.neurons = v_src, v_dev, i_dev, neurons
+        self.idx, self.v_src, self.v_dev, self.i_dev = idx, v_src, v_dev, i_dev
+        self.neurons = neurons
+
+    def on(self, cols: IndexArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``v_dev``, ``i_dev``, ``v_src`` on the sorted devices ``cols`` ⊇ ``idx`` (0 else)."""
+        if cols.size == self.idx.size:
+            return self.v_dev, self.i_dev, self.v_src
+        pos = np.searchsorted(cols, self.idx)
+        out = np.zeros((3, cols.size))
+        out[0, pos], out[1, pos], out[2, pos] = self.v_dev, self.i_dev, self.v_src
+        return out[0], out[1], out[2]
+
+
+class _Pending:
+    """Controls changed at ``t_s`` and not yet applied to the waveforms (more may follow at the
+    same instant): the edge to mark, the solution before the first change, inputs touched."""
+
+    __slots__ = ("t_s", "edge_s", "before", "inputs")
+
+    def __init__(self, t_s: float, edge_s: float | None, before: _Solution) -> None:
+        self.t_s, self.edge_s, self.before, self.inputs = t_s, edge_s, before, False
 
 
 class NumpyBackend:
     """The crossbar with the NumPy twin: fast, approximate, for control-logic checks.
 
-    Between syncs the held source values are applied to every device through its series
-    resistance (switch + series resistor + clamp/virtual ground, linear parts lumped), the
-    state of every device with a non-zero source is advanced with
-    :func:`cosim.circuit.mss.apply_pulse` (the others with the exact 0 V update
-    :func:`cosim.circuit.mss.step_constant`), and the analog VCD gets ``points_per_interval``
-    samples of every interval in which a source is on.  Neurons follow the ideal circuit
-    equations of :mod:`cosim.circuit.network` with the devices' actual currents.  Every device's
-    ``v``, ``i``, ``x``, ``g`` is recorded in every phase (subject to the writer's deadband).
+    Between syncs the held source values are applied to every driven device through its
+    series resistance (switch + series resistor + clamp/virtual ground, linear parts lumped),
+    its state is advanced with :func:`cosim.circuit.mss.apply_pulse`, and the analog VCD gets
+    ``points_per_interval`` samples of every interval in which a source is on.  Devices without
+    a source take the exact 0 V update :func:`cosim.circuit.mss.step_constant` (lazily, see the
+    module).  Neurons follow the ideal circuit equations of :mod:`cosim.circuit.network` with
+    the devices' actual currents.  Every device's ``v``, ``i``, ``x``, ``g`` is recorded in
+    every phase (subject to the writer's deadband).
     """
 
     def __init__(
@@ -70,10 +106,23 @@ class NumpyBackend:
         self._topo = topology
         self._x = np.array(x0, dtype=float)
         n = self._x.size
+        self._all = np.arange(n)
+        self._tx = np.zeros(n)  # the time each state is current at (0 V since then)
         self._p = params.broadcast_flat(self._x.shape)
         self._layers = topology.layers
-        self._still = np.asarray(mss.current(self._p, 0.0, self._x) == 0.0)  # no current at 0 V
+        # devices with current at 0 V: solved and kept current at every sync, like the driven
+        still = np.asarray(mss.current(self._p, 0.0, self._x) == 0.0)
+        self._loose = np.flatnonzero(~still)
+        # at 0 V, x relaxes to x_eq at the rate lam: |dx/dt| = lam·|x − x_eq|·e^(−lam·t) never
+        # exceeds its value at the last update, which bounds the drift of an idle device
+        a0, b0 = mss.rates(self._p, 0.0)
+        self._lam0 = a0 + b0
+        self._x_eq0 = np.divide(a0, self._lam0, out=np.zeros(n), where=self._lam0 > 0)
+        self._dg = np.abs(1.0 / self._p.r_on - 1.0 / self._p.r_off)
+        self._soon_at = np.zeros(n)  # when a device could have drifted by half a deadband
+        self._soon_s = np.inf  # the earliest of them (may stay early, see _catch_up_soon)
         self._p_layer = [_take(self._p, sl) for sl in self._layers]
+        self._p_sub: dict[bytes, mss.MSSArrays] = {}
         self._writer = writer
         self._n_pts = max(1, int(points_per_interval))
         self._r_path = spec.r_read_path_ohm
@@ -108,31 +157,95 @@ class NumpyBackend:
             for b, (var, _) in blocks.items()
         }
         self._given = {"dev": np.full((4, n), np.nan), "sup": np.full((4, n_in), np.nan)}
+        self._sup_stale = True  # the input drivers' block may have changed since handed over
         self._always = [
             *(f"supply.{s}.{q}" for s in ("vdd", "vss", "prog") for q in ("v", "i")),
             *self._neuron_keys,
         ]
+        self._always_given = np.full(len(self._always), np.nan)
         self._edge_s: float | None = None
+        self._pending: _Pending | None = None
         self._sol: _Solution | None = None
+        self._extra: list[IndexArray] = [self._all]  # devices to record besides the solved
+        self._closed = False
+        self._schedule(self._all)
         self._record(0.0)
 
     # ------------------------------------------------------------------ the circuit
+    def _sub(self, idx: IndexArray) -> mss.MSSArrays:
+        """The parameters of the devices ``idx`` (small sets cached: the same ones recur)."""
+        if idx.size == self._all.size:
+            return self._p
+        if idx.size > 8:
+            return _take(self._p, idx)
+        key = idx.tobytes()
+        p = self._p_sub.get(key)
+        if p is None:
+            if len(self._p_sub) > 4096:
+                self._p_sub.clear()
+            p = self._p_sub[key] = _take(self._p, idx)
+        return p
+
+    def _dense(self) -> bool:
+        """Inference: every device sits in a driven path."""
+        return self._vinf > 0.5
+
+    def _solved(self) -> IndexArray:
+        """The devices solved at the held controls: all during inference, else the selected
+        ones when the pulse source is on, and the devices with current at 0 V."""
+        if self._dense():
+            return self._all
+        driven = np.flatnonzero(self._sel) if self._vprog != 0.0 else _NONE
+        return np.union1d(driven, self._loose) if self._loose.size else driven
+
+    def _catch_up(self, idx: IndexArray, t_s: float) -> IndexArray:
+        """Bring the states of ``idx`` (at 0 V since their last update) to ``t_s`` exactly;
+        returns the devices updated (they are recorded at the next point)."""
+        dt = t_s - self._tx[idx]
+        late = idx[dt > 0]
+        if late.size:
+            self._x[late] = mss.step_constant(self._sub(late), self._x[late], 0.0, dt[dt > 0])
+            self._tx[late] = t_s
+            self._extra.append(late)
+            self._schedule(late)
+        return late
+
+    def _schedule(self, idx: IndexArray) -> None:
+        """When the devices ``idx`` (just updated) could have drifted at 0 V by half a
+        deadband of ``x`` or ``g``."""
+        rate = self._lam0[idx] * np.abs(self._x[idx] - self._x_eq0[idx])
+        with np.errstate(divide="ignore"):
+            span = np.minimum(DEADBAND["x"] / rate, DEADBAND["g"] / (rate * self._dg[idx]))
+        soon = self._soon_at[idx] = self._tx[idx] + 0.5 * span
+        self._soon_s = min(self._soon_s, float(np.min(soon)))
+
+    def _catch_up_soon(self, t_s: float) -> IndexArray:
+        """The 0 V update of every idle device that could have drifted by half a deadband by
+        ``t_s`` or will within :data:`_GROUP_S` (one update for many)."""
+        if t_s < self._soon_s or self._dense():
+            return _NONE
+        done = self._catch_up(np.flatnonzero(self._soon_at <= t_s + _GROUP_S), t_s)
+        self._soon_s = float(np.min(self._soon_at))
+        return done
+
     def _solve(self) -> _Solution:
-        """Source, voltage and current of every device and the neuron outputs (cached until
-        the controls or the states change)."""
+        """The circuit at the held controls and current states (cached until the controls or
+        the states change)."""
         if self._sol is None:
-            self._sol = self._solve_states(self._x[None, :])[0]
+            idx = self._solved()
+            self._catch_up(idx, self.stats.t_s)
+            self._sol = self._solve_states(idx, self._x[idx][None, :])[0]
         return self._sol
 
-    def _solve_states(self, xs: FloatArray) -> list[_Solution]:
-        """:meth:`_solve` at the held controls for each row of states ``xs`` ``(m, N_DEV)``
-        (vectorized over the rows)."""
+    def _solve_states(self, idx: IndexArray, xs: FloatArray) -> list[_Solution]:
+        """:meth:`_solve` at the held controls for each row of states ``xs`` ``(m, idx.size)``
+        of the devices ``idx`` (vectorized over the rows)."""
         spec, t, rp = self._spec, self._topo, self._r_path
         m = xs.shape[0]
-        v_src = np.broadcast_to(np.where(self._sel, self._vprog, 0.0), xs.shape).copy()
+        v_src = np.broadcast_to(np.where(self._sel[idx], self._vprog, 0.0), xs.shape).copy()
         neurons = np.zeros((m, t.n_neurons))
         layer_iv: list[tuple[FloatArray, FloatArray]] = []
-        if self._vinf > 0.5:
+        if self._dense():  # idx is every device
             (l1, l2), (p1, p2) = self._layers, self._p_layer
             v_in = self._vin
             v1 = np.broadcast_to(np.repeat(v_in, t.n_hid), (m, t.n_layer1))
@@ -155,47 +268,65 @@ class NumpyBackend:
             i_dev = np.concatenate([layer_iv[0][1], layer_iv[1][1]], axis=1)
         else:  # a device without current at 0 V sits at 0 V, 0 A when its source is 0 V
             v_dev, i_dev = np.zeros_like(xs), np.zeros_like(xs)
-            solve = np.flatnonzero((v_src != 0).any(axis=0) | ~self._still)
+            needed = (v_src != 0).any(axis=0)
+            if self._loose.size:
+                needed |= np.isin(idx, self._loose)
+            solve = np.flatnonzero(needed)
             if solve.size:
-                p = _take(self._p, solve)
+                p = self._sub(idx[solve])
                 xk = xs[:, solve]
                 v_dev[:, solve] = mss.device_voltage(p, v_src[:, solve], xk, rp)
                 i_dev[:, solve] = mss.current(p, v_dev[:, solve], xk)
-        return [_Solution(v_src[r], v_dev[r], i_dev[r], neurons[r]) for r in range(m)]
+        return [_Solution(idx, v_src[r], v_dev[r], i_dev[r], neurons[r]) for r in range(m)]
 
     # ------------------------------------------------------------------ recording
-    def _moved(self, block: str, values: FloatArray, out: dict[str, float]) -> None:
-        """Hand the values of the array block (rows of signals) that moved past the deadband
-        since they were last handed over to ``out``."""
+    def _moved(
+        self, block: str, values: FloatArray, cols: IndexArray, out: dict[str, float]
+    ) -> None:
+        """Hand the values of the array block (rows of signals, the columns ``cols``) that
+        moved past the deadband since they were last handed over to ``out``."""
         given = self._given[block]
-        moved = np.flatnonzero(~(np.abs(values - given) <= self._band[block]))
-        if moved.size:
-            flat_given, flat_values = given.reshape(-1), values.reshape(-1)
-            flat_given[moved] = flat_values[moved]
+        rows, at = np.nonzero(~(np.abs(values - given[:, cols]) <= self._band[block]))
+        if rows.size:
+            moved = values[rows, at]
+            given[rows, cols[at]] = moved
             names = self._flat[block]
-            vals = flat_values[moved].tolist()
-            out.update(zip([names[k] for k in moved.tolist()], vals, strict=True))
+            flat = (rows * given.shape[1] + cols[at]).tolist()
+            out.update(zip([names[k] for k in flat], moved.tolist(), strict=True))
 
     def _record(self, t_s: float) -> None:
         sol = self._solve()
+        self._catch_up_soon(t_s)  # idle devices ride along with the points that are written
         spec, t = self._spec, self._topo
         values: dict[str, float] = {}
-        g = mss.conductance(self._p, self._x)
-        self._moved("dev", np.stack([sol.v_dev, sol.i_dev, self._x, g]), values)
+        cols = sol.idx
+        if self._extra:
+            cols = np.unique(np.concatenate([cols, *self._extra]))
+            self._extra.clear()
+        if cols.size:
+            v_dev, i_dev, _ = sol.on(cols)
+            x = self._x[cols]
+            g = mss.conductance(self._sub(cols), x)
+            self._moved("dev", np.stack([v_dev, i_dev, x, g]), cols, values)
         v_prog = self._vprog
         i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if v_prog != 0.0 else 0.0
         n_amps = t.n_neurons
-        values["supply.vdd.v"], values["supply.vdd.i"] = spec.vdd_V, n_amps * spec.opamp_iq_A
-        values["supply.vss.v"], values["supply.vss.i"] = spec.vss_V, -n_amps * spec.opamp_iq_A
-        values["supply.prog.v"], values["supply.prog.i"] = v_prog, i_prog
-        l1 = self._layers[0]
-        if self._vinf > 0.5:
-            rows = sol.i_dev[l1].reshape(t.n_in, t.n_hid).sum(axis=1)
-        else:
-            rows = np.zeros(t.n_in)
-        vin = self._vin
-        self._moved("sup", np.stack([vin, rows, -vin, -t.n_hid * spec.g_ref1_S * vin]), values)
-        values.update(zip(self._neuron_keys, sol.neurons.tolist(), strict=True))
+        iq = n_amps * spec.opamp_iq_A
+        always = np.array([spec.vdd_V, iq, spec.vss_V, -iq, v_prog, i_prog, *sol.neurons])
+        new = np.flatnonzero(always != self._always_given)  # NaN: never handed over
+        if new.size:
+            self._always_given[new] = always[new]
+            values.update((self._always[k], float(always[k])) for k in new.tolist())
+        if self._sup_stale or self._dense():
+            self._sup_stale = False
+            if self._dense():
+                l1 = self._layers[0]
+                rows = sol.i_dev[l1].reshape(t.n_in, t.n_hid).sum(axis=1)
+            else:
+                rows = np.zeros(t.n_in)
+            vin = self._vin
+            sup = np.stack([vin, rows, -vin, -t.n_hid * spec.g_ref1_S * vin])
+            self._moved("sup", sup, np.arange(t.n_in), values)
         self._writer.write(t_s, values)
         self.stats.points += 1
 
@@ -203,8 +334,11 @@ class NumpyBackend:
         """Signals that may step at a control edge: ``v``/``i`` of every device whose voltage
         or current jumps, ``x``/``g`` of every device driven before or after, the supplies
         (the input drivers only when ``inputs`` or ``vinf`` changed) and the neurons."""
-        jump = np.flatnonzero((before.v_dev != after.v_dev) | (before.i_dev != after.i_dev))
-        driven = np.flatnonzero((before.v_src != 0) | (after.v_src != 0))
+        cols = np.union1d(before.idx, after.idx)
+        vb, ib, sb = before.on(cols)
+        va, ia, sa = after.on(cols)
+        jump = cols[(vb != va) | (ib != ia)]
+        driven = cols[(sb != 0) | (sa != 0)]
         keys = self._dev_keys
         names = [keys[v][k] for k in jump.tolist() for v in ("v", "i")]
         names += [keys[v][k] for k in driven.tolist() for v in ("x", "g")]
@@ -214,70 +348,90 @@ class NumpyBackend:
                 names += key_list
         return names
 
+    def _commit(self) -> None:
+        """Apply the pending control changes to the waveforms: the held values of what steps
+        at the edge, then the new point."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        after = self._solve()
+        if pending.edge_s is not None:
+            stepping = self._stepping(pending.before, after, pending.inputs)
+            self._writer.mark_edge(pending.edge_s, stepping)
+        self._extra.append(pending.before.idx)  # devices no longer driven step to 0 V, 0 A
+        self._record(pending.t_s)
+
     # ------------------------------------------------------------------ protocol
     def mark_edge(self, t_s: float) -> None:
         """Controls change at ``t_s``: the held values of the signals that step there go to the
-        analog VCD (once :meth:`set_controls` shows which), the post-edge values follow at the
-        same time stamp."""
+        analog VCD (once the changes of that instant are known), the post-edge values follow
+        at the same time stamp."""
         self._edge_s = t_s
 
     def set_controls(self, values: Mapping[str, float]) -> None:
-        before = self._solve()
-        inputs = False
+        if self._pending is None:
+            self._pending = _Pending(self.stats.t_s, self._edge_s, self._solve())
+        self._edge_s = None  # a second edge at the same instant: the first one's held values
+        dense = self._dense()
         for name, value in values.items():
             kind, k = self._slot.get(name, ("other", 0))
             if kind == "sel":
                 self._sel[k] = value > 0.5
             elif kind == "in":
                 self._vin[k] = value
-                inputs = True
+                self._pending.inputs = True
             elif kind == "prog":
                 self._vprog = float(value)
             elif kind == "inf":
                 self._vinf = float(value)
-                inputs = True
+                self._pending.inputs = True
             else:
                 self._other[name] = float(value)
+        self._sup_stale = self._sup_stale or self._pending.inputs
+        if self._dense() and not dense:  # every device joins the solved set
+            self._catch_up(self._all, self.stats.t_s)
         self._sol = None
-        if self._edge_s is not None:
-            stepping = self._stepping(before, self._solve(), inputs)
-            self._writer.mark_edge(self._edge_s, stepping)
-            self._edge_s = None
-        self._record(self.stats.t_s)
 
     def advance_to(self, t_s: float) -> None:
         t0 = self.stats.t_s
         if t_s <= t0:
             return
+        self._commit()
         if self._edge_s is not None:  # an edge without new controls: nothing steps
             self._writer.mark_edge(self._edge_s, self._always)
             self._edge_s = None
         self.stats.syncs += 1
-        v_src = self._solve().v_src
-        on = np.flatnonzero(v_src != 0)
-        if on.size:
+        sol = self._solve()
+        idx, on = sol.idx, sol.v_src != 0
+        if on.any():
             # the states at the interval's n points, integrated from its start in one call
-            off = np.flatnonzero(v_src == 0)
             times = np.linspace(t0, t_s, self._n_pts + 1)[1:]
             dt = (times - t0)[:, None]
-            xs = np.broadcast_to(self._x, (times.size, self._x.size)).copy()
+            xs = np.broadcast_to(self._x[idx], (times.size, idx.size)).copy()
             xs[:, on] = mss.apply_pulse(
-                _take(self._p, on), self._x[on], v_src[on], dt, self._r_path
+                self._sub(idx[on]), self._x[idx[on]], sol.v_src[on], dt, self._r_path
             )
-            xs[:, off] = mss.step_constant(_take(self._p, off), self._x[off], 0.0, dt)
-            for t_m, x, sol in zip(times.tolist(), xs, self._solve_states(xs), strict=True):
-                self._x, self._sol = x, sol
+            if not on.all():
+                off = idx[~on]
+                xs[:, ~on] = mss.step_constant(self._sub(off), self._x[off], 0.0, dt)
+            self._tx[idx] = t_s
+            for t_m, x, s in zip(times.tolist(), xs, self._solve_states(idx, xs), strict=True):
+                self._x[idx], self._sol = x, s
                 self._record(t_m)
-        else:
-            # 0 V everywhere: the cards hold state (checked in tests), advance exactly anyway.
-            self._x = mss.step_constant(self._p, self._x, 0.0, t_s - t0)
+            self._schedule(idx)
+        elif idx.size:  # 0 V everywhere: the cards hold state (checked in tests), exactly
+            self._catch_up(idx, t_s)
             self._sol = None
         self.stats.t_s = t_s
-        if not np.all((self._x >= -X_TOLERANCE) & (self._x <= 1.0 + X_TOLERANCE)):
+        if t_s >= self._soon_s and self._catch_up_soon(t_s).size:  # drifted since a point
+            self._record(t_s)
+        x = self._x[idx]
+        if not np.all((x >= -X_TOLERANCE) & (x <= 1.0 + X_TOLERANCE)):
             names = self._topo.device_names
-            check_physical(t_s, {f"{names[k]}.x": self._x[k] for k in range(len(names))}, "numpy")
+            check_physical(t_s, {f"{names[k]}.x": self._x[k] for k in idx.tolist()}, "numpy")
 
     def sample(self) -> dict[str, float]:
+        self._commit()
         self.stats.samples += 1
         sol = self._solve()
         i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if self._vprog != 0.0 else 0.0
@@ -286,7 +440,15 @@ class NumpyBackend:
         return out
 
     def states(self) -> np.ndarray:
+        self._catch_up(self._all, self.stats.t_s)
         return self._x.copy()
 
     def close(self) -> None:
+        """Record the last point (every device at its exact state) and close the VCD."""
+        if not self._closed:
+            self._closed = True
+            self._commit()
+            self._catch_up(self._all, self.stats.t_s)
+            if self._extra:
+                self._record(self.stats.t_s)
         self._writer.close()

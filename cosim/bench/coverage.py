@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosim.bench.host import signal_int
-from cosim.bench.lockstep import logic_int
+from cosim.bench.lockstep import logic_int, on_each
 from cosim.harness.contract import Contract
 from cosim.harness.policy import adaptive_widths_cycles
 from cosim.harness.regmap import load_register_map, phase_names
@@ -247,7 +247,7 @@ async def collect(dut: Any, c: Contract, cov: Coverage) -> None:
     Watches the phase marker, the pulse DAC (a pulse's device is ``cur_dev`` and its kind the
     phase at its start; its width in clock cycles), ``done`` (end of a run).
     """
-    from cocotb.triggers import First, ValueChange
+    from cocotb.triggers import ValueChange
     from cocotb.utils import get_sim_time
 
     names = phase_names()
@@ -264,8 +264,9 @@ async def collect(dut: Any, c: Contract, cov: Coverage) -> None:
 
     on: tuple[int, str, float] | None = None
     done_prev = level(done_h)
-    while True:
-        await First(ValueChange(phase_h), ValueChange(prog_h), ValueChange(done_h))
+
+    def on_event() -> None:
+        nonlocal on, done_prev
         t = float(get_sim_time(unit="ps"))
         done = level(done_h)
         if done and not done_prev:
@@ -273,7 +274,7 @@ async def collect(dut: Any, c: Contract, cov: Coverage) -> None:
         done_prev = done
         code = level(phase_h)
         if code is None:
-            continue
+            return
         name = names.get(code, str(code))
         if name != cov.current_phase:
             cov.phase(name)
@@ -284,3 +285,5 @@ async def collect(dut: Any, c: Contract, cov: Coverage) -> None:
             dev, kind, t0 = on
             cov.pulse(dev, kind, round((t - t0) / period_ps))
             on = None
+
+    await on_each((ValueChange(phase_h), ValueChange(prog_h), ValueChange(done_h)), on_event)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cocotb.simtime import get_sim_time
@@ -51,6 +52,23 @@ def logic_int(value: Any) -> int | None:
         return int(str(value).translate(_LH), 2)
     except ValueError:
         return None
+
+
+async def on_each(triggers: Sequence[Any], handler: Callable[[], None]) -> None:
+    """Call ``handler`` after every firing of any of ``triggers``, forever; an exception of
+    ``handler`` ends the wait and propagates.
+
+    One task per trigger keeps its own trigger primed: awaiting ``First`` of them all instead
+    started (and cancelled) one task per trigger at every wake.
+    """
+    from cocotb.triggers import select
+
+    async def watch(trigger: Any) -> None:
+        while True:
+            await trigger
+            handler()
+
+    await select(*(watch(t) for t in triggers))
 
 
 def resolve(dut: Any, path: str) -> Any:
@@ -89,6 +107,14 @@ class Bridge:
             self._drives[k] = (d.bit is not None, self._drives[k][1])
             self._drives[k][1].append((d.source, d.gain, d.bit or 0, d.levels))
         self._last_raw: list[float | int | None] = [None] * len(paths)
+        # Per logic port: its drives by bit, so that a change visits the bits that moved only
+        # (a 1184-bit select vector changes one bit at a time).
+        self._by_bit: list[dict[int, list[tuple[str, tuple[float, float]]]]] = []
+        for is_logic, drives in self._drives:
+            by_bit: dict[int, list[tuple[str, tuple[float, float]]]] = {}
+            for src, _, bit, levels in drives if is_logic else ():
+                by_bit.setdefault(bit, []).append((src, levels))
+            self._by_bit.append(by_bit)
         self._announce = getattr(backend, "announce_edge", None)
         # Samples grouped by what takes them: each (strobe, edge), and every sync (None).
         self._groups: dict[tuple[str, str] | None, list[tuple[Any, Sample]]] = {}
@@ -127,34 +153,53 @@ class Bridge:
     def _now_s(self) -> float:
         return float(get_sim_time("fs")) * 1e-15
 
-    def _changed_outputs(self) -> dict[str, float]:
-        """Source values of the ports that changed since the last call (each port read once)."""
+    def _changed_outputs(self, port: int | None = None) -> dict[str, float]:
+        """Source values of the ports that changed since the last call: of ``port`` only, or
+        of every port (each read once).  Of a logic port, only the bits that moved."""
         out: dict[str, float] = {}
-        for k, handle in enumerate(self._handles):
-            value = handle.value
+        held = self._held
+        for k in range(len(self._handles)) if port is None else (port,):
+            value = self._handles[k].value
             is_logic, drives = self._drives[k]
-            raw: float | int
+            last = self._last_raw[k]
             if is_logic:
                 raw = logic_int(value) or 0
+                if raw == last:
+                    continue
+                self._last_raw[k] = raw
+                if last is None:
+                    moved = [(src, bit, levels) for src, _, bit, levels in drives]
+                else:
+                    moved, diff, by_bit = [], raw ^ int(last), self._by_bit[k]
+                    while diff:
+                        low = diff & -diff
+                        bit = low.bit_length() - 1
+                        diff ^= low
+                        moved += [(src, bit, levels) for src, levels in by_bit.get(bit, ())]
+                for src, bit, levels in moved:
+                    new = levels[(raw >> bit) & 1]
+                    if held.get(src) != new:
+                        out[src] = new
             else:
-                raw = float(value)
-            if raw == self._last_raw[k]:
-                continue
-            self._last_raw[k] = raw
-            for src, gain, bit, levels in drives:
-                new = levels[(int(raw) >> bit) & 1] if is_logic else gain * raw
-                if self._held.get(src) != new:
-                    out[src] = new
+                real = float(value)
+                if real == last:
+                    continue
+                self._last_raw[k] = real
+                for src, gain, _, _ in drives:
+                    new = gain * real
+                    if held.get(src) != new:
+                        out[src] = new
         return out
 
-    def _advance_and_apply(self) -> None:
-        """Advance the analog side to now with the old values held, then apply the new ones.
+    def _advance_and_apply(self, port: int | None = None) -> None:
+        """Advance the analog side to now with the old values held, then apply the new ones
+        (of ``port``, the one that woke the bridge; None: of every port).
 
         A backend that can (``announce_edge``) learns about a change before it advances, so
         that its integrator restarts exactly at the jump (see ``docs/timing.md``).
         """
         now_s = self._now_s()
-        changed = self._changed_outputs()
+        changed = self._changed_outputs(port)
         if changed and self._announce is not None:
             self._announce(now_s)
         self.backend.advance_to(now_s)
@@ -266,11 +311,12 @@ class Bridge:
         if absorb is not None:
             absorb(new_syncs, new_samples, logs.t_s, logs.edges)
 
-    def _on_event(self) -> None:
+    def _on_event(self, port: int | None = None) -> None:
+        """A wake: by a change of driving port ``port``, or (None) by a strobe's edge."""
         if self._stopped or self._vpi is not None:
             return
         self.events += 1
-        self._advance_and_apply()
+        self._advance_and_apply(port)
         self._strobe_edges()
         if self._every_sync:
             self._write_inputs(self._every_sync, every_change=True)
@@ -289,10 +335,10 @@ class Bridge:
             if self._stop_event is not None:
                 self._stop_event.set()
 
-    async def _watch(self, trigger: Any) -> None:
+    async def _watch(self, trigger: Any, port: int | None) -> None:
         while not self._stopped and self._vpi is None:
             await trigger
-            self._on_event()
+            self._on_event(port)
 
     async def run(self) -> None:
         """Follow the HDL until :meth:`stop` (start with ``cocotb.start_soon``).
@@ -300,23 +346,29 @@ class Bridge:
         One watcher task per HDL port and strobe keeps its own trigger primed, so a wake
         re-arms only the port that moved.  (Awaiting ``First`` of every port re-registered one
         simulator callback per port at every wake: with the 64 input DACs of a 64→16→10
-        crossbar, most of the bridge's cost.)  A change of several ports in one time step
-        wakes the bridge once per port; the first wake applies them all, as before.
+        crossbar, most of the bridge's cost.)  A port's wake reads that port only (the
+        simulator calls back at every change, so each change gets its own wake, in order); a
+        strobe's wake reads every port before it samples.
         """
         import cocotb
         from cocotb.triggers import Event, Timer
 
         self._advance_and_apply()
-        triggers = [h.value_change for h in self._handles]
+        triggers: list[tuple[Any, int | None]] = [
+            (h.value_change, k) for k, h in enumerate(self._handles)
+        ]
         for key, handle in self._strobes:
-            triggers.append(handle.rising_edge if key[1] == "rising" else handle.falling_edge)
+            edge = handle.rising_edge if key[1] == "rising" else handle.falling_edge
+            triggers.append((edge, None))
             level = logic_int(handle.value)
             self._strobe_level[key] = -1 if level is None else level
         self._stop_event = Event()
         self._vpi_target = self._compiled_target()
         self._hand_over()
         watchers = (
-            [] if self._vpi is not None else [cocotb.start_soon(self._watch(t)) for t in triggers]
+            []
+            if self._vpi is not None
+            else [cocotb.start_soon(self._watch(t, port)) for t, port in triggers]
         )
         try:
             await self._stop_event.wait()

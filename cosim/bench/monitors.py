@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cosim.bench.host import signal_int
-from cosim.bench.lockstep import logic_int
+from cosim.bench.lockstep import logic_int, on_each
 from cosim.errors import CosimError
 from cosim.harness.policy import adaptive_widths_cycles
 from cosim.harness.regmap import RegisterMap, load_register_map
@@ -75,13 +75,13 @@ async def monitor_pulses(
         widths_cycles: expected width per phase code (e.g. :attr:`XbarHost.widths_cycles`).
         regs: register map (default: parsed from the header).
     """
-    from cocotb.triggers import First, RisingEdge, ValueChange
+    from cocotb.triggers import RisingEdge, ValueChange
 
     r = regs if regs is not None else load_register_map()
     period_ps = float(dut.CLK_PERIOD_NS.value) * 1e3
     eps = 0.5
     setup_ps, hold_ps = r["SEL_SETUP_CYC"] * period_ps, r["SEL_HOLD_CYC"] * period_ps
-    v_prev, sel_prev, adc_prev = 0.0, signal_int(dut.sel), signal_int(dut.adc_sample)
+    v_prev, sel_prev, adc_prev = 0.0, logic_int(dut.sel.value), signal_int(dut.adc_sample)
     t_sel, t_on, t_off = _now_ps(), 0.0, -math.inf
     phase_on, want_cyc = 0, 0
     min_cyc = getattr(widths_cycles, "adaptive_min_cycles", None)
@@ -91,17 +91,17 @@ async def monitor_pulses(
         levels = adaptive_widths_cycles(widths_cycles[wr], widths_cycles[er], min_cyc)
     dev_track: int | None = None  # device whose reversals are being counted
     last_dir, n_rev = 0, 0
-    while True:
-        await First(
-            ValueChange(dut.v_prog),
-            ValueChange(dut.sel),
-            RisingEdge(dut.adc_sample),
-            RisingEdge(dut.start),
-        )
+
+    def on_event() -> None:
+        nonlocal v_prev, sel_prev, adc_prev, t_sel, t_on, t_off, phase_on, want_cyc
+        nonlocal dev_track, last_dir, n_rev
         if signal_int(dut.start):
             dev_track = None
         t = _now_ps()
-        v, sel, adc = float(dut.v_prog.value), signal_int(dut.sel), signal_int(dut.adc_sample)
+        v, adc = float(dut.v_prog.value), signal_int(dut.adc_sample)
+        sel = logic_int(dut.sel.value)  # a 1184-bit vector: parsed once, not bit by bit
+        if sel is None:
+            raise ProtocolViolation(f"at {t:.0f} ps: sel={dut.sel.value} is not resolvable")
         phase, infer = signal_int(dut.phase), signal_int(dut.infer_en)
 
         def fail(msg: str, t: float = t) -> None:
@@ -148,6 +148,9 @@ async def monitor_pulses(
             if not (reading or inferring):
                 fail(f"adc_sample rose outside a read pulse / inference (phase {phase})")
         adc_prev = adc
+
+    triggers = (ValueChange(dut.v_prog), ValueChange(dut.sel))
+    await on_each((*triggers, RisingEdge(dut.adc_sample), RisingEdge(dut.start)), on_event)
 
 
 class StepDevices:
