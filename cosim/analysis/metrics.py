@@ -297,6 +297,7 @@ def measure(
     p = [0.0] * n_el
     t_last = [0] * n_el
     dirty: set[int] = set()
+    live: set[int] = set()  # elements drawing power (p != 0): the others add nothing
     buckets: dict[str, list[float]] = {}
     phase_name = PHASES[0] if v_phase is not None else "all"
     in_window = window == "all"
@@ -319,7 +320,11 @@ def measure(
     def close_block() -> None:
         nonlocal pending_entry
         for e in dirty:
-            p[e] = v[e] * i[e]
+            pe = p[e] = v[e] * i[e]
+            if pe != 0.0:  # NaN too
+                live.add(e)
+            else:
+                live.discard(e)
         dirty.clear()
         if pending_entry is not None:
             code, pending_entry = pending_entry, None
@@ -332,9 +337,10 @@ def measure(
                         pulses[d][label] = pulses[d].get(label, 0) + 1
 
     def flush_all(t: int) -> None:
-        """Bring every element's energy and the phase time up to ``t``."""
+        """Bring every element's energy and the phase time up to ``t`` (an element without
+        power adds nothing: its ``t_last`` may stay behind)."""
         nonlocal phase_t0
-        for e2 in range(n_el):
+        for e2 in live:
             if e2 not in dirty:
                 bucket[e2] += p[e2] * (t - t_last[e2])
                 t_last[e2] = t
