@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -143,3 +148,24 @@ def test_digits_grey_levels_and_stratified_80_20_split() -> None:
     _, te2 = datasets.train_test(topo, "digits", seed=0)
     _, te3 = datasets.train_test(topo, "digits", seed=1)
     assert np.array_equal(te.origin, te2.origin) and not np.array_equal(te.origin, te3.origin)
+
+
+def test_digits_come_from_a_cached_copy_without_importing_sklearn(tmp_path: Path) -> None:
+    """The first load stores scikit-learn's digits in the build cache; a fresh process then
+    reads that copy (the same arrays) and never imports scikit-learn."""
+    from sklearn.datasets import load_digits
+
+    env = {**os.environ, "COSIM_BUILD_DIR": str(tmp_path)}
+    code = (
+        "import sys, numpy as np; from cosim.learn import datasets as d; "
+        "x, y = d._load_digits(); print(d.digits_cache().is_file(), 'sklearn' in sys.modules); "
+        f"np.save({str(tmp_path / 'x.npy')!r}, x); np.save({str(tmp_path / 'y.npy')!r}, y)"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert [r.stdout.split() for r in runs] == [["True", "True"], ["True", "False"]], runs
+    bunch = load_digits()
+    assert np.array_equal(np.load(tmp_path / "x.npy"), bunch.data)
+    assert np.array_equal(np.load(tmp_path / "y.npy"), bunch.target)

@@ -42,14 +42,18 @@ A dataset that does not fit the topology is a :class:`DatasetError` that says wh
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 from functools import lru_cache
 from math import isqrt
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from cosim.errors import UsageError
 from cosim.learn.data import PROTOTYPE, SAMPLE, Dataset, make_dataset, split
+from cosim.resources import cache_dir
 from cosim.topology import DEFAULT, Topology
 
 __all__ = [
@@ -206,8 +210,27 @@ def pattern_dataset(topology: Topology = DEFAULT) -> Dataset:
     )
 
 
+def digits_cache() -> Path | None:
+    """The cached copy of scikit-learn's digits (``<cache_dir>/datasets``, one file per
+    scikit-learn version), None without scikit-learn."""
+    try:
+        version = importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return cache_dir() / "datasets" / f"digits-sklearn-{version}.npz"
+
+
 @lru_cache(maxsize=1)
 def _load_digits() -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Pixels and labels of scikit-learn's digits.  Read from a cached copy when there is one:
+    importing scikit-learn costs 2-3 s, in each of the processes of a run."""
+    cached = digits_cache()
+    if cached is not None and cached.is_file():
+        try:
+            with np.load(cached) as f:
+                return np.asarray(f["x"], dtype=float), np.asarray(f["y"], dtype=np.int64)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: load again and rewrite it
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -215,7 +238,16 @@ def _load_digits() -> tuple[NDArray[np.float64], NDArray[np.int64]]:
             "dataset 'digits' needs scikit-learn (a dependency of cosim; pip install scikit-learn)"
         ) from None
     bunch = load_digits()
-    return np.asarray(bunch.data, dtype=float), np.asarray(bunch.target, dtype=np.int64)
+    x, y = np.asarray(bunch.data, dtype=float), np.asarray(bunch.target, dtype=np.int64)
+    if cached is not None:
+        try:  # written aside and renamed: a concurrent reader never sees half a file
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, x=x, y=y)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # no cache: the next run loads it again
+    return x, y
 
 
 def digits_dataset() -> Dataset:
