@@ -90,6 +90,19 @@ def test_device_voltage_solves_the_series_equation(v_src: float) -> None:
     np.testing.assert_allclose(v, ref, atol=1e-10)
 
 
+def test_linear_device_voltage_is_the_newton_root() -> None:
+    """φ = 1 (no Schottky part, the built-in cards): the closed form V = V_src/(1 + R_s·G)
+    agrees with the safeguarded Newton solve the general model takes (φ just below 1)."""
+    x = np.linspace(0.0, 1.0, 11)
+    v_src = np.linspace(-2.0, 2.0, 11)[:, None]
+    closed = mss.device_voltage(params(C_LIKE), v_src, x, 50e3)
+    almost = SimpleNamespace(**{**vars(C_LIKE), "phi": np.nextafter(1.0, 0.0)})
+    newton = mss.device_voltage(params(almost), v_src, x, 50e3)
+    np.testing.assert_allclose(closed, newton, rtol=1e-13, atol=1e-16)
+    resid = closed + 50e3 * mss.current(params(C_LIKE), closed, x) - v_src
+    np.testing.assert_allclose(resid, 0.0, atol=1e-14)
+
+
 @pytest.mark.parametrize(
     ("card", "v_src", "width", "rs"),
     [(W_LIKE, 0.5, 10e-6, 10e3), (W_LIKE, -0.6, 20e-6, 10e3), (C_LIKE, -0.3, 10e-6, 50e3)],

@@ -191,6 +191,8 @@ def _solve_v(
     """Flat-array core of :func:`device_voltage`."""
     if not np.any(rs):
         return vs.copy()
+    if np.all(p.phi == 1.0):  # no Schottky part: I = V·G(x), the root in closed form
+        return np.asarray(vs / (1.0 + rs * conductance(p, x)), dtype=float)
     i0 = current(p, 0.0, x)
     shifted = vs - rs * i0
     lo = np.minimum(np.minimum(vs, 0.0), shifted)
