@@ -151,10 +151,10 @@ def build_crossbar(
     lines += [f"vdd vdd 0 dc {spec.vdd_V:.9g}", f"vss vss 0 dc {spec.vss_V:.9g}"]
     lines.append(driven("vprog", "pbus"))
     lines.append(f"hsense sense 0 vprog {-spec.r_sense_ohm:.9g}")
-    lines.append(driven("vinf", "inf"))
     for i in range(topology.n_in):
         lines.append(driven(f"vin{i}", f"in{i}"))
         lines.append(driven(f"vinn{i}", f"inn{i}"))
+    lines.append(driven("vinf", "inf"))
     lines.append(
         _SWITCH_MODELS.format(
             ron=spec.r_switch_on_ohm, roff=spec.r_switch_off_ohm, clamp=spec.r_clamp_on_ohm
