@@ -127,7 +127,8 @@ def _integrate_segment(
     sel = np.flatnonzero(dt > 0)
     if sel.size == 0:
         return out
-    pp, xx, rr = _take(p, sel), out[sel], rs[sel]
+    pp = p if sel.size == dt.size else _take(p, sel)
+    xx, rr = out[sel], rs[sel]
     dd, vv0 = dt[sel], v0[sel]
     slope = (v1[sel] - vv0) / dd
     done = np.zeros_like(xx)

@@ -173,8 +173,12 @@ def device_voltage(
 
     Solves ``V + R_s·I(V, x) = V_src`` with Newton steps safeguarded by bisection inside a
     bracket that provably contains the (unique: the left side increases with V) root.
-    Converges to ~1e-13 V.
+    Converges to ~1e-13 V.  With ``phi = 1`` (no Schottky part) the root in closed form.
     """
+    if np.all(p.phi == 1.0):  # linear (see _solve_v): no flattening needed
+        g = conductance(p, x)
+        rs_ohm = np.asarray(r_series_ohm, dtype=float)
+        return np.asarray(np.asarray(v_src_V, dtype=float) / (1.0 + rs_ohm * g), dtype=float)
     vs, xa, rs = np.broadcast_arrays(
         np.asarray(v_src_V, dtype=float), np.asarray(x, dtype=float), np.asarray(r_series_ohm)
     )
