@@ -109,6 +109,8 @@ __all__ = [
     "NoCircuitError",
     "OsdiLoadError",
     "plot_vector_name",
+    "declare",
+    "Signatures",
     "SimulationError",
     "SingularMatrixError",
     "SourceFunction",
@@ -220,28 +222,53 @@ _GetSyncData = ctypes.CFUNCTYPE(
 )
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    """Declare the argument and result types of the functions used."""
-    lib.ngSpice_Init.argtypes = [_SendChar, _vp, _ControlledExit, _SendData, _SendInitData]
-    lib.ngSpice_Init.argtypes += [_BGThreadRunning, _vp]
-    lib.ngSpice_Init.restype = _c_int
-    lib.ngSpice_Init_Sync.argtypes = [_GetSrcData, _GetSrcData, _GetSyncData]
-    lib.ngSpice_Init_Sync.argtypes += [ctypes.POINTER(_c_int), _vp]
-    lib.ngSpice_Init_Sync.restype = _c_int
-    lib.ngSpice_Command.argtypes = [_c_char_p]
-    lib.ngSpice_Command.restype = _c_int
-    lib.ngSpice_Circ.argtypes = [ctypes.POINTER(_c_char_p)]
-    lib.ngSpice_Circ.restype = _c_int
-    lib.ngGet_Vec_Info.argtypes = [_c_char_p]
-    lib.ngGet_Vec_Info.restype = ctypes.POINTER(_VectorInfo)
-    lib.ngSpice_SetBkpt.argtypes = [ctypes.c_double]
-    lib.ngSpice_SetBkpt.restype = _c_bool
-    lib.ngSpice_CurPlot.argtypes = []
-    lib.ngSpice_CurPlot.restype = _c_char_p
-    lib.ngSpice_AllVecs.argtypes = [_c_char_p]
-    lib.ngSpice_AllVecs.restype = ctypes.POINTER(_c_char_p)
-    lib.ngSpice_running.argtypes = []
-    lib.ngSpice_running.restype = _c_bool
+Signatures = Mapping[str, tuple[list[Any], Any]]
+"""C function name → (argument types, result type), for :func:`declare`."""
+
+_P = ctypes.POINTER
+_dbl = ctypes.c_double
+_NGSPICE: Signatures = {
+    "ngSpice_Init": (
+        [_SendChar, _vp, _ControlledExit, _SendData, _SendInitData, _BGThreadRunning, _vp],
+        _c_int,
+    ),
+    "ngSpice_Init_Sync": ([_GetSrcData, _GetSrcData, _GetSyncData, _P(_c_int), _vp], _c_int),
+    "ngSpice_Command": ([_c_char_p], _c_int),
+    "ngSpice_Circ": ([_P(_c_char_p)], _c_int),
+    "ngGet_Vec_Info": ([_c_char_p], _P(_VectorInfo)),
+    "ngSpice_SetBkpt": ([_dbl], _c_bool),
+    "ngSpice_CurPlot": ([], _c_char_p),
+    "ngSpice_AllVecs": ([_c_char_p], _P(_c_char_p)),
+    "ngSpice_running": ([], _c_bool),
+}
+#: The compiled lockstep helper (``synchelper.c``).
+_HELPER: Signatures = {
+    "cs_new": ([_vp, _vp, _vp, _vp], _vp),
+    "cs_set_source": ([_vp, _c_char_p, _dbl], _c_int),
+    "cs_clear_source": ([_vp, _c_char_p], None),
+    "cs_clear_all": ([_vp, _c_char_p], None),
+    **dict.fromkeys(("cs_reset", "cs_set_target", "cs_break", "cs_start"), ([_vp, _dbl], None)),
+    "cs_set_forward": ([_vp, _c_int], None),
+    "cs_wait": ([_vp, _dbl, _P(_dbl)], _c_int),
+    "cs_advance": ([_vp, _dbl, _dbl, _P(_dbl)], _c_int),
+    **dict.fromkeys(
+        ("cs_halt", "cs_release", "cs_lines_clear", "cs_quantities_clear"), ([_vp], None)
+    ),
+    **dict.fromkeys(("cs_line_count", "cs_unknown_source"), ([_vp], _c_int)),
+    **dict.fromkeys(("cs_now", "cs_thread_cpu"), ([_vp], _dbl)),
+    "cs_line": ([_vp, _c_int], _c_char_p),
+    "cs_set_vpi": ([_vp, _c_int], None),
+    "cs_quantity": ([_vp, _c_char_p, _dbl], _c_int),
+    "cs_quantity_found": ([_vp, _c_int], _c_int),
+    "cs_find": ([_vp, _c_char_p], _c_int),
+}
+
+
+def declare(lib: Any, signatures: Signatures) -> None:
+    """Declare the argument and result types of ``lib``'s functions named in ``signatures``."""
+    for name, (args, result) in signatures.items():
+        function = getattr(lib, name)
+        function.argtypes, function.restype = args, result
 
 
 def _load_helper(path: str | None) -> ctypes.CDLL | None:
@@ -249,43 +276,7 @@ def _load_helper(path: str | None) -> ctypes.CDLL | None:
     if path is None:
         return None
     helper = ctypes.CDLL(path)
-    dbl, dref = ctypes.c_double, ctypes.POINTER(ctypes.c_double)
-    helper.cs_new.argtypes = [_vp, _vp, _vp, _vp]
-    helper.cs_new.restype = _vp
-    helper.cs_set_source.argtypes = [_vp, _c_char_p, dbl]
-    helper.cs_set_source.restype = _c_int
-    helper.cs_clear_source.argtypes = [_vp, _c_char_p]
-    helper.cs_clear_source.restype = None
-    helper.cs_clear_all.argtypes = [_vp, _c_char_p]
-    helper.cs_clear_all.restype = None
-    for name in ("cs_reset", "cs_set_target", "cs_break", "cs_start"):
-        getattr(helper, name).argtypes = [_vp, dbl]
-        getattr(helper, name).restype = None
-    helper.cs_set_forward.argtypes = [_vp, _c_int]
-    helper.cs_set_forward.restype = None
-    helper.cs_wait.argtypes = [_vp, dbl, dref]
-    helper.cs_wait.restype = _c_int
-    helper.cs_advance.argtypes = [_vp, dbl, dbl, dref]
-    helper.cs_advance.restype = _c_int
-    for name in ("cs_halt", "cs_release", "cs_lines_clear", "cs_quantities_clear"):
-        getattr(helper, name).argtypes = [_vp]
-        getattr(helper, name).restype = None
-    for name in ("cs_line_count", "cs_unknown_source"):
-        getattr(helper, name).argtypes = [_vp]
-        getattr(helper, name).restype = _c_int
-    for name in ("cs_now", "cs_thread_cpu"):
-        getattr(helper, name).argtypes = [_vp]
-        getattr(helper, name).restype = dbl
-    helper.cs_line.argtypes = [_vp, _c_int]
-    helper.cs_line.restype = _c_char_p
-    helper.cs_set_vpi.argtypes = [_vp, _c_int]
-    helper.cs_set_vpi.restype = None
-    helper.cs_quantity.argtypes = [_vp, _c_char_p, dbl]
-    helper.cs_quantity.restype = _c_int
-    helper.cs_quantity_found.argtypes = [_vp, _c_int]
-    helper.cs_quantity_found.restype = _c_int
-    helper.cs_find.argtypes = [_vp, _c_char_p]
-    helper.cs_find.restype = _c_int
+    declare(helper, _HELPER)
     return helper
 
 
@@ -300,7 +291,7 @@ class _Library:
         self.path = path
         try:
             self.lib = ctypes.CDLL(path)
-            _declare(self.lib)
+            declare(self.lib, _NGSPICE)
         except (OSError, AttributeError) as exc:
             raise LibraryError(f"cannot load libngspice {path!r}: {exc}; {_FIX}") from exc
         self.owner: NgSpice | None = None

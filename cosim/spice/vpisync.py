@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cosim.errors import CosimError
-from cosim.spice.ngspice import NgSpice, plot_vector_name
+from cosim.spice.ngspice import NgSpice, Signatures, declare, plot_vector_name
 
 __all__ = ["ENGINE_ENV", "Logs", "VpiBridge", "VpiBridgeError", "unavailable"]
 
@@ -30,7 +30,7 @@ ENGINE_ENV = "COSIM_SYNC"
 
 _RUNNING, _STOPPED, _ENDED, _ERROR = 0, 1, 2, 3
 _dbl, _int, _vp, _str = ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p
-_SIGNATURES: dict[str, tuple[list[Any], Any]] = {
+_SIGNATURES: Signatures = {
     "vb_new": ([_vp, _int, _dbl], _vp),
     "vb_reason": ([], _str),
     "vb_free": ([_vp], None),
@@ -54,12 +54,6 @@ class VpiBridgeError(CosimError):
     """The compiled bridge could not be set up, or stopped on an error (the message says)."""
 
 
-def _declare(helper: Any) -> None:
-    for name, (args, res) in _SIGNATURES.items():
-        function = getattr(helper, name)
-        function.argtypes, function.restype = args, res
-
-
 def unavailable(ng: NgSpice) -> str | None:
     """Why the compiled bridge cannot drive ``ng`` here (None: it can)."""
     if ng.sync_engine != "c":
@@ -67,7 +61,7 @@ def unavailable(ng: NgSpice) -> str | None:
     helper = ng._helper  # the sync helper library (same .so as the VPI bridge)
     if not hasattr(helper, "vb_new"):
         return "the sync helper has no VPI bridge"
-    _declare(helper)
+    declare(helper, _SIGNATURES)
     probe = helper.vb_new(None, 0, 0.0)
     if not probe:
         return helper.vb_reason().decode()
