@@ -276,3 +276,33 @@ def test_a_select_line_change_reloads_the_full_netlist(tmp_path: Path) -> None:
         be.close()
     g = xb.branch_conductance(xb.conductance(xb.x0))
     assert three / two == pytest.approx(g[:3].sum() / g[:2].sum(), rel=0.05)
+
+
+def test_an_inference_loads_once_every_port_of_the_instant_is_applied(tmp_path: Path) -> None:
+    """The controller raises ``vinf`` and then writes the 64 inputs at the same instant, one
+    port at a time: the full netlist waits for the first advance, so its operating point
+    starts the op-amps for these inputs (a few Newton iterations, not a slewing transient)."""
+    from dataclasses import replace
+
+    from cosim.topology import Topology
+
+    topo = Topology((64, 16, 10))
+    xb = make_crossbar("Cr", 1, topo, "digits")
+    p = xb.params.broadcast_flat((topo.n_dev,))
+    x = (xb.g_target_S - 1.0 / p.r_off) / (1.0 / p.r_on - 1.0 / p.r_off)  # the trained network
+    xb = replace(xb, x0=np.clip(x, 0.0, 1.0))
+    v_in = np.random.default_rng(4).uniform(0.0, xb.spec.v_read_V, topo.n_in)
+    t_read = xb.card.operation.t_read_s
+    be = make_backend(xb, "ngspice-partitioned", tmp_path / "a.vcd", tmax_s=t_read)
+    try:
+        be.set_controls({"vinf": 1.0})
+        for i, v in enumerate(v_in):
+            be.set_controls({f"vin{i}": float(v), f"vinn{i}": -float(v)})
+        be.advance_to(t_read)
+        out = be.sample()
+        iterations = _iterations(be._ng)
+    finally:
+        be.close()
+    assert be.stats.extra["full_loads"] == 1
+    assert iterations < 100, iterations
+    assert max(out[n] for n in topo.neuron_names) > 0.01  # the inputs reached the neurons
