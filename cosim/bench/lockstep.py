@@ -11,11 +11,14 @@ The digital simulator is the master clock and the bridge wakes only on events (s
 * a rising edge of the map's strobe: the analog side is advanced to that instant and the
   sampled quantities are written to the HDL's ``input real`` ports in the same time step.
 
-Two engines run these rules. By default, where the backend is libngspice with the compiled
-sync helper and the bridge runs inside a simulator with VPI, :class:`cosim.spice.vpisync.VpiBridge`
-runs them in C from value-change callbacks (no Python per sync; Python only reads its logs
-every ``COSIM_POLL_NS`` of simulated time, default 100 µs, and when stopped). Otherwise, or with
-``COSIM_SYNC=python``, this module runs them from cocotb triggers.
+Two engines run these rules. By default, where the compiled sync helper builds and the bridge
+runs inside a simulator with VPI, :class:`cosim.spice.vpisync.VpiBridge` runs them in C from
+value-change callbacks: with libngspice (the backend's ``compiled_sync``) no Python runs per
+sync at all; with any other backend (the NumPy twin, a Python model) C logs every advance and
+change and Python is called only when a sample is due, to replay the log into the backend with
+the very calls listed above, in the same order (:meth:`Bridge.replay`). Python also reads the
+logs every ``COSIM_POLL_NS`` of simulated time (default 100 µs) and when stopped. Otherwise, or
+with ``COSIM_SYNC=python``, this module runs the rules from cocotb triggers.
 
 Analog backends implement ``LockstepBackend``: ``DeckBackend`` (any deck), ``NgspiceBackend``
 (the crossbar with the Verilog-A models) and ``NumpyBackend`` (the crossbar's NumPy twin; fast,
@@ -33,7 +36,15 @@ from cocotb.simtime import get_sim_time
 
 from cosim.backends.protocol import LockstepBackend
 from cosim.design.ports import PortMap, Sample, hdl_path
-from cosim.spice.vpisync import ENGINE_ENV, Logs, VpiBridge, VpiBridgeError, unavailable
+from cosim.spice.vpisync import (
+    ENGINE_ENV,
+    Logs,
+    VpiBridge,
+    VpiBridgeError,
+    Wake,
+    deferred_unavailable,
+    unavailable,
+)
 
 ENV_POLL = "COSIM_POLL_NS"
 """How often (simulated ns) Python reads the compiled bridge's logs and flushes the VCD."""
@@ -129,7 +140,8 @@ class Bridge:
         self._stop_event: Any = None
         self._every_sync = self._groups.get(None)
         self._vpi: VpiBridge | None = None
-        self._vpi_target: Any = None  # (NgSpice, sampled vectors) for the compiled bridge
+        # (NgSpice or None, sampled vectors) for the compiled bridge; None: ngspice is deferred
+        self._vpi_target: Any = None
         self._vpi_totals = (0, 0, 0)  # syncs, samples, events of the compiled bridge so far
         #: ``"c"`` (the compiled bridge follows the HDL) or ``"python"``, and why.
         self.engine, self.engine_reason = "python", "not started"
@@ -147,8 +159,17 @@ class Bridge:
         if self._vpi is not None:
             vpi, self._vpi = self._vpi, None
             self._absorb(vpi.stop())
+            if vpi.error is not None:
+                raise vpi.error
         if self._stop_event is not None:
             self._stop_event.set()
+
+    def flush(self) -> None:
+        """Bring the backend up to the HDL's latest change (the compiled bridge replays its log
+        into a backend in Python only when a sample is due): call before reading the
+        backend's state while the bridge runs."""
+        if self._vpi is not None:
+            self._absorb(self._vpi.poll())
 
     def _now_s(self) -> float:
         return float(get_sim_time("fs")) * 1e-15
@@ -248,9 +269,12 @@ class Bridge:
             self.engine_reason = f"{ENGINE_ENV}={mode}"
             return None
         hook = getattr(self.backend, "compiled_sync", None)
-        if hook is None:
-            self.engine_reason = f"{type(self.backend).__name__} has no compiled path"
-            return None
+        if hook is None:  # a backend in Python: C logs, Python replays at the samples
+            why = deferred_unavailable()
+            if why is not None:
+                self.engine_reason = why
+                return None
+            return None, {smp.quantity: smp.quantity for smp in self.ports.samples}
         ng, vectors = hook()
         why = unavailable(ng)
         if why is not None:
@@ -262,12 +286,16 @@ class Bridge:
     def _compiled(self, ng: Any, vectors: dict[str, str]) -> VpiBridge:
         """The compiled bridge, configured like this one and started.
 
-        Called once ngspice's thread waits at a sync (after the first advance past t = 0), so
-        that the transient starts exactly as with the Python engine (its operating point sees
-        every source value set at t = 0).
+        With ngspice: called once ngspice's thread waits at a sync (after the first advance
+        past t = 0), so that the transient starts exactly as with the Python engine (its
+        operating point sees every source value set at t = 0).  Without (``ng`` None): the
+        backend is replayed from the bridge's log (:meth:`replay`, :meth:`sample_values`).
         """
-        latest = {q: ng.latest(v) for q, v in vectors.items()}
-        vpi = VpiBridge(ng, vectors, latest, self.backend.stats.t_s)
+        if ng is None:
+            vpi = VpiBridge(None, vectors, {}, self.backend.stats.t_s, deferred=self)
+        else:
+            latest = {q: ng.latest(v) for q, v in vectors.items()}
+            vpi = VpiBridge(ng, vectors, latest, self.backend.stats.t_s)
         try:
             for k, handle in enumerate(self._handles):
                 is_logic, drives = self._drives[k]
@@ -293,8 +321,27 @@ class Bridge:
         except BaseException:
             vpi.stop()
             raise
-        self.engine, self.engine_reason = "c", "compiled bridge (VPI callbacks)"
+        how = "the backend replayed at each sample" if ng is None else "ngspice driven from C"
+        self.engine, self.engine_reason = "c", f"compiled bridge (VPI callbacks; {how})"
         return vpi
+
+    def replay(self, wakes: Sequence[Wake]) -> None:
+        """The compiled bridge's logged wakes, applied to the backend as :meth:`_on_event`
+        applies a wake: advance with the old values held (announcing a jump first), then mark
+        the edge and apply the changes."""
+        backend, announce = self.backend, self._announce
+        for t_s, advanced, changes in wakes:
+            if changes and announce is not None:
+                announce(t_s)
+            if advanced:
+                backend.advance_to(t_s)
+            if changes:
+                backend.mark_edge(t_s)
+                backend.set_controls(changes)
+
+    def sample_values(self) -> dict[str, float]:
+        """The backend's samples now (for the compiled bridge)."""
+        return self.backend.sample()
 
     def _absorb(self, logs: Logs) -> None:
         """Take over what the compiled bridge did since the last poll."""
@@ -325,7 +372,8 @@ class Bridge:
     def _hand_over(self) -> None:
         """Start the compiled bridge once ngspice's thread waits at a sync; wake :meth:`run`."""
         target = self._vpi_target
-        if target is not None and target[0].thread_waiting and not self._stopped:
+        ready = target is not None and (target[0] is None or target[0].thread_waiting)
+        if ready and not self._stopped:
             self._vpi_target = None
             try:
                 self._vpi = self._compiled(*target)

@@ -270,7 +270,12 @@ async def training_run(dut: Any) -> None:
     cpu0 = time.process_time()
     try:
         t_setup = time.monotonic() - t_setup
-        host_json = await _host_session(dut, cfg, xbar, backend.states)
+
+        def states() -> Any:  # the backend as far as the HDL has gone
+            bridge.flush()
+            return backend.states()
+
+        host_json = await _host_session(dut, cfg, xbar, states)
         host_json["wall_s"] = {"setup": t_setup, **host_json["wall_s"]}
         _write_coverage(dut._log, cfg, cov, host_json)
         bridge.stop()

@@ -56,6 +56,7 @@ import collections
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import locale
 import math
 import os
@@ -110,6 +111,7 @@ __all__ = [
     "OsdiLoadError",
     "plot_vector_name",
     "declare",
+    "load_sync_helper",
     "Signatures",
     "SimulationError",
     "SingularMatrixError",
@@ -244,6 +246,7 @@ _NGSPICE: Signatures = {
 #: The compiled lockstep helper (``synchelper.c``).
 _HELPER: Signatures = {
     "cs_new": ([_vp, _vp, _vp, _vp], _vp),
+    "cs_free": ([_vp], None),
     "cs_set_source": ([_vp, _c_char_p, _dbl], _c_int),
     "cs_clear_source": ([_vp, _c_char_p], None),
     "cs_clear_all": ([_vp, _c_char_p], None),
@@ -278,6 +281,20 @@ def _load_helper(path: str | None) -> ctypes.CDLL | None:
     helper = ctypes.CDLL(path)
     declare(helper, _HELPER)
     return helper
+
+
+@functools.cache
+def load_sync_helper() -> tuple[Any, str]:
+    """The compiled lockstep helper on its own, without libngspice (for the VPI bridge with an
+    analog side in Python): the library (loaded once), or None and the reason it is not
+    available."""
+    path, reason = helper_library()
+    if path is None:
+        return None, reason
+    try:
+        return _load_helper(str(path)), reason
+    except OSError as exc:
+        return None, f"cannot load the helper: {exc}"
 
 
 class _Library:

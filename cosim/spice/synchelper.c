@@ -34,6 +34,13 @@ void *cs_new(void *setbkpt, void *py_src, void *py_data, void *py_char)
     return st;
 }
 
+void cs_free(cs_state *st)
+{
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+}
+
 int cs_find(cs_state *st, const char *name)
 {
     for (int i = 0; i < st->nsrc; i++)

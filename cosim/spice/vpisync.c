@@ -9,6 +9,12 @@
  * the sync callback between syncs (synchelper.c).  Python configures the bridge, reads its
  * logs (stimulus, samples, edges) now and then, and detaches it at the end.
  *
+ * Deferred analog side (vb_defer): for an analog simulator that runs in Python (the NumPy
+ * twin), the same rules without ngspice: every advance and every source change goes into the
+ * stimulus log only, and Python is called at a sample (a strobe's edge, or every wake for
+ * samples without a strobe) to replay the log into its simulator and give the quantities.
+ * Python then runs once per ADC sample instead of once per port change.
+ *
  * The vpi_* functions are looked up in the running simulator (dlsym), so the library also
  * loads where there is none; vb_new then says why not.
  */
@@ -29,7 +35,7 @@ const char *vb_reason(void) { return "built without vpi_user.h"; }
 #include <vpi_user.h>
 
 #define VB_MAXPORT 256
-#define VB_MAXDRIVE 1024
+#define VB_MAXDRIVE CS_MAXSRC
 #define VB_MAXSTROBE 16
 #define VB_MAXSAMPLE 256
 #define VB_MAXW 64 /* 32-bit words of a logic port: 2048 bits */
@@ -51,6 +57,9 @@ typedef struct { vpiHandle h, cb; int rising, level; vb_ref ref; } vb_strobe_t;
 typedef struct { int out, q, group, hyst; double lo, hi, deadband; } vb_sample_t;
 typedef struct { vpiHandle h; int logic, has; double value; } vb_out_t;
 typedef struct { double *data; size_t n, cap; } vb_buf;
+/* The deferred analog side: replay the stimulus log up to t, write the quantities to q;
+   nonzero: it failed (Python keeps the error). */
+typedef int (*vb_analog_fn)(double t, double *q);
 
 struct vb {
     cs_state *st;
@@ -68,6 +77,7 @@ struct vb {
     int changed[CS_MAXSRC], nchanged;
     double changed_value[CS_MAXSRC];
     vb_buf bufs[3];
+    vb_analog_fn analog; /* NULL: ngspice through the sync helper */
     char message[512];
     /* the simulator's VPI */
     vpiHandle (*by_name)(PLI_BYTE8 *, vpiHandle);
@@ -134,6 +144,9 @@ void *vb_new(cs_state *st, int started, double t_s)
     b->every = -1;
     return b;
 }
+
+/* Run the analog side in Python (see the top of the file) instead of ngspice. */
+void vb_defer(vb *b, vb_analog_fn analog) { b->analog = analog; }
 
 void vb_free(vb *b)
 {
@@ -305,6 +318,12 @@ static int advance(vb *b, double t)
 {
     if (!(t > b->t_s))
         return 0;
+    if (b->analog) { /* deferred: a row (t, wake, -1, 0) says "advance to t" */
+        double entry[4] = {t, b->events, -1.0, 0.0};
+        push(&b->bufs[BUF_STIM], entry, 4);
+        b->started = 1, b->syncs += 1, b->t_s = t;
+        return 0;
+    }
     cs_state *st = b->st;
     double tol = 1e-18 + 1e-12 * fabs(t);
     char text[256];
@@ -341,6 +360,10 @@ static int advance(vb *b, double t)
 static void write_inputs(vb *b, int group, int every_change, double t)
 {
     cs_state *st = b->st;
+    if (b->analog && b->analog(t, st->q_latest) != 0) {
+        fail(b, VB_ERROR, "the analog side failed at a sample (its error follows in Python)");
+        return;
+    }
     double row[1 + CS_MAXQ];
     row[0] = t;
     memcpy(row + 1, st->q_latest, (size_t)st->nq * sizeof(double));
@@ -393,7 +416,7 @@ static void wake(vb *b)
     b->events += 1;
     double t = now_s(b);
     changed_outputs(b);
-    if (b->nchanged && b->started && t > st->now)
+    if (b->nchanged && b->started && !b->analog && t > st->now)
         cs_break(st, t); /* announce_edge: the integration restarts at the jump */
     if (advance(b, t) < 0)
         return;
@@ -490,7 +513,8 @@ void vb_counters(vb *b, double *out)
     out[4] = b->started, out[5] = b->wake_cpu_s;
 }
 
-/* A log (0 stimulus rows t, wake, slot, value; 1 sample rows t, quantities; 2 edge times). */
+/* A log (0 stimulus rows t, wake, slot, value, and with a deferred analog side also
+   t, wake, -1, 0 where it advanced; 1 sample rows t, quantities; 2 edge times). */
 size_t vb_log_size(vb *b, int which) { return b->bufs[which].n; }
 void vb_log_take(vb *b, int which, double *out)
 {

@@ -1,4 +1,4 @@
-"""The compiled lockstep bridge: the HDL's value changes drive ngspice from C, no Python per sync.
+"""The compiled lockstep bridge: the HDL's value changes drive the analog side from C.
 
 :class:`VpiBridge` configures ``vpisync.c`` (built with the sync helper, :mod:`cosim.spice.build`)
 inside a running simulator (Icarus's ``vvp``, whose ``vpi_*`` functions the helper finds with
@@ -8,6 +8,11 @@ samples are written to. Then value-change callbacks run the rules of
 between syncs (``synchelper.c``). Python reads what happened (:meth:`VpiBridge.poll`: stimulus,
 samples, edges, counters) now and then and detaches it with :meth:`VpiBridge.stop`.
 
+With an analog simulator that runs in Python (a :class:`Deferred` side, e.g. the NumPy twin)
+the same C rules log every advance and source change, and call Python only when a sample is
+due: the side replays the log (:meth:`Deferred.replay`, the very calls the cocotb bridge would
+have made, in the same order) and gives the sampled values. No ngspice is involved then.
+
 Why a module of its own with ctypes: it is the one other place where C is called, and it
 knows nothing of ngspice beyond :meth:`cosim.spice.ngspice.NgSpice.hold_for_vpi` (the helper
 and its state) and the helper's source table. Used by :mod:`cosim.bench.lockstep` only.
@@ -16,20 +21,38 @@ and its state) and the helper's source table. Used by :mod:`cosim.bench.lockstep
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cosim.errors import CosimError
-from cosim.spice.ngspice import NgSpice, Signatures, declare, plot_vector_name
+from cosim.spice.ngspice import (
+    NgSpice,
+    Signatures,
+    declare,
+    load_sync_helper,
+    plot_vector_name,
+)
 
-__all__ = ["ENGINE_ENV", "Logs", "VpiBridge", "VpiBridgeError", "unavailable"]
+__all__ = [
+    "ENGINE_ENV",
+    "Deferred",
+    "Logs",
+    "VpiBridge",
+    "VpiBridgeError",
+    "Wake",
+    "deferred_unavailable",
+    "unavailable",
+]
 
 ENGINE_ENV = "COSIM_SYNC"
 """``python`` selects the cocotb bridge and the foreground engine (see cosim.spice.build)."""
 
 _RUNNING, _STOPPED, _ENDED, _ERROR = 0, 1, 2, 3
 _dbl, _int, _vp, _str = ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p
+_STIM, _SAMPLE, _EDGE = 0, 1, 2
+#: The deferred analog side's callback: (t, quantities out) → 0, or nonzero if it failed.
+_ANALOG = ctypes.CFUNCTYPE(_int, _dbl, ctypes.POINTER(_dbl))
 _SIGNATURES: Signatures = {
     "vb_new": ([_vp, _int, _dbl], _vp),
     "vb_reason": ([], _str),
@@ -47,26 +70,52 @@ _SIGNATURES: Signatures = {
     "vb_counters": ([_vp, ctypes.POINTER(_dbl)], None),
     "vb_log_size": ([_vp, _int], ctypes.c_size_t),
     "vb_log_take": ([_vp, _int, ctypes.POINTER(_dbl)], None),
+    "vb_defer": ([_vp, _ANALOG], None),
 }
+
+#: One wake of the bridge as a deferred side replays it: its time, whether the analog side
+#: advances to it (time moved), and the source values that change there.
+Wake = tuple[float, bool, dict[str, float]]
+
+
+class Deferred(Protocol):
+    """An analog side in Python that the compiled bridge calls only when a sample is due."""
+
+    def replay(self, wakes: Sequence[Wake]) -> None:
+        """Apply these wakes in order: advance to each time that moved (old values held), then
+        the changes of that time."""
+
+    def sample_values(self) -> Mapping[str, float]:
+        """The sampled quantities at the current time, by quantity key."""
 
 
 class VpiBridgeError(CosimError):
     """The compiled bridge could not be set up, or stopped on an error (the message says)."""
 
 
-def unavailable(ng: NgSpice) -> str | None:
-    """Why the compiled bridge cannot drive ``ng`` here (None: it can)."""
-    if ng.sync_engine != "c":
-        return ng.sync_reason
-    helper = ng._helper  # the sync helper library (same .so as the VPI bridge)
+def _bridge_reason(helper: Any) -> str | None:
+    """Why ``helper``'s VPI bridge cannot run here (None: it can)."""
     if not hasattr(helper, "vb_new"):
         return "the sync helper has no VPI bridge"
     declare(helper, _SIGNATURES)
     probe = helper.vb_new(None, 0, 0.0)
     if not probe:
-        return helper.vb_reason().decode()
+        return str(helper.vb_reason().decode())
     helper.vb_free(probe)
     return None
+
+
+def deferred_unavailable() -> str | None:
+    """Why the compiled bridge cannot drive an analog side in Python here (None: it can)."""
+    helper, reason = load_sync_helper()
+    return reason if helper is None else _bridge_reason(helper)
+
+
+def unavailable(ng: NgSpice) -> str | None:
+    """Why the compiled bridge cannot drive ``ng`` here (None: it can)."""
+    if ng.sync_engine != "c":
+        return ng.sync_reason
+    return _bridge_reason(ng._helper)  # the sync helper library (same .so as the VPI bridge)
 
 
 @dataclass
@@ -95,24 +144,47 @@ class VpiBridge:
     """The lockstep rules of :class:`cosim.bench.lockstep.Bridge`, run from VPI callbacks.
 
     Args:
-        ng: the paused (or not yet started) transient; its thread waits for the bridge.
-        quantities: sample key → ngspice vector (``v(sense)``, ``vref#branch``).
+        ng: the paused (or not yet started) transient; its thread waits for the bridge.  None
+            with ``deferred``.
+        quantities: sample key → ngspice vector (``v(sense)``, ``vref#branch``); with
+            ``deferred`` the vectors are not used.
         latest: each quantity's current value (the samples before ngspice's next point).
         t_s: the time the analog side was last advanced to (the backend's ``stats.t_s``).
+        deferred: an analog side in Python, called when a sample is due (instead of ngspice).
 
     Raises:
         VpiBridgeError: not inside a simulator, or no compiled helper.
     """
 
     def __init__(
-        self, ng: NgSpice, quantities: Mapping[str, str], latest: Mapping[str, float], t_s: float
+        self,
+        ng: NgSpice | None,
+        quantities: Mapping[str, str],
+        latest: Mapping[str, float],
+        t_s: float,
+        *,
+        deferred: Deferred | None = None,
     ) -> None:
-        why = unavailable(ng)
-        if why is not None:
-            raise VpiBridgeError(f"compiled bridge unavailable: {why}")
-        started = ng.transient_state != "idle"
         self._ng = ng
-        self._helper, self._cs = ng.hold_for_vpi()
+        self._deferred = deferred
+        #: The deferred side's exception, raised by :meth:`poll` (the C side only stops).
+        self.error: BaseException | None = None
+        self._backlog: list[tuple[float, dict[str, float]]] = []  # replayed, not yet polled
+        if ng is not None:
+            why = unavailable(ng)
+            if why is not None:
+                raise VpiBridgeError(f"compiled bridge unavailable: {why}")
+            started = ng.transient_state != "idle"
+            self._helper, self._cs = ng.hold_for_vpi()
+        else:
+            if deferred is None:
+                raise VpiBridgeError("the compiled bridge needs ngspice or a deferred analog side")
+            why = deferred_unavailable()
+            if why is not None:
+                raise VpiBridgeError(f"compiled bridge unavailable: {why}")
+            started = True  # the side simulates from t_s on
+            self._helper, _ = load_sync_helper()
+            self._cs = self._helper.cs_new(None, None, None, None)
         h = self._helper
         self._b = h.vb_new(self._cs, int(started), float(t_s))
         if not self._b:
@@ -121,8 +193,12 @@ class VpiBridge:
         self._slots: dict[int, str] = {}
         h.cs_quantities_clear(self._cs)
         for q, vec in quantities.items():
-            k = h.cs_quantity(self._cs, plot_vector_name(vec).encode(), float(latest.get(q, 0.0)))
+            name = q if deferred is not None else plot_vector_name(vec)
+            k = h.cs_quantity(self._cs, name.encode(), float(latest.get(q, 0.0)))
             self._check(k >= 0, f"too many sampled quantities ({len(quantities)})")
+        if deferred is not None:
+            self._callback = _ANALOG(self._on_sample)  # lives as long as the bridge
+            h.vb_defer(self._b, self._callback)
 
     def _check(self, ok: bool, what: str) -> None:
         if not ok:
@@ -131,10 +207,14 @@ class VpiBridge:
 
     def slot(self, source: str) -> int:
         """The helper's table entry of an ``external`` source (created if needed)."""
-        key = source.strip().lower()
+        # ngspice's names are lower case; a deferred side gets its own names back
+        key = source.strip().lower() if self._ng is not None else source
         k = self._helper.cs_find(self._cs, key.encode())
         if k < 0:
-            self._ng.set_source(key, 0.0)
+            if self._ng is not None:
+                self._ng.set_source(key, 0.0)
+            else:
+                self._helper.cs_set_source(self._cs, key.encode(), 0.0)
             k = self._helper.cs_find(self._cs, key.encode())
         self._check(k >= 0, f"no table entry for source {source!r} (too many sources)")
         self._slots[k] = key
@@ -190,23 +270,63 @@ class VpiBridge:
         self._helper.vb_log_take(b, which, buf)
         return list(buf)
 
-    def _drain(self, b: Any) -> Logs:
-        h, nq = self._helper, len(self._quantities)
-        logs = Logs()
-        stim = self._take(b, 0)
+    def _wakes(self, b: Any) -> list[Wake]:
+        """The stimulus log as wakes (deferred side): rows (t, wake, slot or -1, value)."""
+        stim, out = self._take(b, _STIM), []
         wake = -1.0
         for k in range(0, len(stim), 4):
             t, w, slot, value = stim[k : k + 4]
             if w != wake:
-                logs.stimulus.append((t, {}))
+                out.append((t, False, {}))
                 wake = w
-            logs.stimulus[-1][1][self._slots[int(slot)]] = value
-            self._ng.set_source(self._slots[int(slot)], value)  # Python's copy of the table
-        rows = self._take(b, 1)
+            if slot < 0:
+                out[-1] = (t, True, out[-1][2])
+            else:
+                out[-1][2][self._slots[int(slot)]] = value
+        return out
+
+    def _replay_log(self, b: Any) -> None:
+        """Hand the logged wakes to the deferred side; keep their changes for the next poll."""
+        assert self._deferred is not None
+        wakes = self._wakes(b)
+        if wakes:
+            self._deferred.replay(wakes)
+            self._backlog += [(t, changes) for t, _, changes in wakes if changes]
+
+    def _on_sample(self, t_s: float, out: Any) -> int:
+        """A sample is due at ``t_s`` (called from C): replay the log, write the quantities."""
+        try:
+            self._replay_log(self._b)
+            assert self._deferred is not None
+            values = self._deferred.sample_values()
+            for k, q in enumerate(self._quantities):
+                out[k] = values[q]
+            return 0
+        except BaseException as exc:  # noqa: BLE001 -- re-raised by poll/stop, not in C
+            self.error = exc
+            return 1
+
+    def _drain(self, b: Any) -> Logs:
+        h, nq = self._helper, len(self._quantities)
+        logs = Logs()
+        if self._deferred is not None:
+            self._replay_log(b)
+            logs.stimulus, self._backlog = self._backlog, []
+        else:
+            stim = self._take(b, _STIM)
+            wake = -1.0
+            for k in range(0, len(stim), 4):
+                t, w, slot, value = stim[k : k + 4]
+                if w != wake:
+                    logs.stimulus.append((t, {}))
+                    wake = w
+                logs.stimulus[-1][1][self._slots[int(slot)]] = value
+                self._ng.set_source(self._slots[int(slot)], value)  # type: ignore[union-attr]
+        rows = self._take(b, _SAMPLE)
         for k in range(0, len(rows), nq + 1):
             values = rows[k + 1 : k + 1 + nq]
             logs.samples.append((rows[k], dict(zip(self._quantities, values, strict=True))))
-        logs.edges = self._take(b, 2)
+        logs.edges = self._take(b, _EDGE)
         counters = (_dbl * 6)()
         h.vb_counters(b, counters)
         logs.events, logs.syncs, logs.samples_taken = (int(c) for c in counters[:3])
@@ -219,24 +339,33 @@ class VpiBridge:
         Raises:
             VpiBridgeError: the bridge stopped on an error (it is detached then).
             SimulationError: ngspice's transient failed (its own message).
+            Exception: the deferred side's own error (the bridge is detached then).
         """
         b = self._b
         if b is None:
             return Logs()
-        logs = self._drain(b)
+        try:
+            logs = self._drain(b)
+        except BaseException as exc:
+            self.error = exc
         status = self._helper.vb_status(b)
+        if self.error is not None:
+            self.stop()
+            raise self.error
         if status == _ERROR:
             message = self._helper.vb_message(b).decode()
             self.stop()
             raise VpiBridgeError(f"compiled bridge stopped: {message}")
-        if status == _ENDED:
+        if status == _ENDED and self._ng is not None:
             self._ng.release_from_vpi()  # raises ngspice's error if the run failed
         return logs
 
     def stop(self) -> Logs:
-        """Remove the callbacks, give ngspice back to Python; what happened since the last poll.
+        """Remove the callbacks, give ngspice back to Python; what happened since the last poll
+        (a deferred side has replayed all of it).
 
-        Idempotent (later calls return empty logs).
+        Idempotent (later calls return empty logs).  A deferred side's error is left in
+        :attr:`error`.
         """
         b = self._b
         if b is None:
@@ -244,7 +373,15 @@ class VpiBridge:
         self._b = None
         try:
             self._helper.vb_stop(b)
+            if self.error is not None:
+                return Logs()
             return self._drain(b)
+        except BaseException as exc:
+            self.error = exc
+            return Logs()
         finally:
             self._helper.vb_free(b)
-            self._ng.release_from_vpi()
+            if self._ng is not None:
+                self._ng.release_from_vpi()
+            else:
+                self._helper.cs_free(self._cs)

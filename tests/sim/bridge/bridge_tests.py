@@ -16,6 +16,7 @@ to build it).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from cocotb.triggers import Timer
 from cosim.backends.protocol import BackendStats
 from cosim.bench.lockstep import Bridge
 from cosim.design.ports import Drive, PortMap, Sample
+from cosim.errors import RunawayError
 
 NS = 1e-9
 #: What crosses: two real outputs (one also inverted), two select bits, an enable, one sample.
@@ -144,6 +146,8 @@ async def test_bridge_hold_sample_merge(dut: Any) -> None:
     cocotb.start_soon(read_back())
     await Timer(END_NS, unit="ns")
     bridge.stop()
+    want_engine = os.environ.get("BRIDGE_ENGINE")
+    assert want_engine in (None, bridge.engine), (bridge.engine, bridge.engine_reason)
 
     # every stretch of analog time ran with the values the HDL held during it
     assert backend.stretches, "the backend was never advanced"
@@ -171,3 +175,23 @@ async def test_bridge_hold_sample_merge(dut: Any) -> None:
     for (_, seen), (_, values) in zip(seen_inputs, backend.samples, strict=True):
         assert seen in values.values(), (seen, values)
     assert seen_inputs[0][1] != seen_inputs[1][1]
+
+
+class _FailingBackend(RecordingBackend):
+    """Diverges at the second sample."""
+
+    def sample(self) -> dict[str, float]:
+        if self.samples:
+            raise RunawayError("the model diverged (on purpose)")
+        return super().sample()
+
+
+@cocotb.test(expect_error=RunawayError)
+async def test_backend_error_stops_the_test(dut: Any) -> None:
+    """The analog side's own error ends the test, on either engine (the compiled one keeps it
+    from C and raises it at its next poll or when stopped)."""
+    backend = _FailingBackend()
+    bridge = make_bridge(dut, backend)
+    cocotb.start_soon(bridge.run())
+    await Timer(END_NS, unit="ns")
+    bridge.stop()
