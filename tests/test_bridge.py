@@ -19,7 +19,9 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("testcase", ["test_bridge_hold_sample_merge", "test_backend_error_stops_the_test"])
+@pytest.mark.parametrize(
+    "testcase", ["test_bridge_hold_sample_merge", "test_backend_error_stops_the_test"]
+)
 @pytest.mark.parametrize("engine", ["python", "c"])
 def test_bridge_bench(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, testcase: str

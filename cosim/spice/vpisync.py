@@ -272,7 +272,7 @@ class VpiBridge:
 
     def _wakes(self, b: Any) -> list[Wake]:
         """The stimulus log as wakes (deferred side): rows (t, wake, slot or -1, value)."""
-        stim, out = self._take(b, _STIM), []
+        stim, out = self._take(b, _STIM), list[Wake]()
         wake = -1.0
         for k in range(0, len(stim), 4):
             t, w, slot, value = stim[k : k + 4]
