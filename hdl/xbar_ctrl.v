@@ -211,6 +211,20 @@ module xbar_ctrl #(
     end
   endgenerate
 
+  // ---------------------------------------------------------------- input-DAC codes
+  // One register per input, written through the REG_IN_CODE window.  One process for all
+  // inputs (the loop unrolls to the same per-input enables): a clocked process per input woke
+  // N_IN times per clock in simulation, most of the cost of an idle clock of a 64-input
+  // harness in Icarus.
+  wire in_we = cfg_we && (host_addr == REG_IN_CODE) && a_in_ok;
+  integer k_in;
+  always @(posedge clk or negedge rst_n) begin
+    if (!rst_n) input_r <= {(N_IN * IN_BITS) {1'b0}};
+    else if (in_we)
+      for (k_in = 0; k_in < N_IN; k_in = k_in + 1)
+        if (ii == k_in[IN_W-1:0]) input_r[k_in*IN_BITS+:IN_BITS] <= host_wdata[IN_BITS-1:0];
+  end
+
   // ---------------------------------------------------------------- memory write ports
   wire tgt_we = rst_n && cfg_we && (host_addr == REG_DEV_TARGET) && a_dev_ok;
   wire pc_clear = (state == S_DEV);                            // new device: count from 0
@@ -220,13 +234,12 @@ module xbar_ctrl #(
 
   // ---------------------------------------------------------------- per-device flag vectors
   // Updated with whole-vector operations and one-hot masks (no dynamic bit-select writes):
-  // keeps synthesis linear in N_DEV.
+  // keeps synthesis linear in N_DEV.  Each update only in the state that makes it, so a
+  // simulator evaluates these N_DEV-bit expressions once per device, not at every clock.
   wire [N_DEV-1:0] onehot_di = {{(N_DEV - 1) {1'b0}}, 1'b1} << di;
   wire mask_we = cfg_we && (host_addr == REG_DEV_MASK) && a_dev_ok;
   wire mask_all_we = cfg_we && (host_addr == REG_MASK_ALL);
   wire run_prog = wr_start && !host_wdata[CTRL_MODE];     // a programming run starts
-  wire [N_DEV-1:0] dev_now = (state == S_DEV) ? onehot_cur : {N_DEV{1'b0}};
-  wire [N_DEV-1:0] eval_now = (state == S_EVAL) ? onehot_cur : {N_DEV{1'b0}};
   always @(posedge clk or negedge rst_n) begin
     if (!rst_n) begin
       mask_r <= {N_DEV{1'b0}};
@@ -239,15 +252,16 @@ module xbar_ctrl #(
       if (mask_all_we) mask_r <= {N_DEV{host_wdata[0]}};
       else if (mask_we) mask_r <= (mask_r & ~onehot_di) | (host_wdata[0] ? onehot_di : {N_DEV{1'b0}});
       if (tgt_we) tvalid_r <= tvalid_r | onehot_di;
-      cvalid_r <= cvalid_r | eval_now;     // code_mem[cur_dev] written in S_EVAL
-      if (run_prog) begin
+      if (run_prog) begin  // (in S_IDLE)
         ok_r <= {N_DEV{1'b0}};
         fail_r <= {N_DEV{1'b0}};
         visited_r <= {N_DEV{1'b0}};  // also hides the pulse counts of the last run
-      end else begin
-        if (in_window) ok_r <= ok_r | eval_now;
-        else if (at_limit) fail_r <= fail_r | eval_now;
-        visited_r <= visited_r | dev_now;  // pcount_mem[cur_dev] <= 0 (memory port below)
+      end
+      if (state == S_DEV) visited_r <= visited_r | onehot_cur;  // pcount_mem[cur_dev] <= 0 (below)
+      if (state == S_EVAL) begin
+        cvalid_r <= cvalid_r | onehot_cur;  // code_mem[cur_dev] written in S_EVAL
+        if (in_window) ok_r <= ok_r | onehot_cur;
+        else if (at_limit) fail_r <= fail_r | onehot_cur;
       end
     end
   end
@@ -324,18 +338,6 @@ module xbar_ctrl #(
       end
     end
   end
-
-  // input-DAC codes: one register per input, written through the REG_IN_CODE window
-  wire in_we = cfg_we && (host_addr == REG_IN_CODE) && a_in_ok;
-  genvar gk;
-  generate
-    for (gk = 0; gk < N_IN; gk = gk + 1) begin : g_input
-      always @(posedge clk or negedge rst_n) begin
-        if (!rst_n) input_r[gk*IN_BITS+:IN_BITS] <= {IN_BITS{1'b0}};
-        else if (in_we && (ii == gk[IN_W-1:0])) input_r[gk*IN_BITS+:IN_BITS] <= host_wdata[IN_BITS-1:0];
-      end
-    end
-  endgenerate
 
   // ---------------------------------------------------------------- host reads (combinational)
   always @(*) begin

@@ -76,8 +76,8 @@ MUTANTS = [
     ),
     (
         "ok_and_failed",
-        "else if (at_limit) fail_r <= fail_r | eval_now;",
-        "if (at_limit) fail_r <= fail_r | eval_now;",
+        "else if (at_limit) fail_r <= fail_r | onehot_cur;",
+        "if (at_limit) fail_r <= fail_r | onehot_cur;",
         "p_ok_xor_fail",
         16,
     ),
