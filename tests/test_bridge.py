@@ -20,7 +20,12 @@ pytestmark = [
 
 
 @pytest.mark.parametrize(
-    "testcase", ["test_bridge_hold_sample_merge", "test_backend_error_stops_the_test"]
+    "testcase",
+    [
+        "test_bridge_hold_sample_merge",
+        "test_backend_error_stops_the_test",
+        "test_watch_sees_every_change",
+    ],
 )
 @pytest.mark.parametrize("engine", ["python", "c"])
 def test_bridge_bench(

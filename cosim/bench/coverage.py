@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cosim.bench.host import signal_int
-from cosim.bench.lockstep import logic_int, on_each
+from cosim.bench.watch import INT, REAL, Signal, Watch, value_of
 from cosim.harness.contract import Contract
 from cosim.harness.policy import adaptive_widths_cycles
 from cosim.harness.regmap import load_register_map, phase_names
@@ -247,43 +246,35 @@ async def collect(dut: Any, c: Contract, cov: Coverage) -> None:
     Watches the phase marker, the pulse DAC (a pulse's device is ``cur_dev`` and its kind the
     phase at its start; its width in clock cycles), ``done`` (end of a run).
     """
-    from cocotb.triggers import ValueChange
-    from cocotb.utils import get_sim_time
-
     names = phase_names()
-    phase_h, prog_h, dev_h = (
-        getattr(dut, c.phase),
-        getattr(dut, c.prog_dac),
-        getattr(dut, c.cur_dev),
-    )
-    done_h = getattr(dut, c.done)
     period_ps = float(dut.CLK_PERIOD_NS.value) * 1e3
-
-    def level(handle: Any) -> int | None:  # None while X/Z (before the reset)
-        return logic_int(handle.value)
-
+    signals = [
+        Signal(c.phase, INT),
+        Signal(c.prog_dac, REAL),
+        Signal(c.done, INT),
+        Signal(c.cur_dev, INT, on=None),
+    ]
     on: tuple[int, str, float] | None = None
-    done_prev = level(done_h)
+    done_prev = value_of(INT, getattr(dut, c.done).value)
 
-    def on_event() -> None:
+    def on_event(t: float, v: Mapping[str, float]) -> None:
         nonlocal on, done_prev
-        t = float(get_sim_time(unit="ps"))
-        done = level(done_h)
-        if done and not done_prev:
+        done = v[c.done]
+        if done == 1 and done_prev != 1:
             cov.run_done()
         done_prev = done
-        code = level(phase_h)
-        if code is None:
+        code = int(v[c.phase])
+        if code < 0:  # X/Z before the reset
             return
         name = names.get(code, str(code))
         if name != cov.current_phase:
             cov.phase(name)
-        v = float(prog_h.value)
-        if on is None and v != 0.0:
-            on = (signal_int(dev_h), name, t)
-        elif on is not None and v == 0.0:
+        level = v[c.prog_dac]
+        if on is None and level != 0.0:
+            on = (int(v[c.cur_dev]), name, t)
+        elif on is not None and level == 0.0:
             dev, kind, t0 = on
             cov.pulse(dev, kind, round((t - t0) / period_ps))
             on = None
 
-    await on_each((ValueChange(phase_h), ValueChange(prog_h), ValueChange(done_h)), on_event)
+    await Watch(dut, signals, on_event).run()

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cosim.bench.host import signal_int
-from cosim.bench.lockstep import logic_int, on_each
+from cosim.bench.watch import INT, ONEHOT, REAL, Signal, Watch, value_of
 from cosim.errors import CosimError
 from cosim.harness.policy import adaptive_widths_cycles
 from cosim.harness.regmap import RegisterMap, load_register_map
@@ -35,20 +35,21 @@ def _one_hot_index(sel: int) -> int | None:
     return sel.bit_length() - 1
 
 
-async def monitor_one_hot_sel(dut: Any) -> None:
-    """Raise :class:`ProtocolViolation` as soon as ``sel`` has more than one bit set (or X/Z)."""
-    from cocotb.triggers import ValueChange
+def _device(sel: float) -> str:
+    """A select vector as the compiled watch gives it (:data:`cosim.bench.watch.ONEHOT`)."""
+    return {-1: "none", -2: "several devices", -3: "X/Z"}.get(int(sel), f"device {int(sel)}")
 
-    while True:
-        await ValueChange(dut.sel)
-        value = dut.sel.value
-        sel = logic_int(value)
-        if sel is None:
-            raise ProtocolViolation(f"sel={value} is not resolvable at {_now_ps()} ps")
-        try:
-            _one_hot_index(sel)
-        except ProtocolViolation as exc:
-            raise ProtocolViolation(f"{exc} at {_now_ps()} ps") from None
+
+async def monitor_one_hot_sel(dut: Any) -> None:
+    """Raise :class:`ProtocolViolation` when ``sel`` has more than one bit set (or X/Z)."""
+
+    def on_change(t: float, v: Mapping[str, float]) -> None:
+        if v["sel"] == -3:
+            raise ProtocolViolation(f"sel is not resolvable at {t:.0f} ps")
+        if v["sel"] == -2:
+            raise ProtocolViolation(f"sel selects more than one device at {t:.0f} ps")
+
+    await Watch(dut, [Signal("sel", ONEHOT)], on_change).run()
 
 
 async def monitor_pulses(
@@ -75,13 +76,20 @@ async def monitor_pulses(
         widths_cycles: expected width per phase code (e.g. :attr:`XbarHost.widths_cycles`).
         regs: register map (default: parsed from the header).
     """
-    from cocotb.triggers import RisingEdge, ValueChange
-
     r = regs if regs is not None else load_register_map()
     period_ps = float(dut.CLK_PERIOD_NS.value) * 1e3
     eps = 0.5
     setup_ps, hold_ps = r["SEL_SETUP_CYC"] * period_ps, r["SEL_HOLD_CYC"] * period_ps
-    v_prev, sel_prev, adc_prev = 0.0, logic_int(dut.sel.value), signal_int(dut.adc_sample)
+    signals = [
+        Signal("v_prog", REAL),
+        Signal("sel", ONEHOT),
+        Signal("adc_sample", INT, on="rising"),
+        Signal("start", INT, on="rising"),
+        Signal("phase", INT, on=None),
+        Signal("infer_en", INT, on=None),
+    ]
+    v_prev, sel_prev = 0.0, int(value_of(ONEHOT, dut.sel.value))
+    adc_prev = value_of(INT, dut.adc_sample.value) == 1
     t_sel, t_on, t_off = _now_ps(), 0.0, -math.inf
     phase_on, want_cyc = 0, 0
     min_cyc = getattr(widths_cycles, "adaptive_min_cycles", None)
@@ -92,31 +100,30 @@ async def monitor_pulses(
     dev_track: int | None = None  # device whose reversals are being counted
     last_dir, n_rev = 0, 0
 
-    def on_event() -> None:
+    def on_event(t: float, values: Mapping[str, float]) -> None:
         nonlocal v_prev, sel_prev, adc_prev, t_sel, t_on, t_off, phase_on, want_cyc
         nonlocal dev_track, last_dir, n_rev
-        if signal_int(dut.start):
+        if values["start"] == 1:
             dev_track = None
-        t = _now_ps()
-        v, adc = float(dut.v_prog.value), signal_int(dut.adc_sample)
-        sel = logic_int(dut.sel.value)  # a 1184-bit vector: parsed once, not bit by bit
-        if sel is None:
-            raise ProtocolViolation(f"at {t:.0f} ps: sel={dut.sel.value} is not resolvable")
-        phase, infer = signal_int(dut.phase), signal_int(dut.infer_en)
+        v, adc, sel = values["v_prog"], values["adc_sample"] == 1, int(values["sel"])
+        phase, infer = int(values["phase"]), values["infer_en"] == 1
 
         def fail(msg: str, t: float = t) -> None:
             raise ProtocolViolation(f"at {t:.0f} ps: {msg}")
 
+        if sel == -3:
+            fail("sel is not resolvable")
         if sel != sel_prev:
             if v_prev != 0.0:
-                fail(f"sel changed {sel_prev:#x} -> {sel:#x} during a pulse")
+                fail(f"sel changed from {_device(sel_prev)} to {_device(sel)} during a pulse")
             if t - t_off < hold_ps - eps:
                 fail(f"sel changed {t - t_off:.0f} ps after a pulse end (hold {hold_ps:.0f} ps)")
             t_sel, sel_prev = t, sel
         if v != v_prev:
             if v_prev == 0.0:  # pulse start
-                if _one_hot_index(sel) is None:
-                    fail("pulse started with no device selected")
+                if sel < 0:
+                    fail("pulse started with " + ("no device" if sel == -1 else "several devices")
+                         + " selected")  # fmt: skip
                 if adc:
                     fail("pulse started during an ADC conversion")
                 if infer:
@@ -127,9 +134,8 @@ async def monitor_pulses(
                     fail(f"pulse started {t - t_sel:.0f} ps after sel (setup {setup_ps:.0f} ps)")
                 t_on, phase_on, want_cyc = t, phase, widths_cycles[phase]
                 if min_cyc is not None and phase in (wr, er):
-                    dev = _one_hot_index(sel)
-                    if dev != dev_track:
-                        dev_track, last_dir, n_rev = dev, 0, 0
+                    if sel != dev_track:
+                        dev_track, last_dir, n_rev = sel, 0, 0
                     if last_dir and phase != last_dir:
                         n_rev += 1
                     last_dir = phase
@@ -144,13 +150,12 @@ async def monitor_pulses(
             v_prev = v
         if adc and not adc_prev:
             reading = v != 0.0 and phase == r["PHASE_READ"]
-            inferring = infer == 1 and phase == r["PHASE_INFER"] and v == 0.0
+            inferring = infer and phase == r["PHASE_INFER"] and v == 0.0
             if not (reading or inferring):
                 fail(f"adc_sample rose outside a read pulse / inference (phase {phase})")
         adc_prev = adc
 
-    triggers = (ValueChange(dut.v_prog), ValueChange(dut.sel))
-    await on_each((*triggers, RisingEdge(dut.adc_sample), RisingEdge(dut.start)), on_event)
+    await Watch(dut, signals, on_event).run()
 
 
 class StepDevices:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from cosim.bench import coverage, host, monitors
 from cosim.bench.lockstep import Bridge, resolve
+from cosim.bench.watch import Signal, Watch, flush_all
 from cosim.config import SimConfig
 from cosim.crossbar import decide, make_backend, make_crossbar
 from cosim.harness import converters, policy
@@ -79,16 +81,16 @@ def _eta(done: int, total: int, t0: float) -> str:
 
 
 async def _progress(dut: Any, devices: list[int], log: Any, active: list[bool]) -> None:
-    from cocotb.triggers import ValueChange
-
     t0, n, order = time.monotonic(), len(devices), {k: i for i, k in enumerate(devices)}
-    while active[0]:
-        await ValueChange(dut.cur_dev)
-        k = int(dut.cur_dev.value)
-        if active[0] and int(dut.busy.value) and k in order:
+
+    def on_device(_: float, v: Mapping[str, float]) -> None:
+        k = int(v["cur_dev"])
+        if active[0] and v["busy"] == 1 and k in order:
             log.info(
                 "programming device %d (%d of %d; %s)", k, order[k] + 1, n, _eta(order[k], n, t0)
             )
+
+    await Watch(dut, [Signal("cur_dev"), Signal("busy", on=None)], on_device).run()
 
 
 def _cocotb_test(func: Any) -> Any:
@@ -277,6 +279,7 @@ async def training_run(dut: Any) -> None:
 
         host_json = await _host_session(dut, cfg, xbar, states)
         host_json["wall_s"] = {"setup": t_setup, **host_json["wall_s"]}
+        flush_all()  # the monitors and coverage have seen every change up to now
         _write_coverage(dut._log, cfg, cov, host_json)
         bridge.stop()
         thread_cpu_s = getattr(backend, "analog_thread_cpu_s", 0.0)

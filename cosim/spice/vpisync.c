@@ -30,6 +30,7 @@
 
 #ifdef CS_NO_VPI
 void *vb_new(cs_state *st, int started, double t_s) { (void)st, (void)started, (void)t_s; return NULL; }
+void *vw_new(void) { return NULL; }
 const char *vb_reason(void) { return "built without vpi_user.h"; }
 #else
 #include <vpi_user.h>
@@ -42,6 +43,18 @@ const char *vb_reason(void) { return "built without vpi_user.h"; }
 
 enum { VB_RUNNING = 0, VB_STOPPED = 1, VB_ENDED = 2, VB_ERROR = 3 };
 enum { BUF_STIM = 0, BUF_SAMPLE = 1, BUF_EDGE = 2 };
+
+/* The simulator's VPI, looked up with dlsym; its time unit. */
+typedef struct {
+    vpiHandle (*by_name)(PLI_BYTE8 *, vpiHandle);
+    vpiHandle (*register_cb)(p_cb_data);
+    PLI_INT32 (*remove_cb)(vpiHandle);
+    void (*get_value)(vpiHandle, p_vpi_value);
+    vpiHandle (*put_value)(vpiHandle, p_vpi_value, p_vpi_time, PLI_INT32);
+    void (*get_time)(vpiHandle, p_vpi_time);
+    PLI_INT32 (*get)(PLI_INT32, vpiHandle);
+    int64_t fs_per_tick;
+} vpi_api;
 
 typedef struct vb vb;
 typedef struct { vb *b; int strobe; } vb_ref; /* strobe < 0: a driving port */
@@ -65,7 +78,6 @@ struct vb {
     cs_state *st;
     int status, started, nport, ndrive, nstrobe, nsample, nout, every;
     double t_s, events, syncs, samples, wake_cpu_s;
-    int64_t fs_per_tick;
     vb_port_t ports[VB_MAXPORT];
     vb_drive_t drives[VB_MAXDRIVE];
     vb_strobe_t strobes[VB_MAXSTROBE];
@@ -79,14 +91,7 @@ struct vb {
     vb_buf bufs[3];
     vb_analog_fn analog; /* NULL: ngspice through the sync helper */
     char message[512];
-    /* the simulator's VPI */
-    vpiHandle (*by_name)(PLI_BYTE8 *, vpiHandle);
-    vpiHandle (*register_cb)(p_cb_data);
-    PLI_INT32 (*remove_cb)(vpiHandle);
-    void (*get_value)(vpiHandle, p_vpi_value);
-    vpiHandle (*put_value)(vpiHandle, p_vpi_value, p_vpi_time, PLI_INT32);
-    void (*get_time)(vpiHandle, p_vpi_time);
-    PLI_INT32 (*get)(PLI_INT32, vpiHandle);
+    vpi_api api;
 };
 
 static char reason[256] = "";
@@ -108,19 +113,14 @@ static int push(vb_buf *buf, const double *x, size_t n)
     return 0;
 }
 
-void *vb_new(cs_state *st, int started, double t_s)
+/* The running simulator's VPI (0), or -1 with the reason set. */
+static int load_api(vpi_api *api)
 {
-    vb *b = calloc(1, sizeof(vb));
-    if (!b) {
-        snprintf(reason, sizeof reason, "out of memory");
-        return NULL;
-    }
 #define SYM(field, name)                                                                     \
-    *(void **)(&b->field) = dlsym(RTLD_DEFAULT, name);                                       \
-    if (!b->field) {                                                                         \
+    *(void **)(&api->field) = dlsym(RTLD_DEFAULT, name);                                     \
+    if (!api->field) {                                                                       \
         snprintf(reason, sizeof reason, "no %s in this process (not inside a simulator)", name); \
-        free(b);                                                                             \
-        return NULL;                                                                         \
+        return -1;                                                                           \
     }
     SYM(by_name, "vpi_handle_by_name")
     SYM(register_cb, "vpi_register_cb")
@@ -130,15 +130,28 @@ void *vb_new(cs_state *st, int started, double t_s)
     SYM(get_time, "vpi_get_time")
     SYM(get, "vpi_get")
 #undef SYM
-    int precision = b->get(vpiTimePrecision, NULL);
+    int precision = api->get(vpiTimePrecision, NULL);
     if (precision < -15 || precision > 0) {
         snprintf(reason, sizeof reason, "time precision 1e%d s is not supported", precision);
+        return -1;
+    }
+    api->fs_per_tick = 1;
+    for (int k = -15; k < precision; k++)
+        api->fs_per_tick *= 10;
+    return 0;
+}
+
+void *vb_new(cs_state *st, int started, double t_s)
+{
+    vb *b = calloc(1, sizeof(vb));
+    if (!b) {
+        snprintf(reason, sizeof reason, "out of memory");
+        return NULL;
+    }
+    if (load_api(&b->api) < 0) {
         free(b);
         return NULL;
     }
-    b->fs_per_tick = 1;
-    for (int k = -15; k < precision; k++)
-        b->fs_per_tick *= 10;
     b->st = st, b->started = started, b->t_s = t_s;
     b->port_ref.b = b, b->port_ref.strobe = -1;
     b->every = -1;
@@ -164,10 +177,10 @@ static void fail(vb *b, int status, const char *text)
 }
 
 /* A logic value as 32-bit words; 0 if any bit is x/z (as the Python bridge's int or 0). */
-static void read_logic(vb *b, vpiHandle h, int words, uint32_t *out)
+static void read_logic(vpi_api *api, vpiHandle h, int words, uint32_t *out)
 {
     s_vpi_value v = {.format = vpiVectorVal};
-    b->get_value(h, &v);
+    api->get_value(h, &v);
     int x = 0;
     for (int w = 0; w < words; w++)
         x |= v.value.vector[w].bval != 0;
@@ -175,43 +188,43 @@ static void read_logic(vb *b, vpiHandle h, int words, uint32_t *out)
         out[w] = x ? 0u : (uint32_t)v.value.vector[w].aval;
 }
 
-static double read_real(vb *b, vpiHandle h)
+static double read_real(vpi_api *api, vpiHandle h)
 {
     s_vpi_value v = {.format = vpiRealVal};
-    b->get_value(h, &v);
+    api->get_value(h, &v);
     return v.value.real;
 }
 
-static int level_of(vb *b, vpiHandle h) /* a strobe: its value, -1 for x/z */
+static int level_of(vpi_api *api, vpiHandle h) /* a strobe: its value, -1 for x/z */
 {
     s_vpi_value v = {.format = vpiVectorVal};
-    b->get_value(h, &v);
+    api->get_value(h, &v);
     return v.value.vector[0].bval ? -1 : (int)(v.value.vector[0].aval & 0x7fffffff);
 }
 
-static vpiHandle handle(vb *b, const char *path)
+static vpiHandle handle(vpi_api *api, const char *path)
 {
     char copy[1024];
     snprintf(copy, sizeof copy, "%s", path);
-    return b->by_name(copy, NULL);
+    return api->by_name(copy, NULL);
 }
 
 /* A driving port (logic or real): its index, or -1 (no such handle, or too many). */
 int vb_port(vb *b, const char *path, int logic)
 {
-    vpiHandle h = handle(b, path);
+    vpiHandle h = handle(&b->api, path);
     if (!h || b->nport >= VB_MAXPORT)
         return -1;
-    int width = logic ? b->get(vpiSize, h) : 0;
+    int width = logic ? b->api.get(vpiSize, h) : 0;
     if (logic && (width < 1 || width > 32 * VB_MAXW))
         return -1;
     vb_port_t *p = &b->ports[b->nport];
     p->h = h, p->logic = logic, p->words = (width + 31) / 32;
     p->first = b->ndrive, p->n = 0;
     if (logic)
-        read_logic(b, h, p->words, p->last); /* the Python bridge has just read it too */
+        read_logic(&b->api, h, p->words, p->last); /* the Python bridge has just read it too */
     else
-        p->last_real = read_real(b, h);
+        p->last_real = read_real(&b->api, h);
     return b->nport++;
 }
 
@@ -234,7 +247,7 @@ void vb_held(vb *b, int slot, double value)
 
 int vb_strobe(vb *b, const char *path, int rising, int level)
 {
-    vpiHandle h = handle(b, path);
+    vpiHandle h = handle(&b->api, path);
     if (!h || b->nstrobe >= VB_MAXSTROBE)
         return -1;
     vb_strobe_t *s = &b->strobes[b->nstrobe];
@@ -246,7 +259,7 @@ int vb_strobe(vb *b, const char *path, int rising, int level)
 /* An HDL input the samples write (one per distinct path), with the value last written. */
 int vb_out(vb *b, const char *path, int logic, int has, double value)
 {
-    vpiHandle h = handle(b, path);
+    vpiHandle h = handle(&b->api, path);
     if (!h || b->nout >= VB_MAXSAMPLE)
         return -1;
     vb_out_t *o = &b->outs[b->nout];
@@ -267,12 +280,12 @@ int vb_sample(vb *b, int out, int q, int group, int hyst, double lo, double hi, 
     return 0;
 }
 
-static double now_s(vb *b)
+static double now_s(vpi_api *api)
 {
     s_vpi_time t = {.type = vpiSimTime};
-    b->get_time(NULL, &t);
+    api->get_time(NULL, &t);
     int64_t ticks = ((int64_t)t.high << 32) | (int64_t)t.low;
-    return (double)(ticks * b->fs_per_tick) * 1e-15; /* as cocotb's get_sim_time("fs") * 1e-15 */
+    return (double)(ticks * api->fs_per_tick) * 1e-15; /* as cocotb's get_sim_time("fs") * 1e-15 */
 }
 
 /* Source values of the ports that changed since the last wake (each port read once). */
@@ -284,12 +297,12 @@ static void changed_outputs(vb *b)
         uint32_t raw[VB_MAXW];
         double real = 0.0;
         if (p->logic) {
-            read_logic(b, p->h, p->words, raw);
+            read_logic(&b->api, p->h, p->words, raw);
             if (memcmp(raw, p->last, (size_t)p->words * 4) == 0)
                 continue;
             memcpy(p->last, raw, (size_t)p->words * 4);
         } else {
-            real = read_real(b, p->h);
+            real = read_real(&b->api, p->h);
             if (real == p->last_real)
                 continue;
             p->last_real = real;
@@ -405,7 +418,7 @@ static void write_inputs(vb *b, int group, int every_change, double t)
             o->value = value;
         }
         o->has = 1;
-        b->put_value(o->h, &v, NULL, vpiNoDelay);
+        b->api.put_value(o->h, &v, NULL, vpiNoDelay);
     }
 }
 
@@ -414,7 +427,7 @@ static void wake(vb *b)
 {
     cs_state *st = b->st;
     b->events += 1;
-    double t = now_s(b);
+    double t = now_s(&b->api);
     changed_outputs(b);
     if (b->nchanged && b->started && !b->analog && t > st->now)
         cs_break(st, t); /* announce_edge: the integration restarts at the jump */
@@ -432,7 +445,7 @@ static void wake(vb *b)
     }
     for (int k = 0; k < b->nstrobe && b->status <= VB_ENDED; k++) {
         vb_strobe_t *s = &b->strobes[k];
-        int level = level_of(b, s->h), before = s->level;
+        int level = level_of(&b->api, s->h), before = s->level;
         s->level = level;
         if (s->rising ? (level == 1 && before != 1) : (level == 0 && before == 1))
             write_inputs(b, k, 0, t);
@@ -456,7 +469,7 @@ static PLI_INT32 on_change(p_cb_data data)
         return 0;
     if (ref->strobe >= 0) { /* as cocotb's edge triggers: only the edge wakes the bridge */
         vb_strobe_t *s = &b->strobes[ref->strobe];
-        int level = level_of(b, s->h);
+        int level = level_of(&b->api, s->h);
         if (level != (s->rising ? 1 : 0))
             return 0;
     }
@@ -472,7 +485,7 @@ static vpiHandle watch(vb *b, vpiHandle h, vb_ref *ref)
     static s_vpi_value value = {.format = vpiSuppressVal};
     s_cb_data cb = {.reason = cbValueChange, .cb_rtn = on_change, .obj = h};
     cb.time = &time, cb.value = &value, cb.user_data = (PLI_BYTE8 *)ref;
-    return b->register_cb(&cb);
+    return b->api.register_cb(&cb);
 }
 
 /* Start following the HDL: value-change callbacks on the ports and strobes. */
@@ -493,10 +506,10 @@ void vb_stop(vb *b)
 {
     for (int k = 0; k < b->nport; k++)
         if (b->ports[k].cb)
-            b->remove_cb(b->ports[k].cb), b->ports[k].cb = NULL;
+            b->api.remove_cb(b->ports[k].cb), b->ports[k].cb = NULL;
     for (int k = 0; k < b->nstrobe; k++)
         if (b->strobes[k].cb)
-            b->remove_cb(b->strobes[k].cb), b->strobes[k].cb = NULL;
+            b->api.remove_cb(b->strobes[k].cb), b->strobes[k].cb = NULL;
     if (b->status == VB_RUNNING)
         b->status = VB_STOPPED;
     b->st->vpi = 0;
@@ -520,5 +533,120 @@ void vb_log_take(vb *b, int which, double *out)
 {
     memcpy(out, b->bufs[which].data, b->bufs[which].n * sizeof(double));
     b->bufs[which].n = 0;
+}
+
+/* ---- A log of watched signals' changes (protocol monitors, coverage) ----------------------
+ * Value-change callbacks append rows (t in fs, signal, value); Python dispatches them in order when
+ * it polls.  Kinds: VW_INT (a logic value of up to 53 bits; -1 if a bit is x/z), VW_REAL,
+ * VW_ONEHOT (a logic vector of any width: the index of its one set bit; -1 none, -2 several,
+ * -3 a bit x/z). */
+#define VW_MAX 64
+enum { VW_INT = 0, VW_REAL = 1, VW_ONEHOT = 2 };
+
+typedef struct vw vw;
+typedef struct { vw *w; int k; } vw_ref;
+typedef struct { vpiHandle h, cb; int kind, width; vw_ref ref; } vw_sig;
+struct vw {
+    vpi_api api;
+    int n;
+    vw_sig sigs[VW_MAX];
+    vb_buf log;
+};
+
+void *vw_new(void)
+{
+    vw *w = calloc(1, sizeof(vw));
+    if (!w) {
+        snprintf(reason, sizeof reason, "out of memory");
+        return NULL;
+    }
+    if (load_api(&w->api) < 0) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static double watched(vw *w, vw_sig *g)
+{
+    if (g->kind == VW_REAL)
+        return read_real(&w->api, g->h);
+    s_vpi_value v = {.format = vpiVectorVal};
+    w->api.get_value(g->h, &v);
+    int words = (g->width + 31) / 32;
+    double value = g->kind == VW_INT ? 0.0 : -1.0;
+    for (int i = words - 1; i >= 0; i--) {
+        int bits = i == words - 1 && g->width % 32 ? g->width % 32 : 32;
+        uint32_t mask = bits == 32 ? 0xffffffffu : (1u << bits) - 1u;
+        if ((uint32_t)v.value.vector[i].bval & mask)
+            return g->kind == VW_INT ? -1.0 : -3.0;
+        uint32_t a = (uint32_t)v.value.vector[i].aval & mask;
+        if (g->kind == VW_INT)
+            value = value * 4294967296.0 + (double)a;
+        else if (a && ((a & (a - 1)) || value >= 0.0))
+            value = -2.0;
+        else if (a && value == -1.0)
+            value = 32.0 * i + __builtin_ctz(a);
+    }
+    return value;
+}
+
+/* A signal to watch (its full HDL path): its index, or -1 (no handle, too wide, too many). */
+int vw_signal(vw *w, const char *path, int kind)
+{
+    vpiHandle h = handle(&w->api, path);
+    if (!h || w->n >= VW_MAX || kind < VW_INT || kind > VW_ONEHOT)
+        return -1;
+    int width = kind == VW_REAL ? 0 : w->api.get(vpiSize, h);
+    if (kind != VW_REAL && (width < 1 || (kind == VW_INT && width > 53)))
+        return -1;
+    vw_sig *g = &w->sigs[w->n];
+    g->h = h, g->kind = kind, g->width = width;
+    g->ref.w = w, g->ref.k = w->n;
+    return w->n++;
+}
+
+double vw_value(vw *w, int k) { return k >= 0 && k < w->n ? watched(w, &w->sigs[k]) : NAN; }
+
+static PLI_INT32 on_watch(p_cb_data data)
+{
+    vw_ref *ref = (vw_ref *)data->user_data;
+    vw *w = ref->w;
+    s_vpi_time t = {.type = vpiSimTime};
+    w->api.get_time(NULL, &t);
+    int64_t ticks = ((int64_t)t.high << 32) | (int64_t)t.low;
+    double row[3] = {(double)(ticks * w->api.fs_per_tick), ref->k, watched(w, &w->sigs[ref->k])};
+    push(&w->log, row, 3);
+    return 0;
+}
+
+int vw_start(vw *w)
+{
+    static s_vpi_time time = {.type = vpiSuppressTime};
+    static s_vpi_value value = {.format = vpiSuppressVal};
+    for (int k = 0; k < w->n; k++) {
+        s_cb_data cb = {.reason = cbValueChange, .cb_rtn = on_watch, .obj = w->sigs[k].h};
+        cb.time = &time, cb.value = &value, cb.user_data = (PLI_BYTE8 *)&w->sigs[k].ref;
+        if (!(w->sigs[k].cb = w->api.register_cb(&cb)))
+            return -1;
+    }
+    return 0;
+}
+
+/* Rows (t in fs, signal, value) logged since the last take. */
+size_t vw_log_size(vw *w) { return w->log.n; }
+void vw_log_take(vw *w, double *out)
+{
+    memcpy(out, w->log.data, w->log.n * sizeof(double));
+    w->log.n = 0;
+}
+
+void vw_free(vw *w) /* removes the callbacks */
+{
+    for (int k = 0; k < w->n; k++)
+        if (w->sigs[k].cb)
+            w->api.remove_cb(w->sigs[k].cb);
+    free(w->log.data);
+    free(w);
 }
 #endif

@@ -27,6 +27,7 @@ from cocotb.triggers import Timer
 
 from cosim.backends.protocol import BackendStats
 from cosim.bench.lockstep import Bridge
+from cosim.bench.watch import INT, ONEHOT, REAL, Signal, Watch, flush_all
 from cosim.design.ports import Drive, PortMap, Sample
 from cosim.errors import RunawayError
 
@@ -195,3 +196,45 @@ async def test_backend_error_stops_the_test(dut: Any) -> None:
     cocotb.start_soon(bridge.run())
     await Timer(END_NS, unit="ns")
     bridge.stop()
+
+
+#: What a watch of v_prog (change), sel (change, one-hot index), adc_sample (rising) that also
+#: reads en sees: (ns, v_prog, sel, adc_sample, en) at each triggering change, as bridge_top.v
+#: makes them (at 0 ns sel leaves X first, the others are still X; two changes at 200 ns in
+#: two delta cycles: two calls; at 600 ns only sel).
+WATCHED = [
+    (0, 0.0, -1, -1, -1),
+    (100, 1.0, -1, 0, 0),
+    (200, 1.0, 0, 0, 0),
+    (200, 0.5, 0, 0, 0),
+    (300, 0.5, 0, 1, 0),
+    (400, 0.25, 0, 0, 0),
+    (500, 0.25, 0, 1, 0),
+    (600, 0.25, 1, 1, 1),
+    (700, 0.25, -1, 0, 1),
+    (700, 0.0, -1, 0, 1),
+]
+
+
+@cocotb.test()
+async def test_watch_sees_every_change(dut: Any) -> None:
+    """A :class:`Watch` calls its handler at each triggering change with the values of that
+    moment, on either engine (compiled: from the C log, at a poll or :func:`flush_all`)."""
+    seen: list[tuple[float, ...]] = []
+
+    def handler(t_ps: float, v: Mapping[str, float]) -> None:
+        seen.append((t_ps / 1e3, v["v_prog"], v["sel"], v["adc_sample"], v["en"]))
+
+    signals = [
+        Signal("v_prog", REAL),
+        Signal("sel", ONEHOT),
+        Signal("adc_sample", INT, on="rising"),
+        Signal("en", INT, on=None),
+    ]
+    watch = Watch(dut, signals, handler)
+    cocotb.start_soon(watch.run())
+    await Timer(END_NS, unit="ns")
+    flush_all()
+    want_engine = os.environ.get("BRIDGE_ENGINE")
+    assert want_engine in (None, watch.engine), watch.engine
+    assert seen == WATCHED, seen

@@ -200,7 +200,7 @@ async def test_monitor_catches_two_hot_sel(dut: Any) -> None:
     cocotb.start_soon(force_later())
     caught = None
     try:
-        await with_timeout(monitor_one_hot_sel(dut), 50, "us")
+        await with_timeout(monitor_one_hot_sel(dut), 500, "us")
     except ProtocolViolation as exc:
         caught = exc
     assert caught is not None and "more than one device" in str(caught)
