@@ -14,6 +14,12 @@ bench`` runs that), each side by side in one run:
     ``host.json``'s ``wall_s``): 9→3→1 with the full netlist and partitioned (all 30
     devices), and 64→16→10 on digits, partitioned, every ``--every``-th of its 1184 devices.
     Prints the ratios 1184 : 30 (target ≤ 2).
+``engines [--every 10] [--test-images 40] [--repeat 2]``
+    the two lockstep engines on the NumPy backend, side by side, alternating: the cocotb bridge
+    and monitors (``COSIM_SYNC=python``) against the compiled ones (the default), on 64→16→10
+    digits programming every ``--every``-th device.  Prints the CPU and wall time of each run,
+    the ratios of the medians, and checks that both give the same ``training.vcd``,
+    ``summary.json`` and ``coverage.json``.
 ``whole [--backend numpy]``
     the whole 64→16→10 digits run, partitioned (or with the NumPy twin as the analog side):
     program all 1184 devices and infer the test split.  Prints the wall time per phase, the
@@ -45,13 +51,17 @@ FULL, PART = "ngspice", "ngspice-partitioned"
 BIG = "64,16,10"
 
 
-def run_sim(out: Path, *options: str) -> dict[str, Any]:
-    """``cosim sim --out OUT OPTIONS``: wall time, peak RSS and the run's JSON outputs."""
+def run_sim(out: Path, *options: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``cosim sim --out OUT OPTIONS`` (with ``env`` added to the environment): wall time, CPU,
+    peak RSS and the run's JSON outputs."""
     cmd = [sys.executable, "-m", "cosim.cli", "sim", "--out", str(out), *options]
-    print("$ cosim sim " + " ".join(options), flush=True)
+    shown = [o if len(o) < 40 else f"{o[:20]}…({o.count(',') + 1} items)" for o in options]
+    print(" ".join([*(f"{k}={v}" for k, v in (env or {}).items()), "$ cosim sim", *shown]))
     t0 = time.perf_counter()
     with open(out.parent / f"{out.name}.log", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     cpu = usage.ru_utime + usage.ru_stime  # cosim sim and the children it waited for (vvp)
@@ -142,7 +152,7 @@ def _cost(args: argparse.Namespace, base: Path) -> None:
     small = {
         kind: run_sim(base / f"30-{kind}", "--backend", kind, *common) for kind in (FULL, PART)
     }
-    picks = ",".join(str(k) for k in range(0, 1184, args.every))
+    picks = ",".join(str(k) for k in range(0, 1184, args.every or 20))
     big = run_sim(
         base / "1184-partitioned",
         *("--backend", PART, "--topology", BIG, "--dataset", "digits", *common),
@@ -180,6 +190,38 @@ def predictions(run: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _engines(args: argparse.Namespace, base: Path) -> None:
+    every = args.every or 10
+    picks = ",".join(str(k) for k in range(0, 1184, every))
+    options = ("--backend", "numpy", "--topology", BIG, "--dataset", "digits", "--devices", picks)
+    options += ("--test-images", str(args.test_images or 40), "--seed", str(args.seed))
+    runs: dict[str, list[dict[str, Any]]] = {"python": [], "auto": []}
+    for k in range(args.repeat):
+        for engine, kept in runs.items():
+            env = {"COSIM_SYNC": engine}
+            kept.append(run_sim(base / f"{engine}-{k}", *options, "--card", args.card, env=env))
+    print(f"\n{BIG} digits, numpy, every {every}th device, card {args.card}, seed {args.seed}:")
+    for engine, kept in runs.items():
+        got = {r["host"]["bridge_engine"] for r in kept}
+        cpu = ", ".join(f"{r['cpu_s']:.1f}" for r in kept)
+        wall = ", ".join(f"{r['wall_s']:.1f}" for r in kept)
+        print(f"  COSIM_SYNC={engine:6s} bridge {'/'.join(got)}: CPU {cpu} s; wall {wall} s")
+    for what in ("cpu_s", "wall_s"):
+        med = {e: float(np.median([r[what] for r in kept])) for e, kept in runs.items()}
+        print(f"  median {what}: compiled / cocotb = {med['auto'] / med['python']:.3f}")
+    a, b = (base / "python-0", base / "auto-0")
+    same = [
+        name
+        for name in ("training.vcd", "coverage.json")
+        if (a / name).read_bytes() == (b / name).read_bytes()
+    ]
+    sa, sb = (dict(runs[e][0]["summary"]) for e in ("python", "auto"))
+    for s in (sa, sb):
+        s.pop("wall_time_s"), s.pop("vcd")
+    verdict = "equal" if sa == sb else "DIFFERS"
+    print(f"  identical: {', '.join(same) or 'nothing'}; summary.json {verdict}")
+
+
 def _whole(args: argparse.Namespace, base: Path) -> None:
     images = () if args.test_images is None else ("--test-images", str(args.test_images))
     run = run_sim(
@@ -208,10 +250,15 @@ def _whole(args: argparse.Namespace, base: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", nargs="?", default="compare", choices=("compare", "cost", "whole"))
+    ap.add_argument(
+        "mode", nargs="?", default="compare", choices=("compare", "cost", "engines", "whole")
+    )
     ap.add_argument("--topology", default="9,3,1", help="compare: the design (default 9,3,1)")
-    ap.add_argument("--every", type=int, default=20, help="cost: every N-th of 1184 devices")
-    ap.add_argument("--test-images", type=int, default=None, help="whole: infer only N")
+    ap.add_argument(
+        "--every", type=int, default=None, help="cost/engines: every N-th of 1184 (20/10)"
+    )
+    ap.add_argument("--test-images", type=int, default=None, help="whole/engines: infer only N")
+    ap.add_argument("--repeat", type=int, default=2, help="engines: runs of each")
     ap.add_argument("--backend", default=PART, choices=(PART, "numpy"), help="whole: analog side")
     ap.add_argument("--card", default="Cr")
     ap.add_argument("--seed", type=int, default=1)
@@ -219,7 +266,8 @@ def main() -> None:
     args = ap.parse_args()
     base = args.out or Path(tempfile.mkdtemp(prefix="bench_scale_cosim-"))
     base.mkdir(parents=True, exist_ok=True)
-    {"compare": _compare, "cost": _cost, "whole": _whole}[args.mode](args, base)
+    modes = {"compare": _compare, "cost": _cost, "engines": _engines, "whole": _whole}
+    modes[args.mode](args, base)
     print(f"runs kept in {base}")
 
 
