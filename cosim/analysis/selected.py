@@ -14,7 +14,7 @@ so any ``N_IN → N_HID → N_OUT`` works.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 
 from cosim.topology import Topology, TopologyError
 from cosim.waves.merge import Derived
@@ -78,26 +78,11 @@ def selected_device_signals(
     if sel not in names or topo is None:
         return None
     quantities = [q for q in QUANTITIES if f"{scope}.{topo.device_names[0]}.{q}" in names]
-    source: dict[str, tuple[int, str]] = {}
-    for k, dev in enumerate(topo.device_names):
-        for q in quantities:
-            source[f"{scope}.{dev}.{q}"] = (k, q)
     out = {q: f"{scope}.{SELECTED}.{q}" for q in quantities}
-    latest: list[dict[str, float | str]] = [{} for _ in topo.device_names]
-    current: list[int | None] = [None]
+    members = [{out[q]: f"{scope}.{dev}.{q}" for q in quantities} for dev in topo.device_names]
     dev_name = f"{scope}.{SELECTED}.dev"
-
-    def update(name: str, value: float | str) -> Iterable[tuple[str, float | str | int]]:
-        if name == sel:
-            k = selected_index(value)
-            if k is None or k == current[0] or k >= topo.n_dev:
-                return ()
-            current[0] = k
-            return [(dev_name, k), *((out[q], v) for q, v in latest[k].items())]
-        k, q = source[name]
-        latest[k][q] = value
-        return ((out[q], value),) if k == current[0] else ()
-
     variables: dict[str, tuple[str, int | None]] = {dev_name: ("integer", 32)}
     variables.update({name: ("real", None) for name in out.values()})
-    return Derived(vars=variables, sources=[sel, *source], update=update)
+    return Derived(
+        vars=variables, selector=sel, pick=selected_index, members=members, index=dev_name
+    )

@@ -1,50 +1,66 @@
-"""Merging VCD files (the digital dump of Icarus and the analog VCD) into one, streaming.
+"""Merging VCD files (the digital dump of Icarus and the analog VCD) into one.
 
-The merged file has one timescale (1 ps) and every input's hierarchy, plus any signals a
+The merged file has one timescale (1 ps) and every input's hierarchy, plus signals a
 :class:`Derived` computes from the others on the way (e.g. the crossbar's "selected device"
 traces, :mod:`cosim.analysis.selected`).
+
+pyvcd writes the header and the values at time 0 (``$dumpvars``); the value changes after
+time 0 (millions in a 1184-device run) are copied as text: each input is read into NumPy
+columns (:mod:`cosim.waves.columns`), the two sorted streams are interleaved by time with
+array operations and every line is copied with its identifier replaced.  The result is what
+re-encoding every change through pyvcd gives, byte for byte, for inputs written as Icarus and
+pyvcd write them (one change per line, reals with 16 significant digits); real values written
+otherwise are copied as written (the same numbers, not re-rounded to 16 digits).
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from collections.abc import Callable, Collection, Iterable, Iterator
+import io
+import os
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from vcd.writer import VCDWriter
 
-from cosim.waves.read import (
-    END_ID,
-    Change,
-    VcdFormatError,
-    VcdHeader,
-    iter_vcd,
-    timescale_s,
-)
+from cosim.waves.columns import KIND_REAL, KIND_SCALAR, Columns, read_columns
+from cosim.waves.read import VcdFormatError, timescale_s
 
 __all__ = ["Derived", "DeriveFn", "merge_vcds"]
+
+#: Output bytes assembled per step (bounds the index arrays of :func:`_write_lines`).
+_CHUNK_LINES = 1 << 18
 
 
 @dataclass
 class Derived:
-    """Signals computed while merging from changes of other signals.
+    """Signals that follow whichever member of a group a selector picks (a multiplexer),
+    computed while merging.
+
+    When :attr:`selector` changes to a value :attr:`pick` maps to a member ``k`` other than the
+    current one, :attr:`index` (if any) records ``k`` and each derived signal of member ``k``
+    that has a value takes the member's latest value (in the order they first got one); from
+    then on every change of a member-``k`` source is copied to its derived signal (at the same
+    time, right after it).  A pick of None keeps the current member.
 
     Attributes:
         vars: full dotted name → ``(VCD type, size)`` of each derived signal (size None for
             ``real``), e.g. ``{"analog.selected.v": ("real", None)}``.
-        sources: full names of the signals whose changes :attr:`update` receives.
-        update: called with ``(source name, value)`` on every change of a source (in time
-            order, digital before analog at equal times); returns ``(derived name, value)``
-            changes to record at the same time.
+        selector: full name of the select signal.
+        pick: selector value (the VCD string) → member index, or None.
+        members: per member, derived name → full name of its source signal (same kind of
+            values: real sources for ``real`` derived signals).
+        index: name of an ``integer`` derived signal recording the member index, or None.
     """
 
     vars: dict[str, tuple[str, int | None]]
-    sources: Collection[str]
-    update: Callable[[str, float | str], Iterable[tuple[str, float | str | int]]]
+    selector: str
+    pick: Callable[[str], int | None]
+    members: Sequence[dict[str, str]]
+    index: str | None = None
 
 
 #: Builds the derived signals from the names of every input signal (None: nothing to derive).
@@ -60,14 +76,15 @@ def merge_vcds(
     partial: bool = False,
     derive: DeriveFn | None = None,
 ) -> Path:
-    """Merge VCD files into one (k-way merge by time, streaming, through pyvcd).
+    """Merge two VCD files into one (by time; at equal times the first input's changes first).
 
     With ``partial=True`` inputs cut in the middle of their last line (a crashed run) are
-    merged up to their last complete line (see :func:`iter_vcd`).
+    merged up to their last complete line (see :func:`~cosim.waves.read.iter_vcd`).
 
     Every input's hierarchy is kept; identifiers are re-assigned; times are rescaled to
-    ``timescale`` (each input's timescale must be a whole multiple of it).  Inputs are
-    merged in argument order at equal times.  ``derive`` adds computed signals (:class:`Derived`).
+    ``timescale`` (each input's timescale must be a whole multiple of it).  ``derive`` adds
+    computed signals (:class:`Derived`).  The file is written beside ``out_vcd`` and renamed
+    over it when complete: an earlier file of that name survives a failed merge.
 
     Returns:
         ``out_vcd`` as a :class:`~pathlib.Path`.
@@ -78,88 +95,73 @@ def merge_vcds(
     inputs = [Path(digital_vcd), Path(analog_vcd)]
     out = Path(out_vcd)
     tick_s = timescale_s(timescale)
-    streams = [iter_vcd(p, partial=partial) for p in inputs]
-    headers = [next(s) for s in streams]
-    seen: dict[str, Path] = {}
-    with open(out, "w", buffering=1 << 20) as fh:
-        # Values come from a parsed VCD: no re-checking.
-        writer = VCDWriter(
-            fh, timescale=timescale, date="", version="cosim merge", check_values=False
-        )
-        maps: list[dict[str, Any]] = []
-        for path, header in zip(inputs, headers, strict=True):
-            assert isinstance(header, VcdHeader)
-            mapping: dict[str, Any] = {}
-            for var in header.vars:
-                if var.name in seen:
-                    raise VcdFormatError(
-                        f"{path}: signal {var.name!r} is also declared in {seen[var.name]}"
-                    )
-                seen[var.name] = path
-                *scope, ref = var.name.split(".")
-                for depth, stype in enumerate(var.scope_types):
-                    writer.set_scope_type(scope[: depth + 1], stype)
-                if var.id in mapping:
-                    writer.register_alias(scope, ref + var.range, mapping[var.id])
-                    continue
-                vtype = var.type if var.type in _PYVCD_TYPES else "wire"
-                size = None if var.is_real else var.size
-                mapping[var.id] = writer.register_var(scope, ref + var.range, vtype, size)
-            maps.append(mapping)
-        watch: dict[Any, str] = {}
-        dvars: dict[str, Any] = {}
-        update = None
-        derived = derive(list(seen)) if derive is not None else None
-        if derived is not None:
-            by_name = {
-                v.name: maps[n][v.id]
-                for n, h in enumerate(headers)
-                for v in h.vars  # type: ignore[union-attr]
-            }
-            watch = {by_name[name]: name for name in derived.sources if name in by_name}
-            for name, (vtype, size) in derived.vars.items():
-                *scope, ref = name.split(".")
-                dvars[name] = writer.register_var(scope, ref, vtype, size)
-            update = derived.update
-        ends: list[int] = []
-        scaled = [
-            _rescale(stream, mapping, header.tick_s / tick_s, path, ends)  # type: ignore[union-attr]
-            for stream, mapping, header, path in zip(streams, maps, headers, inputs, strict=True)
-        ]
-        change = writer.change
-        t_last = 0
-        changes: Iterator[tuple[int, Any, float | str]] = heapq.merge(*scaled, key=itemgetter(0))
-        if update is not None:
-            changes = _with_derived(changes, watch, dvars, update)
-        first = next(changes, None)
-        while first is not None and first[0] == 0:  # the values at 0 go into $dumpvars
-            change(first[1], 0, first[2])
-            first = next(changes, None)
-        writer.flush()  # header out: from here on a repeated value is written, not dropped
-        if first is not None:
-            for t_last, var, value in itertools.chain([first], changes):
-                var.value = _NOT_A_VALUE  # keep repeats (an edge's held point)
-                change(var, t_last, value)
-        writer.close(max([t_last, *ends]))
+    cols = [read_columns(p, partial=partial) for p in inputs]
+    text = io.StringIO()
+    # Values come from a parsed VCD: no re-checking.
+    writer = VCDWriter(text, timescale=timescale, date="", version="cosim merge", check_values=False)
+    variables, by_name = _register(writer, inputs, cols)
+    derived = derive(list(by_name)) if derive is not None else None
+    dvars = {
+        name: writer.register_var(*_split(name), vtype, size)
+        for name, (vtype, size) in (derived.vars.items() if derived is not None else ())
+    }
+    stream = _Stream.interleave(cols, [_factor(c, tick_s, p) for c, p in zip(cols, inputs)])
+    if derived is not None:
+        stream.add_derived(derived, by_name, dvars, variables)
+    # The values at time 0 go into $dumpvars through pyvcd (the last one of each var wins).
+    change = writer.change
+    for var, value in stream.values_at_zero(variables):
+        change(var, 0, value)
+    writer.flush()
+    t_close = max([int(stream.t[-1]) if len(stream.t) else 0, *stream.ends])
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(text.getvalue().encode())
+            last = stream.write_body(fh, variables)
+            if t_close != last:
+                fh.write(f"#{t_close}\n".encode())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 
-#: Compares unequal to every value: pyvcd then writes a repeated value instead of dropping it.
-_NOT_A_VALUE = object()
+def _split(name: str) -> tuple[list[str], str]:
+    *scope, ref = name.split(".")
+    return scope, ref
 
 
-def _with_derived(
-    changes: Iterator[tuple[int, Any, float | str]],
-    watch: dict[Any, str],
-    dvars: dict[str, Any],
-    update: Callable[[str, float | str], Iterable[tuple[str, float | str | int]]],
-) -> Iterator[tuple[int, Any, float | str]]:
-    for t, var, value in changes:
-        yield t, var, value
-        name = watch.get(var)
-        if name is not None:
-            for dname, dvalue in update(name, value):
-                yield t, dvars[dname], dvalue  # type: ignore[misc]
+def _register(
+    writer: VCDWriter, inputs: list[Path], cols: list[Columns]
+) -> tuple[list[list[Any]], dict[str, tuple[int, int]]]:
+    """Declare every input's vars (pyvcd assigns the identifiers).  Returns, per input, the
+    pyvcd variable of each of its identifiers, and full name → (input, identifier index)."""
+    seen: dict[str, Path] = {}
+    variables: list[list[Any]] = []
+    by_name: dict[str, tuple[int, int]] = {}
+    for n, (path, c) in enumerate(zip(inputs, cols, strict=True)):
+        index = {ident: k for k, ident in enumerate(c.ids)}
+        mapping: list[Any] = [None] * len(c.ids)
+        for var in c.header.vars:
+            if var.name in seen:
+                raise VcdFormatError(
+                    f"{path}: signal {var.name!r} is also declared in {seen[var.name]}"
+                )
+            seen[var.name] = path
+            scope, ref = _split(var.name)
+            for depth, stype in enumerate(var.scope_types):
+                writer.set_scope_type(scope[: depth + 1], stype)
+            k = index[var.id]
+            by_name[var.name] = (n, k)
+            if mapping[k] is not None:
+                writer.register_alias(scope, ref + var.range, mapping[k])
+                continue
+            vtype = var.type if var.type in _PYVCD_TYPES else "wire"
+            size = None if var.is_real else var.size
+            mapping[k] = writer.register_var(scope, ref + var.range, vtype, size)
+        variables.append(mapping)
+    return variables, by_name
 
 
 _PYVCD_TYPES = frozenset(
@@ -169,18 +171,249 @@ _PYVCD_TYPES = frozenset(
 )
 
 
-def _rescale(
-    stream: Iterator[VcdHeader | Change],
-    mapping: dict[str, Any],
-    factor: float,
-    path: Path,
-    ends: list[int],
-) -> Iterator[tuple[int, Any, float | str]]:
+def _factor(c: Columns, tick_s: float, path: Path) -> int:
+    factor = c.header.tick_s / tick_s
     k = round(factor)
     if k < 1 or abs(factor - k) > 1e-9 * k:
         raise VcdFormatError(f"{path}: timescale is not a whole multiple of the merged one")
-    for t, ident, value in stream:  # type: ignore[misc]
-        if ident != END_ID:
-            yield t * k, mapping[ident], value
-        else:
-            ends.append(t * k)
+    return k
+
+
+class _Stream:
+    """The merged sequence of changes, as arrays: each entry names an input row (``src``,
+    ``row``) whose text is copied, with the output variable ``(out_src, out_id)``; derived
+    entries copy another input's text (the source's value) or a generated text (``src`` -1:
+    ``gen[row]``)."""
+
+    def __init__(self, cols: list[Columns], factors: list[int]) -> None:
+        self.cols = cols
+        self.ends = [c.t_end * k for c, k in zip(cols, factors, strict=True)]
+        self.t: NDArray[np.int64] = np.zeros(0, np.int64)
+        self.src: NDArray[np.int64] = np.zeros(0, np.int64)
+        self.row: NDArray[np.int64] = np.zeros(0, np.int64)
+        self.out_var: NDArray[np.int64] = np.zeros(0, np.int64)  # global output var index
+        self.gen: list[str] = []
+        self.var_base = np.cumsum([0] + [len(c.ids) for c in cols])
+
+    @classmethod
+    def interleave(cls, cols: list[Columns], factors: list[int]) -> _Stream:
+        s = cls(cols, factors)
+        (a, ka), (b, kb) = zip(cols, factors, strict=True)
+        ta, tb = a.t * ka, b.t * kb
+        # At equal times every change of the first input comes first (both are sorted).
+        pos_a = np.arange(ta.size) + np.searchsorted(tb, ta, "left")
+        pos_b = np.arange(tb.size) + np.searchsorted(ta, tb, "right")
+        n = ta.size + tb.size
+        s.t, s.src, s.row = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+        s.t[pos_a], s.t[pos_b] = ta, tb
+        s.src[pos_a], s.src[pos_b] = 0, 1
+        s.row[pos_a], s.row[pos_b] = np.arange(ta.size), np.arange(tb.size)
+        s.out_var = np.empty(n, np.int64)
+        s.out_var[pos_a] = a.ident + s.var_base[0]
+        s.out_var[pos_b] = b.ident + s.var_base[1]
+        return s
+
+    def _ident(self) -> NDArray[np.int64]:
+        """Global identifier index (``var_base[src] + ident``) of every input entry."""
+        out = np.full(self.t.size, -1, np.int64)
+        for n, c in enumerate(self.cols):
+            here = self.src == n
+            out[here] = c.ident[self.row[here]] + self.var_base[n]
+        return out
+
+    def add_derived(
+        self,
+        derived: Derived,
+        by_name: dict[str, tuple[int, int]],
+        dvars: dict[str, Any],
+        variables: list[list[Any]],
+    ) -> None:
+        """Insert the derived changes (see :class:`Derived`) after the changes that cause them."""
+        n_out = int(self.var_base[-1])
+        dnames = list(dvars)
+        dindex = {name: n_out + k for k, name in enumerate(dnames)}
+        if derived.selector not in by_name:
+            return
+        ident = self._ident()
+        sel_src, sel_id = by_name[derived.selector]
+        sel_g = int(self.var_base[sel_src]) + sel_id
+        # Sources: global identifier → (member, slot); slots index the derived names.
+        slots = sorted({d for m in derived.members for d in m})
+        slot_of = {d: k for k, d in enumerate(slots)}
+        n_slots = len(slots)
+        key_of = np.full(n_out, -1, np.int64)  # member * n_slots + slot
+        for m, member in enumerate(derived.members):
+            for dname, source in member.items():
+                if source in by_name:
+                    n, k = by_name[source]
+                    key_of[int(self.var_base[n]) + k] = m * n_slots + slot_of[dname]
+                    kind = self.cols[n].id_kind[k]
+                    if (kind == KIND_REAL) != (derived.vars[dname][0] == "real"):
+                        raise VcdFormatError(
+                            f"derived signal {dname!r}: its source {source!r} has another kind"
+                        )
+        key = np.where(ident >= 0, key_of[np.maximum(ident, 0)], -1)
+        # The picks: a Python loop over the selector's changes (a few per device).
+        sel_pos = np.flatnonzero(ident == sel_g)
+        events: list[tuple[int, int]] = []
+        current: int | None = None
+        col = self.cols[sel_src]
+        for pos, value in zip(
+            sel_pos.tolist(), col.texts(self.row[sel_pos]), strict=True
+        ):
+            k = derived.pick(value)
+            if k is None or k == current or k >= len(derived.members):
+                continue
+            current = k
+            events.append((pos, k))
+        ev_pos = np.array([p for p, _ in events], dtype=np.int64)
+        ev_k = np.array([k for _, k in events], dtype=np.int64)
+        # Copies: a source change of the member picked by the last event before it.
+        src_pos = np.flatnonzero(key >= 0)
+        src_key = key[src_pos]
+        at = np.searchsorted(ev_pos, src_pos, "right") - 1
+        cur = np.where(at >= 0, ev_k[np.maximum(at, 0)] if ev_k.size else -1, -1)
+        copy = src_pos[src_key // max(n_slots, 1) == cur]
+        ins_after = [copy]
+        ins_src = [self.src[copy]]
+        ins_row = [self.row[copy]]
+        ins_var = [np.array([dindex[slots[s]] for s in range(n_slots)], np.int64)[key[copy] % n_slots]]
+        # At each pick: the index, then each slot's latest value in the order first set.
+        order = np.argsort(src_key, kind="stable")
+        grouped_key, grouped_pos = src_key[order], src_pos[order]
+        bounds = np.searchsorted(grouped_key, np.arange(len(derived.members) * n_slots + 1))
+        e_after, e_src, e_row, e_var = [], [], [], []
+        for pos, k in events:
+            if derived.index is not None:
+                e_after.append(pos)
+                e_src.append(-1)
+                e_row.append(len(self.gen))
+                e_var.append(dindex[derived.index])
+                self.gen.append(f"b{k:b} ")
+            latest = []
+            for s in range(n_slots):
+                lo, hi = bounds[k * n_slots + s], bounds[k * n_slots + s + 1]
+                j = int(np.searchsorted(grouped_pos[lo:hi], pos)) - 1
+                if j >= 0:
+                    latest.append((int(grouped_pos[lo]), int(grouped_pos[lo + j]), s))
+            for _, p, s in sorted(latest):
+                e_after.append(pos)
+                e_src.append(int(self.src[p]))
+                e_row.append(int(self.row[p]))
+                e_var.append(dindex[slots[s]])
+        ins_after.append(np.array(e_after, np.int64))
+        ins_src.append(np.array(e_src, np.int64))
+        ins_row.append(np.array(e_row, np.int64))
+        ins_var.append(np.array(e_var, np.int64))
+        after = np.concatenate(ins_after)
+        # Stable: several insertions after one entry keep their order; copies (first list)
+        # never share an entry with a pick's insertions (a source is not the selector).
+        order = np.argsort(after, kind="stable")
+        after = after[order]
+        where = after + 1
+        self.t = np.insert(self.t, where, self.t[after])
+        self.src = np.insert(self.src, where, np.concatenate(ins_src)[order])
+        self.row = np.insert(self.row, where, np.concatenate(ins_row)[order])
+        self.out_var = np.insert(self.out_var, where, np.concatenate(ins_var)[order])
+        self._dvars = dvars
+
+    def values_at_zero(self, variables: list[list[Any]]) -> list[tuple[Any, Any]]:
+        """(pyvcd variable, value) of every change at time 0, in order."""
+        n0 = int(np.searchsorted(self.t, 0, "right"))
+        out: list[tuple[Any, Any]] = []
+        table = self._variables(variables)
+        for src, row, var in zip(
+            self.src[:n0].tolist(), self.row[:n0].tolist(), self.out_var[:n0].tolist(), strict=True
+        ):
+            pv = table[var]
+            if src < 0:
+                text = self.gen[row]
+                out.append((pv, int(text[1:].strip(), 2)))
+                continue
+            c = self.cols[src]
+            value = c.texts(np.array([row]))[0]
+            kind = c.id_kind[c.ident[row]]
+            out.append((pv, float(value) if kind == KIND_REAL else value))
+        return out
+
+    def _variables(self, variables: list[list[Any]]) -> list[Any]:
+        return [v for vs in variables for v in vs] + list(getattr(self, "_dvars", {}).values())
+
+    def write_body(self, fh: Any, variables: list[list[Any]]) -> int:
+        """Write the changes after time 0 (a ``#t`` line before each new time); returns the
+        last time written (0: none)."""
+        n0 = int(np.searchsorted(self.t, 0, "right"))
+        t = self.t[n0:]
+        if t.size == 0:
+            return 0
+        src, row, var = self.src[n0:], self.row[n0:], self.out_var[n0:]
+        # One buffer: the inputs' bodies, then the generated texts and timestamp lines.
+        new_t = np.flatnonzero(np.diff(t, prepend=-1) != 0)
+        stamps = "".join(f"#{x}\n" for x in t[new_t].tolist()).encode()
+        gen = "".join(self.gen).encode()
+        parts = [c.buf for c in self.cols] + [np.frombuffer(gen + stamps, np.uint8)]
+        base = np.cumsum([0] + [p.size for p in parts])
+        buf = np.concatenate(parts)
+        start = np.empty(t.size, np.int64)
+        stop = np.empty(t.size, np.int64)
+        for n, c in enumerate(self.cols):
+            here = src == n
+            start[here] = c.line[row[here]] + base[n]
+            stop[here] = c.id_at[row[here]] + base[n]
+        here = src < 0
+        if here.any():
+            gen_at = np.cumsum([0] + [len(g) for g in self.gen])
+            start[here] = gen_at[row[here]] + base[-2]
+            stop[here] = gen_at[row[here] + 1] + base[-2]
+        # Each new time: its "#t\n" line before the change (tail: none).
+        stamp_len = np.array([len(str(x)) + 2 for x in t[new_t].tolist()], np.int64)
+        stamp_at = base[-2] + len(gen) + np.concatenate([[0], np.cumsum(stamp_len)[:-1]])
+        n_lines = t.size + new_t.size
+        is_stamp = np.zeros(n_lines, bool)
+        is_stamp[new_t + np.arange(new_t.size)] = True
+        l_start = np.empty(n_lines, np.int64)
+        l_stop = np.empty(n_lines, np.int64)
+        l_tail = np.full(n_lines, -1, np.int64)
+        l_start[is_stamp], l_stop[is_stamp] = stamp_at, stamp_at + stamp_len
+        l_start[~is_stamp], l_stop[~is_stamp], l_tail[~is_stamp] = start, stop, var
+        tails = [v.ident.encode() + b"\n" for v in self._variables(variables)]
+        _write_lines(fh, buf, l_start, l_stop, l_tail, tails)
+        return int(t[-1])
+
+
+def _write_lines(
+    fh: Any,
+    buf: NDArray[np.uint8],
+    start: NDArray[np.int64],
+    stop: NDArray[np.int64],
+    tail: NDArray[np.int64],
+    tails: list[bytes],
+) -> None:
+    """Write ``buf[start:stop] + tails[tail]`` for every line (no tail where ``tail`` is -1).
+
+    Each output byte's source index is a running sum: 1 from one byte to the next, with a
+    jump where a line's copied part or its tail begins (one ``cumsum`` and one gather per
+    chunk, instead of Python work per line)."""
+    tail_at = np.cumsum([0] + [len(x) for x in tails]).astype(np.int64)
+    tail_len = np.append(np.diff(tail_at), 0)  # index -1: no tail
+    tail_at = np.append(tail_at[:-1], 0) + buf.size
+    src_buf = np.concatenate([buf, np.frombuffer(b"".join(tails), np.uint8)])
+    idx_type = np.int32 if src_buf.size < 2**31 else np.int64
+    for lo in range(0, start.size, _CHUNK_LINES):
+        a = start[lo : lo + _CHUNK_LINES]
+        copy = stop[lo : lo + _CHUNK_LINES] - a
+        tl = tail[lo : lo + _CHUNK_LINES]
+        t_len, t_at = tail_len[tl], tail_at[tl]
+        size = copy + t_len
+        at = np.cumsum(size) - size  # where each line goes
+        total = int(at[-1] + size[-1])
+        step = np.ones(total, idx_type)
+        # A jump where each line begins (from the last source byte of the line before) and
+        # where a tail follows a copied part.
+        last = np.where(t_len > 0, t_at + t_len, a + copy) - 1
+        begin = np.where(copy > 0, a, t_at)
+        step[at] = begin - np.concatenate([[0], last[:-1]])
+        both = (t_len > 0) & (copy > 0)
+        step[at[both] + copy[both]] = t_at[both] - (a[both] + copy[both] - 1)
+        np.cumsum(step, out=step)
+        fh.write(src_buf[step].tobytes())

@@ -1,0 +1,310 @@
+"""Whole-file VCD reading into NumPy columns: one row per value change.
+
+The streaming reader (:func:`cosim.waves.read.iter_vcd`) costs about a microsecond of Python
+per value change; a co-simulation of 1184 devices records ~4 million.  Here the body of a file
+is tokenized with NumPy in one go: the line breaks, the first byte of each line, the one space
+of a ``r``/``b``/``s`` line, the identifier codes and the timestamps are found by array
+operations, so Python work is per file, not per change.  The rows keep where each change's
+text is (:attr:`Columns.line`, :attr:`Columns.id_at`), so :mod:`cosim.waves.merge` copies lines
+with their identifier replaced, and :meth:`Columns.reals` parses values by the million.
+
+The fast path needs the layout Icarus Verilog, pyvcd and GTKWave write: one item per line, no
+indentation, lowercase ``r``/``b``/``s``, value kinds that fit their variables.  A file that
+does not fit (or is cut in its last line) is first re-written by the streaming reader into
+that layout, so every VCD :func:`~cosim.waves.read.iter_vcd` accepts is read, with the same
+values and the same errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cosim.waves.read import (
+    END_ID,
+    VcdFormatError,
+    VcdHeader,
+    _iter_body,
+    _open_vcd,
+    _parse_header,
+)
+
+__all__ = ["Columns", "KIND_REAL", "KIND_SCALAR", "KIND_STRING", "KIND_VECTOR", "read_columns"]
+
+#: Kinds of identifiers (:attr:`Columns.id_kind`), i.e. how their values are written.
+KIND_SCALAR, KIND_VECTOR, KIND_REAL, KIND_STRING = 0, 1, 2, 3
+_PREFIX = {KIND_VECTOR: b"b", KIND_REAL: b"r", KIND_STRING: b"s"}
+#: The first letter of a change line by kind (0: a scalar's value).
+_LETTER = np.array([0, ord("b"), ord("r"), ord("s")], dtype=np.uint8)
+_BODY_KEYWORDS = frozenset({b"$dumpvars", b"$dumpall", b"$dumpon", b"$dumpoff", b"$end"})
+_MAX_ID = 7  # identifier bytes handled (94**7 identifiers)
+_MAX_DIGITS = 18  # timestamp digits that fit an int64
+
+
+@dataclass
+class Columns:
+    """The value changes of one VCD file, in file order.
+
+    Attributes:
+        header: the file's header.
+        ids: the distinct identifiers, in order of first declaration.
+        id_kind: per identifier, ``KIND_*`` of its variable.
+        buf: the body's bytes (the file's, or its re-written form).
+        t: per change, its time in timescale ticks.
+        ident: per change, its index into :attr:`ids`.
+        line: per change, where its line starts in :attr:`buf`.
+        id_at: per change, where its identifier starts (the value is ``buf[line:id_at]``
+            less the type letter of ``r``/``b``/``s`` and the space before the identifier).
+        t_end: the file's last timestamp (values hold until then).
+    """
+
+    header: VcdHeader
+    ids: list[str]
+    id_kind: NDArray[np.int8]
+    buf: NDArray[np.uint8]
+    t: NDArray[np.int64]
+    ident: NDArray[np.int64]
+    line: NDArray[np.int64]
+    id_at: NDArray[np.int64]
+    t_end: int
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+    def value_span(self, rows: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Start and stop in :attr:`buf` of the value text of ``rows``."""
+        line, id_at = self.line[rows], self.id_at[rows]
+        scalar = self.id_kind[self.ident[rows]] == KIND_SCALAR
+        return np.where(scalar, line, line + 1), np.where(scalar, id_at, id_at - 1)
+
+    def texts(self, rows: NDArray[np.int64]) -> list[str]:
+        """The value texts of ``rows`` (``"1"``, ``"0101"``, ``"1.5e-06"``)."""
+        start, stop = self.value_span(rows)
+        raw = self.buf
+        return [
+            raw[a:b].tobytes().decode() for a, b in zip(start.tolist(), stop.tolist(), strict=True)
+        ]
+
+    def reals(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The values of ``rows`` (all of real variables) as floats, parsed as ``float()``."""
+        start, stop = self.value_span(rows)
+        if rows.size == 0:
+            return np.zeros(0)
+        width = int((stop - start).max())
+        cols = np.arange(width)
+        at = start[:, None] + cols
+        grid = self.buf[np.minimum(at, self.buf.size - 1)]
+        grid[at >= stop[:, None]] = 0
+        return np.ascontiguousarray(grid).view(f"S{width}").ravel().astype(np.float64)
+
+    def rows_of(self, idents: list[int]) -> NDArray[np.int64]:
+        """The rows (in file order) of changes of any of ``idents``."""
+        return np.flatnonzero(np.isin(self.ident, idents))
+
+
+def read_columns(path: str | Path, *, partial: bool = False) -> Columns:
+    """Read a VCD file's value changes into :class:`Columns`.
+
+    Args:
+        path: the VCD (or FST) file.
+        partial: accept a file cut in the middle of its last line, as
+            :func:`~cosim.waves.read.iter_vcd` does.
+
+    Raises:
+        VcdNotFoundError: the file does not exist.
+        VcdFormatError: truncated or malformed file (message: ``file:line: what``).
+    """
+    p = Path(path)
+    with _body_bytes(p) as (header, body):
+        cols = _scan(header, body)
+        if cols is None or cols.t_end < 0:
+            # Another layout, or a last line without its line break: re-written (slow).
+            body = _normalized(p, header, partial)
+            cols = _scan(header, body)
+            if cols is None:
+                raise VcdFormatError(
+                    f"{p}: identifiers longer than {_MAX_ID} characters or timestamps longer "
+                    f"than {_MAX_DIGITS} digits are not supported"
+                )
+        return cols
+
+
+@contextlib.contextmanager
+def _body_bytes(path: Path) -> Iterator[tuple[VcdHeader, NDArray[np.uint8]]]:
+    """The header and the body's bytes."""
+    with _open_vcd(path) as fh:
+        header = _parse_header(fh, path)
+        yield header, np.frombuffer(fh.read(), np.uint8)
+
+
+def _kinds(header: VcdHeader) -> tuple[list[str], NDArray[np.int8]]:
+    ids: dict[str, int] = {}
+    for var in header.vars:
+        if var.id in ids:
+            continue
+        if var.is_real:
+            kind = KIND_REAL
+        elif var.type == "string":
+            kind = KIND_STRING
+        else:
+            kind = KIND_SCALAR if var.size == 1 else KIND_VECTOR
+        ids[var.id] = kind
+    return list(ids), np.array(list(ids.values()), dtype=np.int8)
+
+
+def _scan(header: VcdHeader, body: NDArray[np.uint8]) -> Columns | None:
+    """Tokenize a body in the fast layout; None if it does not fit.  ``t_end`` is -1 when the
+    body does not end with a line break (the last line needs the streaming reader)."""
+    ids, id_kind = _kinds(header)
+    nl = np.flatnonzero(body == 10)
+    n = nl.size
+    cut = (int(nl[-1]) + 1 if n else 0) != body.size
+    starts = np.empty(n, np.int64)
+    if n:
+        starts[0] = 0
+        starts[1:] = nl[:-1] + 1
+    first = body[starts]
+    spaced = (first == ord("r")) | (first == ord("b")) | (first == ord("s"))
+    is_time = first == ord("#")
+    is_kw = first == ord("$")
+    rows = np.flatnonzero(~(is_time | is_kw))
+    for k in np.flatnonzero(is_kw).tolist():
+        if body[starts[k] : nl[k]].tobytes() not in _BODY_KEYWORDS:
+            return None  # $comment, … : the streaming reader
+    stop = nl[rows]
+    id_at = starts[rows] + 1
+    sp_rows = np.flatnonzero(spaced[rows])
+    if sp_rows.size:
+        # The identifier ends the line: its space is one of the last few bytes.
+        sp_stop = stop[sp_rows]
+        found = np.zeros(sp_rows.size, np.int64)
+        longest = min(max(len(i) for i in ids) if ids else 1, _MAX_ID)
+        for back in range(2, longest + 2):
+            at = np.maximum(sp_stop - back, 0)
+            hit = (found == 0) & (body[at] == 32)
+            found[hit] = at[hit]
+        if not found.all() or np.count_nonzero(body == 32) != sp_rows.size:
+            return None  # no space near the end, or spaces elsewhere
+        id_at[sp_rows] = found + 1
+        if np.any(found <= starts[rows[sp_rows]]):
+            return None
+    ident = _identify(body, stop, stop - id_at, ids)
+    if ident is None:
+        return None
+    letter = first[rows]
+    want = _LETTER[id_kind[ident]]
+    scalar = np.isin(letter, np.frombuffer(b"01xzXZ", np.uint8)) & (want == 0)
+    if not np.all((letter == want) | scalar):
+        return None
+    t_rows = np.flatnonzero(is_time)
+    t_vals = _timestamps(body, starts[t_rows], nl[t_rows])
+    if t_vals is None or np.any(np.diff(t_vals) < 0):
+        return None
+    at = np.cumsum(is_time)[rows] - 1  # the row's timestamp (-1: before the first: 0)
+    t = np.append(t_vals, 0)[at] if rows.size else np.zeros(0, np.int64)
+    t_end = int(t_vals[-1]) if t_vals.size else 0
+    return Columns(
+        header=header,
+        ids=ids,
+        id_kind=id_kind,
+        buf=body,
+        t=t.astype(np.int64),
+        ident=ident,
+        line=starts[rows],
+        id_at=id_at,
+        t_end=-1 if cut else t_end,
+    )
+
+
+def _identify(
+    body: NDArray[np.uint8], stop: NDArray[np.int64], length: NDArray[np.int64], ids: list[str]
+) -> NDArray[np.int64] | None:
+    """Index into ``ids`` of the identifier ending at each ``stop``; None if one is not
+    declared or is longer than the fast path reads."""
+    if stop.size == 0:
+        return np.zeros(0, np.int64)
+    if length.min() < 1 or length.max() > _MAX_ID or not ids:
+        return None
+    # Identifier characters are printable ASCII (33..126): read as base-95 digits from the
+    # end of the line, a dense table when they are short, else a sorted search.
+    code = np.zeros(stop.size, np.int64)
+    scale = 1
+    for j in range(int(length.max())):
+        digit = body[np.maximum(stop - 1 - j, 0)].astype(np.int64) - 32
+        code += np.where(length > j, digit, 0) * scale
+        scale *= 95
+    known = np.array([_code(i) for i in ids], dtype=np.int64)
+    if scale <= 95**3:
+        table = np.full(scale, -1, np.int64)
+        ok = known < scale
+        table[known[ok]] = np.flatnonzero(ok)
+        index = table[code]
+        return None if np.any(index < 0) else index
+    order = np.argsort(known)
+    pos = np.minimum(np.searchsorted(known[order], code), len(ids) - 1)
+    if not np.array_equal(known[order][pos], code):
+        return None
+    return order[pos].astype(np.int64)
+
+
+def _code(ident: str) -> int:
+    """An identifier's key as :func:`_identify` computes it (last character first)."""
+    return sum((ord(c) - 32) * 95**j for j, c in enumerate(reversed(ident)))
+
+
+def _timestamps(
+    body: NDArray[np.uint8], starts: NDArray[np.int64], stops: NDArray[np.int64]
+) -> NDArray[np.int64] | None:
+    """The values of ``#<digits>`` lines; None if one is not that."""
+    length = stops - starts - 1
+    if length.size == 0:
+        return np.zeros(0, np.int64)
+    if length.min() < 1 or length.max() > _MAX_DIGITS:
+        return None
+    value = np.zeros(starts.size, np.int64)
+    for j in range(int(length.max())):
+        has = length > j
+        digit = body[np.where(has, starts + 1 + j, 0)].astype(np.int64) - 48
+        if np.any(has & ((digit < 0) | (digit > 9))):
+            return None
+        value = np.where(has, value * 10 + digit, value)
+    return value
+
+
+def _normalized(path: Path, header: VcdHeader, partial: bool) -> NDArray[np.uint8]:
+    """The body re-written in the fast layout by the streaming reader (its errors)."""
+    ids, id_kind = _kinds(header)
+    kind = dict(zip(ids, id_kind.tolist(), strict=True))
+    out: list[str] = []
+    t_now = 0
+    with _open_vcd(path) as fh:
+        head = _parse_header(fh, path)
+        for t, ident, value in _iter_body(fh, path, head, None, partial):
+            if ident == END_ID or t != t_now:
+                out.append(f"#{t}\n")
+                t_now = t
+            if ident == END_ID:
+                break
+            k = kind[ident]
+            if k == KIND_REAL:
+                if not isinstance(value, float):
+                    raise _mismatch(path, ident, value)
+                out.append(f"r{value!r} {ident}\n")
+            elif isinstance(value, float):
+                raise _mismatch(path, ident, value)
+            elif k == KIND_SCALAR:
+                out.append(f"{value[-1:]}{ident}\n")  # a 1-bit var written as a vector
+            else:
+                out.append(f"{_PREFIX[k].decode()}{value} {ident}\n")
+    return np.frombuffer("".join(out).encode(), np.uint8).copy()
+
+
+def _mismatch(path: Path, ident: str, value: object) -> VcdFormatError:
+    return VcdFormatError(
+        f"{path}: value {value!r} of identifier {ident!r} does not fit its variable's type"
+    )
