@@ -26,12 +26,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from cosim.analysis.integrate import Cuts, integrate
 from cosim.analysis.selected import SELECTED
 from cosim.errors import UsageError
 from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map, phase_names
 from cosim.topology import DEFAULT, Topology, TopologyError
-from cosim.waves.read import UnknownSignalError, VcdHeader, VcdVar, closest_names, iter_vcd
+from cosim.waves.columns import KIND_REAL, Columns, read_columns
+from cosim.waves.read import UnknownSignalError, VcdHeader, VcdVar, closest_names
 
 __all__ = [
     "PHASES",
@@ -207,6 +211,7 @@ def measure(
     sel: str | None = None,
     window: str = "all",
     topology: Topology | None = None,
+    columns: Columns | None = None,
 ) -> Report:
     """Measure training time, energy and pulses from ``vcd_path`` in one pass.
 
@@ -221,6 +226,7 @@ def measure(
             ``"training"`` (only from the first rise of start to the rise of done).
         topology: the network whose select bits the devices are on (default: recovered from
             the recorded device names).
+        columns: the file already read (:func:`cosim.waves.columns.read_columns`).
 
     Raises:
         VcdNotFoundError, VcdFormatError: unreadable VCD.
@@ -230,9 +236,8 @@ def measure(
     if window not in WINDOWS:
         raise UsageError(f"unknown window {window!r}; allowed: {', '.join(WINDOWS)}")
     path = Path(vcd_path)
-    stream = iter_vcd(path)
-    header = next(stream)
-    assert isinstance(header, VcdHeader)
+    cols = columns if columns is not None else read_columns(path)
+    header = cols.header
     tick_s = header.tick_s
     notes: list[str] = []
 
@@ -291,93 +296,87 @@ def measure(
     for ident, r in roles.items():
         role_of[ident] = r[0] if len(r) == 1 else (8, aliased.index(r))
 
-    v = [0.0] * n_el
-    i = [0.0] * n_el
-    xg: list[list[float | None]] = [[None] * n_el, [None] * n_el]
-    p = [0.0] * n_el
-    t_last = [0] * n_el
-    dirty: set[int] = set()
-    live: set[int] = set()  # elements drawing power (p != 0): the others add nothing
-    buckets: dict[str, list[float]] = {}
+    # Control changes (start, done, phase, sel) replayed in file order; they cut the energy
+    # integration and choose its bucket: 0 outside the window, then the phases by name.
+    bucket_of: dict[str, int] = {}
     phase_name = PHASES[0] if v_phase is not None else "all"
     in_window = window == "all"
-    outside = [0.0] * n_el  # energy outside the window (discarded)
-    bucket = buckets.setdefault(phase_name, [0.0] * n_el) if in_window else outside
+    bucket = bucket_of.setdefault(phase_name, len(bucket_of) + 1) if in_window else 0
+    first_bucket = bucket
+    cut_row: list[int] = []
+    cut_t: list[int] = []
+    cut_b: list[int] = []
+    sw_row: list[int] = []
+    sw_b: list[int] = []
     phase_t0 = 0
     time_by_phase: dict[str, int] = {}
     entries: dict[str, int] = {}
     pending_entry: int | None = None
     sel_bits = 0
     dev_bits = _select_bits(devices, topology, notes)
+    on_bit: dict[int, list[int]] = {}
+    for d, k in enumerate(dev_bits):
+        if k is not None:
+            on_bit.setdefault(k, []).append(d)
     pulses: list[dict[str, int]] = [{} for _ in devices]
     reads = [0] * len(devices)
     start_high = done_high = False
     t_start: int | None = None
     t_done: int | None = None
-    t_block = 0
-    n_changes = 0
 
     def close_block() -> None:
         nonlocal pending_entry
-        for e in dirty:
-            pe = p[e] = v[e] * i[e]
-            if pe != 0.0:  # NaN too
-                live.add(e)
-            else:
-                live.discard(e)
-        dirty.clear()
         if pending_entry is not None:
             code, pending_entry = pending_entry, None
             label = PHASES[code]
-            for d, k in enumerate(dev_bits):
-                if k is not None and (sel_bits >> k) & 1:
+            bits = sel_bits
+            while bits:
+                low = bits & -bits
+                for d in on_bit.get(low.bit_length() - 1, ()):
                     if code == _READ:
                         reads[d] += 1
                     else:
                         pulses[d][label] = pulses[d].get(label, 0) + 1
+                bits ^= low
 
-    def flush_all(t: int) -> None:
-        """Bring every element's energy and the phase time up to ``t`` (an element without
-        power adds nothing: its ``t_last`` may stay behind)."""
+    def flush_all(r: int, t: int) -> None:
+        """A cut: every element's energy and the phase time are brought up to ``t``."""
         nonlocal phase_t0
-        for e2 in live:
-            if e2 not in dirty:
-                bucket[e2] += p[e2] * (t - t_last[e2])
-                t_last[e2] = t
+        cut_row.append(r)
+        cut_t.append(t)
+        cut_b.append(bucket)
         if in_window and v_phase is not None:
             time_by_phase[phase_name] = time_by_phase.get(phase_name, 0) + t - phase_t0
         phase_t0 = t
 
-    def set_window(t: int, inside: bool) -> None:
-        nonlocal in_window, bucket
-        flush_all(t)
-        in_window = inside
-        bucket = buckets.setdefault(phase_name, [0.0] * n_el) if inside else outside
+    def switch(r: int, new: int) -> None:
+        nonlocal bucket
+        bucket = new
+        sw_row.append(r)
+        sw_b.append(new)
 
-    def other(kind: int, e: int, t: int, value: Any) -> None:
-        nonlocal start_high, done_high, t_start, t_done, phase_name, bucket
+    def set_window(r: int, t: int, inside: bool) -> None:
+        nonlocal in_window
+        flush_all(r, t)
+        in_window = inside
+        switch(r, bucket_of.setdefault(phase_name, len(bucket_of) + 1) if inside else 0)
+
+    def other(kind: int, e: int, r: int, t: int, value: Any) -> None:
+        nonlocal start_high, done_high, t_start, t_done, phase_name
         nonlocal pending_entry, sel_bits
-        if kind <= 1:
-            if e not in dirty:
-                bucket[e] += p[e] * (t - t_last[e])
-                t_last[e] = t
-                dirty.add(e)
-            (v if kind == 0 else i)[e] = value
-        elif kind <= 3:
-            xg[kind - 2][e] = value
-        elif kind == 4:
+        if kind == 4:
             high = _is_high(value)
             if high and not start_high and t_start is None:
                 t_start = t
                 if window == "training":
-                    set_window(t, True)
+                    set_window(r, t, True)
             start_high = high
         elif kind == 5:
             high = _is_high(value)
             if high and not done_high and t_start is not None and t_done is None:
                 t_done = t
                 if window == "training":
-                    set_window(t, False)
+                    set_window(r, t, False)
             done_high = high
         elif kind == 6:
             try:
@@ -387,10 +386,10 @@ def measure(
             new_name = PHASES.get(code, _UNKNOWN if code < 0 else f"phase{code}")
             if new_name == phase_name:
                 return
-            flush_all(t)
+            flush_all(r, t)
             phase_name = new_name
             if in_window:
-                bucket = buckets.setdefault(phase_name, [0.0] * n_el)
+                switch(r, bucket_of.setdefault(phase_name, len(bucket_of) + 1))
                 entries[phase_name] = entries.get(phase_name, 0) + 1
                 if code in _PROGRAM or code == _READ:
                     pending_entry = code
@@ -399,42 +398,81 @@ def measure(
                 sel_bits = int(value, 2)
             except ValueError:
                 sel_bits = 0
-        else:
+        elif kind == 8:
             for kind2, e2 in aliased[e]:
-                other(kind2, e2, t, value)
+                other(kind2, e2, r, t, value)
 
-    # Hot loop: v and i changes inline, everything else through other().
-    get = role_of.get
-    last_closed = block_first = 0
-    for t, ident, value in stream:  # type: ignore[misc]
+    index = {ident: k for k, ident in enumerate(cols.ids)}
+    n_ids = len(cols.ids)
+    control = [index[i] for i, r in roles.items() if any(kind >= 4 for kind, _ in r)]
+    c_rows = np.flatnonzero(np.isin(cols.ident, control)) if control else np.zeros(0, np.int64)
+    t_block = 0
+    for r, t, k, value in zip(
+        c_rows.tolist(),
+        cols.t[c_rows].tolist(),
+        cols.ident[c_rows].tolist(),
+        cols.texts(c_rows),
+        strict=True,
+    ):
         if t != t_block:
             close_block()
-            last_closed, block_first = t_block, n_changes
             t_block = t
-        n_changes += 1
-        role = get(ident)
-        if role is None:
-            continue
-        kind, e = role
-        if kind == 0:
-            if e not in dirty:
-                bucket[e] += p[e] * (t - t_last[e])
-                t_last[e] = t
-                dirty.add(e)
-            v[e] = value  # type: ignore[assignment]
-        elif kind == 1:
-            if e not in dirty:
-                bucket[e] += p[e] * (t - t_last[e])
-                t_last[e] = t
-                dirty.add(e)
-            i[e] = value  # type: ignore[assignment]
-        else:
-            other(kind, e, t, value)
-    t_last_change = last_closed if n_changes - block_first == 1 else t_block
-    n_changes -= 1  # the end marker
+        kind, e = role_of[cols.ids[k]]
+        other(kind, e, r, t, value)
+    n_changes = len(cols)
+    t_last_change = int(cols.t[-1]) if n_changes else 0
     close_block()
-    t_end = t_block
-    flush_all(t_end)
+    t_end = cols.t_end
+    flush_all(n_changes, t_end)
+
+    # The elements' v and i: one entry per (change, role), integrated with NumPy.
+    vi: dict[int, list[tuple[int, int]]] = {}
+    xg: list[list[float | str | None]] = [[None] * n_el, [None] * n_el]
+    last_row = np.full(n_ids, -1, np.int64)
+    np.maximum.at(last_row, cols.ident, np.arange(n_changes))
+    for ident, rs in roles.items():
+        k = index[ident]
+        for kind, e in rs:
+            if kind <= 1:
+                vi.setdefault(k, []).append((kind, e))
+            elif kind <= 3 and last_row[k] >= 0:
+                (value,) = _values(cols, last_row[k : k + 1])
+                xg[kind - 2][e] = value
+    n_roles = np.zeros(n_ids, np.int64)
+    role_kind: list[int] = []
+    role_el: list[int] = []
+    role_at = np.zeros(n_ids, np.int64)
+    for k, rs in vi.items():
+        n_roles[k] = len(rs)
+        role_at[k] = len(role_kind)
+        role_kind += [kind for kind, _ in rs]
+        role_el += [e for _, e in rs]
+    rows = np.flatnonzero(n_roles[cols.ident] > 0)
+    values = cols.reals(rows)
+    per = n_roles[cols.ident[rows]]
+    which = np.repeat(role_at[cols.ident[rows]] - (np.cumsum(per) - per), per) + np.arange(
+        int(per.sum())
+    )
+    entry_rows = np.repeat(rows, per)
+    cuts = Cuts(
+        row=np.array(cut_row, np.int64),
+        t=np.array(cut_t, np.int64),
+        bucket=np.array(cut_b, np.int64),
+        switch_row=np.array(sw_row, np.int64),
+        switch_bucket=np.array(sw_b, np.int64),
+        first_bucket=first_bucket,
+    )
+    energy = integrate(
+        np.array(role_el, np.int64)[which],
+        np.array(role_kind, np.int64)[which] == 1,
+        entry_rows,
+        cols.t[entry_rows],
+        np.repeat(values, per),
+        cuts,
+        n_el,
+        len(bucket_of) + 1,
+    )
+    buckets = {name: energy[b].tolist() for name, b in bucket_of.items()}
     if window == "training" and t_start is None:
         notes.append("window 'training': no rise of the start signal, nothing measured")
     elif window == "training" and t_done is None:
@@ -487,6 +525,13 @@ def measure(
         notes.append(f"no {scope}.supply.* signals: whole-circuit energy not measured")
     _note_non_finite(report)
     return report
+
+
+def _values(cols: Columns, rows: Any) -> list[float | str]:
+    """Values of ``rows``: floats for real variables, else the VCD strings."""
+    real = cols.id_kind[cols.ident[rows]] == KIND_REAL
+    texts = cols.texts(rows)
+    return [float(x) if r else x for x, r in zip(texts, real.tolist(), strict=True)]
 
 
 def _note_non_finite(report: Report) -> None:

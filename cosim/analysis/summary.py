@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cosim.analysis import metrics
 from cosim.analysis.selected import selected_device_signals
@@ -28,8 +29,8 @@ from cosim.crossbar import card_circuit, decide, device_params
 from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map
 from cosim.topology import DEFAULT, Topology
+from cosim.waves.columns import Columns, read_columns
 from cosim.waves.merge import merge_vcds
-from cosim.waves.read import read_traces
 
 __all__ = ["merge_outputs", "summarize", "write_summary", "human", "inference_classes"]
 
@@ -58,36 +59,47 @@ def merge_outputs(out: Path) -> Path | None:
     return merged
 
 
-def inference_classes(vcd: Path, spec: CircuitSpec, topology: Topology = DEFAULT) -> list[int]:
+def inference_classes(
+    vcd: Path,
+    spec: CircuitSpec,
+    topology: Topology = DEFAULT,
+    *,
+    columns: Columns | None = None,
+) -> list[int]:
     """Class decided at each ADC sample taken during inference, from the output neuron traces
-    (:func:`cosim.crossbar.decide`)."""
+    (:func:`cosim.crossbar.decide`).  ``columns``: the file already read."""
 
+    cols = columns if columns is not None else read_columns(vcd)
+    header = cols.header
     outputs = [f"analog.neuron.{name}.v" for name in topology.output_names]
     harness = contract(topology)
-    names = [harness.vcd_name(harness.strobe), harness.vcd_name(harness.phase), *outputs]
+    strobe, phase = (header.find(harness.vcd_name(n)) for n in (harness.strobe, harness.phase))
+    index = {ident: k for k, ident in enumerate(cols.ids)}
     phase_infer = load_register_map()["PHASE_INFER"]
-    traces, _ = read_traces(vcd, names)
-    events: list[tuple[float, int, str, Any]] = []
-    for order, name in enumerate(names):
-        ts, vs = traces[name]
-        events += [(t, order, name, v) for t, v in zip(ts, vs, strict=True)]
-    # At equal times the analog value (written by the bridge at the sample instant) and the
-    # phase are applied before the sample edge is judged.
-    events.sort(key=lambda e: (e[0], -e[1]))
-    phase, adc = 0, False
-    out_v = dict.fromkeys(outputs, 0.0)
-    classes = []
-    for _, _, name, value in events:
-        if name in out_v:
-            out_v[name] = float(value)
-        elif name.endswith(".phase"):
-            phase = int(str(value), 2) if str(value).strip("01") == "" else -1
-        else:
-            high = str(value) == "1"
-            if high and not adc and phase == phase_infer:
-                classes.append(decide(spec, np.array([out_v[n] for n in outputs]))[0])
-            adc = high
-    return classes
+
+    def trace(ident: str) -> tuple[NDArray[np.int64], list[str]]:
+        rows = cols.rows_of([index[ident]])
+        return cols.t[rows], cols.texts(rows)
+
+    # Samples: rising edges of the strobe (from any state but high) while the phase is
+    # INFER.  At equal times the analog values and the phase are applied before the sample
+    # edge is judged: each is looked up as its last change at or before the edge.
+    t_s, s_val = trace(strobe.id)
+    t_p, p_val = trace(phase.id)
+    high = [v == "1" for v in s_val]
+    rises = [k for k, h in enumerate(high) if h and (k == 0 or not high[k - 1])]
+    at = t_s[rises]
+    codes = [int(v, 2) if v.strip("01") == "" else -1 for v in p_val]
+    k_p = np.searchsorted(t_p, at, "right") - 1
+    infer = [(codes[k] if k >= 0 else 0) == phase_infer for k in k_p.tolist()]
+    at = at[np.array(infer, dtype=bool)] if at.size else at
+    volts = np.zeros((at.size, len(outputs)))
+    for j, name in enumerate(outputs):
+        rows = cols.rows_of([index[header.find(name).id]])
+        k = np.searchsorted(cols.t[rows], at, "right") - 1
+        values = cols.reals(rows)
+        volts[:, j] = np.where(k >= 0, values[np.maximum(k, 0)] if values.size else 0.0, 0.0)
+    return [decide(spec, row)[0] for row in volts]
 
 
 def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
@@ -98,7 +110,8 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     # The card and topology as configured (a TOML path may carry a built-in card's name).
     config = SimConfig.from_json(json.loads((out / "config.json").read_text()))
     topology = config.topology
-    report = metrics.measure(vcd, window="training", topology=topology)
+    cols = read_columns(vcd)  # read once: the measurements and the inference classes
+    report = metrics.measure(vcd, window="training", topology=topology, columns=cols)
     card = load_card(config.card)
     spec, _, _ = card_circuit(card)
     _, params = device_params(card, host["seed"], topology)
@@ -106,7 +119,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     x_final = np.array([report.devices[n].x for n in names], dtype=float)
     g_final = mss.conductance(params, x_final)
     labels = [inf["label"] for inf in host["inferences"]]
-    classes = inference_classes(vcd, spec, topology)
+    classes = inference_classes(vcd, spec, topology, columns=cols)
     if len(classes) != len(labels):
         raise ValueError(f"{vcd}: {len(classes)} inference samples, host ran {len(labels)}")
     correct = sum(int(c == y) for c, y in zip(classes, labels, strict=True))

@@ -30,7 +30,8 @@ from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map
 from cosim.topology import DEFAULT, Topology
 from cosim.waves.gtkw import Group, Row, View, write_gtkw, write_translate_filter
-from cosim.waves.read import END_ID, UnknownSignalError, closest_names, iter_vcd, read_header
+from cosim.waves.columns import read_columns
+from cosim.waves.read import UnknownSignalError, closest_names, read_header
 from cosim.waves.surfer import write_surfer_commands
 
 __all__ = ["PHASE_FILTER", "DEVICE_FILTER", "Timeline", "phase_names", "scan", "write_view"]
@@ -64,32 +65,28 @@ class Timeline:
 
 
 def scan(vcd_path: str | Path, *, top: str = "xbar_top") -> Timeline:
-    """Find programming starts and the first write–verify cycle (one pass over two signals)."""
-    header = read_header(vcd_path)
-    names = header.by_name()
+    """Find programming starts and the first write–verify cycle (from two signals)."""
+    cols = read_columns(vcd_path)
+    names = cols.header.by_name()
     phase, sel = names.get(f"{top}.phase"), names.get(f"{top}.sel")
-    timeline = Timeline()
     if phase is None or sel is None:
-        return timeline
+        return Timeline()
+    timeline = Timeline(t_end=cols.t_end * cols.header.tick_s)
     codes = {name: code for code, name in phase_names().items()}
     pulse = {codes.get("WRITE"), codes.get("ERASE")} - {None}
     read = codes.get("READ")
-    tick = header.tick_s
-    stream = iter_vcd(vcd_path, ids=[phase.id, sel.id])
-    next(stream)
+    tick = cols.header.tick_s
+    index = {ident: k for k, ident in enumerate(cols.ids)}
+    rows = cols.rows_of([index[phase.id], index[sel.id]])
     cur_phase: int | None = None
     pulse_at: float | None = None
     seen_read = False
-    for t, ident, value in stream:  # type: ignore[misc]
-        if ident == END_ID:
-            timeline.t_end = t * tick
-            break
-        if ident == sel.id:
-            k = selected_index(value)
-            if k is not None and k not in timeline.starts:
-                timeline.starts[k] = t * tick
+    for t, k, text in zip(cols.t[rows].tolist(), cols.ident[rows].tolist(), cols.texts(rows)):
+        if cols.ids[k] == sel.id:
+            dev = selected_index(text)
+            if dev is not None and dev not in timeline.starts:
+                timeline.starts[dev] = t * tick
             continue
-        text = str(value)
         new = int(text, 2) if text and text.strip("01") == "" else None
         if timeline.first_cycle is None and timeline.starts:
             if pulse_at is None and new in pulse:

@@ -54,7 +54,7 @@ class Columns:
         header: the file's header.
         ids: the distinct identifiers, in order of first declaration.
         id_kind: per identifier, ``KIND_*`` of its variable.
-        buf: the body's bytes (the file's, or its re-written form).
+        raw: the body's bytes (the file's, or its re-written form).
         t: per change, its time in timescale ticks.
         ident: per change, its index into :attr:`ids`.
         line: per change, where its line starts in :attr:`buf`.
@@ -66,7 +66,7 @@ class Columns:
     header: VcdHeader
     ids: list[str]
     id_kind: NDArray[np.int8]
-    buf: NDArray[np.uint8]
+    raw: bytes
     t: NDArray[np.int64]
     ident: NDArray[np.int64]
     line: NDArray[np.int64]
@@ -75,6 +75,11 @@ class Columns:
 
     def __len__(self) -> int:
         return int(self.t.size)
+
+    @property
+    def buf(self) -> NDArray[np.uint8]:
+        """:attr:`raw` as a NumPy array (no copy)."""
+        return np.frombuffer(self.raw, np.uint8)
 
     def value_span(self, rows: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Start and stop in :attr:`buf` of the value text of ``rows``."""
@@ -85,22 +90,18 @@ class Columns:
     def texts(self, rows: NDArray[np.int64]) -> list[str]:
         """The value texts of ``rows`` (``"1"``, ``"0101"``, ``"1.5e-06"``)."""
         start, stop = self.value_span(rows)
-        raw = self.buf
-        return [
-            raw[a:b].tobytes().decode() for a, b in zip(start.tolist(), stop.tolist(), strict=True)
-        ]
+        raw = self.raw
+        return [raw[a:b].decode() for a, b in zip(start.tolist(), stop.tolist(), strict=True)]
 
     def reals(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        """The values of ``rows`` (all of real variables) as floats, parsed as ``float()``."""
+        """The values of ``rows`` (all of real variables) as floats, parsed by ``float()``
+        (exactly as the streaming reader parses them; ~0.4 µs a value)."""
         start, stop = self.value_span(rows)
-        if rows.size == 0:
-            return np.zeros(0)
-        width = int((stop - start).max())
-        cols = np.arange(width)
-        at = start[:, None] + cols
-        grid = self.buf[np.minimum(at, self.buf.size - 1)]
-        grid[at >= stop[:, None]] = 0
-        return np.ascontiguousarray(grid).view(f"S{width}").ravel().astype(np.float64)
+        raw = self.raw
+        return np.array(
+            list(map(float, [raw[a:b] for a, b in zip(start.tolist(), stop.tolist(), strict=True)])),
+            dtype=np.float64,
+        )
 
     def rows_of(self, idents: list[int]) -> NDArray[np.int64]:
         """The rows (in file order) of changes of any of ``idents``."""
@@ -135,11 +136,11 @@ def read_columns(path: str | Path, *, partial: bool = False) -> Columns:
 
 
 @contextlib.contextmanager
-def _body_bytes(path: Path) -> Iterator[tuple[VcdHeader, NDArray[np.uint8]]]:
+def _body_bytes(path: Path) -> Iterator[tuple[VcdHeader, bytes]]:
     """The header and the body's bytes."""
     with _open_vcd(path) as fh:
         header = _parse_header(fh, path)
-        yield header, np.frombuffer(fh.read(), np.uint8)
+        yield header, fh.read()
 
 
 def _kinds(header: VcdHeader) -> tuple[list[str], NDArray[np.int8]]:
@@ -157,9 +158,10 @@ def _kinds(header: VcdHeader) -> tuple[list[str], NDArray[np.int8]]:
     return list(ids), np.array(list(ids.values()), dtype=np.int8)
 
 
-def _scan(header: VcdHeader, body: NDArray[np.uint8]) -> Columns | None:
+def _scan(header: VcdHeader, raw: bytes) -> Columns | None:
     """Tokenize a body in the fast layout; None if it does not fit.  ``t_end`` is -1 when the
     body does not end with a line break (the last line needs the streaming reader)."""
+    body = np.frombuffer(raw, np.uint8)
     ids, id_kind = _kinds(header)
     nl = np.flatnonzero(body == 10)
     n = nl.size
@@ -212,7 +214,7 @@ def _scan(header: VcdHeader, body: NDArray[np.uint8]) -> Columns | None:
         header=header,
         ids=ids,
         id_kind=id_kind,
-        buf=body,
+        raw=raw,
         t=t.astype(np.int64),
         ident=ident,
         line=starts[rows],
@@ -276,7 +278,7 @@ def _timestamps(
     return value
 
 
-def _normalized(path: Path, header: VcdHeader, partial: bool) -> NDArray[np.uint8]:
+def _normalized(path: Path, header: VcdHeader, partial: bool) -> bytes:
     """The body re-written in the fast layout by the streaming reader (its errors)."""
     ids, id_kind = _kinds(header)
     kind = dict(zip(ids, id_kind.tolist(), strict=True))
@@ -301,7 +303,7 @@ def _normalized(path: Path, header: VcdHeader, partial: bool) -> NDArray[np.uint
                 out.append(f"{value[-1:]}{ident}\n")  # a 1-bit var written as a vector
             else:
                 out.append(f"{_PREFIX[k].decode()}{value} {ident}\n")
-    return np.frombuffer("".join(out).encode(), np.uint8).copy()
+    return "".join(out).encode()
 
 
 def _mismatch(path: Path, ident: str, value: object) -> VcdFormatError:
