@@ -77,8 +77,41 @@ def integrate(
     out = np.zeros((n_buckets, n_elements))
     if element.size == 0:
         return out
-    order = np.lexsort((row, element))
-    element, is_i, row, t, value = element[order], is_i[order], row[order], t[order], value[order]
+    order = _by_element(element, row, n_elements)
+    element = element[order]
+    # Elements are independent: a few hundred thousand entries at a time bound the memory.
+    bounds = np.searchsorted(element, np.arange(n_elements + 1))
+    lo = 0
+    while lo < n_elements:
+        hi = lo + 1
+        while hi < n_elements and bounds[hi + 1] - bounds[lo] <= _CHUNK:
+            hi += 1
+        part = order[bounds[lo] : bounds[hi]]
+        if part.size:
+            keys, sums = _pieces(
+                element[bounds[lo] : bounds[hi]], is_i[part], row[part], t[part], value[part],
+                cuts, n_elements,
+            )
+            out.reshape(-1)[keys] = sums
+        lo = hi
+    return out
+
+
+#: Entries integrated at a time (an element's are never split).
+_CHUNK = 1 << 18
+
+
+def _pieces(
+    element: NDArray[np.int64],
+    is_i: NDArray[np.bool_],
+    row: NDArray[np.int64],
+    t: NDArray[np.int64],
+    value: NDArray[np.float64],
+    cuts: Cuts,
+    n_elements: int,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """:func:`integrate` for entries sorted by element, then row: the ``bucket * n_elements +
+    element`` keys that got energy, and their sums."""
     n = element.size
     pos = np.arange(n)
     group_start = np.searchsorted(element, element, "left")
@@ -127,17 +160,39 @@ def integrate(
         np.where(is_last[blk], cuts.bucket[end], cuts.bucket_at(stop_row)),
     )
     piece = p[blk] * (stop_t - start_t).astype(np.float64)
-    el = b_el[blk]
     # Sequential sums per (bucket, element), pieces in time order.
-    key = bucket * n_elements + el
+    key = bucket * n_elements + b_el[blk]
     order = np.argsort(key, kind="stable")
-    key, piece = key[order], piece[order]
-    bounds = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
-    stops = np.append(bounds[1:], key.size)
-    flat = out.reshape(-1)
-    for a, b in zip(bounds.tolist(), stops.tolist(), strict=True):
-        run = np.empty(b - a + 1)
-        run[0] = 0.0
-        run[1:] = piece[a:b]
-        flat[key[a]] = np.add.accumulate(run)[-1]
-    return out
+    return _sequential_sums(key[order], piece[order])
+
+
+def _by_element(
+    element: NDArray[np.int64], row: NDArray[np.int64], n_elements: int
+) -> NDArray[np.int64]:
+    """Order of the entries by element, then row (a radix sort when the elements fit 16 bits)."""
+    if np.all(row[1:] >= row[:-1]) and n_elements < 2**15:
+        return np.argsort(element.astype(np.int16), kind="stable")
+    return np.lexsort((row, element))
+
+
+def _sequential_sums(
+    key: NDArray[np.int64], value: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Per key, ``0.0 + value[0] + value[1] + …`` added left to right (as a Python loop does;
+    ``np.add.reduce`` would add pairwise).  ``key`` is sorted.  Runs of similar length are
+    added side by side: columns of a zero-padded matrix, accumulated along its rows."""
+    if key.size == 0:
+        return key, np.zeros(0)
+    first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+    out = np.zeros(first.size)
+    length = np.diff(np.append(first, key.size))
+    size_class = np.ceil(np.log2(length)).astype(np.int64)
+    for c in np.unique(size_class).tolist():
+        runs = np.flatnonzero(size_class == c)
+        width = int(length[runs].max())
+        grid = np.zeros((width + 1, runs.size))  # row 0: the starting 0.0
+        col = np.repeat(np.arange(runs.size), length[runs])
+        at = np.arange(col.size) - np.repeat(np.cumsum(length[runs]) - length[runs], length[runs])
+        grid[at + 1, col] = value[np.repeat(first[runs], length[runs]) + at]
+        out[runs] = np.add.accumulate(grid, axis=0)[-1]
+    return key[first], out

@@ -44,6 +44,7 @@ _LETTER = np.array([0, ord("b"), ord("r"), ord("s")], dtype=np.uint8)
 _BODY_KEYWORDS = frozenset({b"$dumpvars", b"$dumpall", b"$dumpon", b"$dumpoff", b"$end"})
 _MAX_ID = 7  # identifier bytes handled (94**7 identifiers)
 _MAX_DIGITS = 18  # timestamp digits that fit an int64
+_CHUNK_ROWS = 1 << 16  # values parsed at a time
 
 
 @dataclass
@@ -95,13 +96,14 @@ class Columns:
 
     def reals(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
         """The values of ``rows`` (all of real variables) as floats, parsed by ``float()``
-        (exactly as the streaming reader parses them; ~0.4 µs a value)."""
-        start, stop = self.value_span(rows)
+        (exactly as the streaming reader parses them)."""
+        out = np.empty(rows.size)
         raw = self.raw
-        return np.array(
-            list(map(float, [raw[a:b] for a, b in zip(start.tolist(), stop.tolist(), strict=True)])),
-            dtype=np.float64,
-        )
+        for lo in range(0, rows.size, _CHUNK_ROWS):  # bounded lists of bytes and floats
+            start, stop = self.value_span(rows[lo : lo + _CHUNK_ROWS])
+            texts = [raw[a:b] for a, b in zip(start.tolist(), stop.tolist(), strict=True)]
+            out[lo : lo + len(texts)] = list(map(float, texts))
+        return out
 
     def rows_of(self, idents: list[int]) -> NDArray[np.int64]:
         """The rows (in file order) of changes of any of ``idents``."""
