@@ -112,8 +112,10 @@ def main() -> None:
                 t, outputs[side] = once(code, run, base / "work")
                 times[side].append(t)
         print(f"load average at end: {os.getloadavg()[0]:.2f}")
-        print(f"{'step (median of ' + str(args.repeat) + ')':<26}{'baseline':>20}{'this tree':>20}"
-              f"{'ratio':>8}")
+        print(
+            f"{'step (median of ' + str(args.repeat) + ')':<26}{'baseline':>20}{'this tree':>20}"
+            f"{'ratio':>8}"
+        )
         for step in ("merge_outputs", "summarize"):
             row = [median(t[step][0] for t in times[s]) for s in sides]
             cpu = [median(t[step][1] for t in times[s]) for s in sides]
@@ -122,8 +124,10 @@ def main() -> None:
                 f"{row[1]:>9.2f} s ({cpu[1]:5.2f} CPU){row[0] / row[1]:>7.1f}×"
             )
         total = [median(sum(w for w, _ in t.values()) for t in times[s]) for s in sides]
-        print(f"{'both':<26}{total[0]:>9.2f} s{'':12}{total[1]:>9.2f} s{'':12}"
-              f"{total[0] / total[1]:>7.1f}×")
+        print(
+            f"{'both':<26}{total[0]:>9.2f} s{'':12}{total[1]:>9.2f} s{'':12}"
+            f"{total[0] / total[1]:>7.1f}×"
+        )
         same = [n for n in OUTPUTS if outputs["baseline"][n] == outputs["this tree"][n]]
         differ = [n for n in OUTPUTS if n not in same]
         print(f"identical outputs: {', '.join(same) or 'none'}")

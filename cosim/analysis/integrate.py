@@ -89,8 +89,13 @@ def integrate(
         part = order[bounds[lo] : bounds[hi]]
         if part.size:
             keys, sums = _pieces(
-                element[bounds[lo] : bounds[hi]], is_i[part], row[part], t[part], value[part],
-                cuts, n_elements,
+                element[bounds[lo] : bounds[hi]],
+                is_i[part],
+                row[part],
+                t[part],
+                value[part],
+                cuts,
+                n_elements,
             )
             out.reshape(-1)[keys] = sums
         lo = hi
@@ -149,9 +154,7 @@ def _pieces(
     at_cut = k < n_cut[blk]
     cut_j = np.where(at_cut, lo[blk] + k, 0)
     # End of each piece: a cut, else the next block (or the end of the record).
-    stop_t = np.where(
-        at_cut, cuts.t[cut_j], np.where(is_last[blk], cuts.t[end], next_t[blk])
-    )
+    stop_t = np.where(at_cut, cuts.t[cut_j], np.where(is_last[blk], cuts.t[end], next_t[blk]))
     stop_row = np.where(at_cut, 0, np.where(is_last[blk], 0, next_row[blk]))
     start_t = np.where(k == 0, b_t[blk], np.roll(stop_t, 1))
     bucket = np.where(

@@ -29,9 +29,9 @@ from cosim.analysis.selected import QUANTITIES, SELECTED, selected_index, topolo
 from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map
 from cosim.topology import DEFAULT, Topology
+from cosim.waves.columns import header_of, read_columns
 from cosim.waves.gtkw import Group, Row, View, write_gtkw, write_translate_filter
-from cosim.waves.columns import read_columns
-from cosim.waves.read import UnknownSignalError, closest_names, read_header
+from cosim.waves.read import UnknownSignalError, closest_names
 from cosim.waves.surfer import write_surfer_commands
 
 __all__ = ["PHASE_FILTER", "DEVICE_FILTER", "Timeline", "phase_names", "scan", "write_view"]
@@ -81,7 +81,8 @@ def scan(vcd_path: str | Path, *, top: str = "xbar_top") -> Timeline:
     cur_phase: int | None = None
     pulse_at: float | None = None
     seen_read = False
-    for t, k, text in zip(cols.t[rows].tolist(), cols.ident[rows].tolist(), cols.texts(rows)):
+    values = zip(cols.t[rows].tolist(), cols.ident[rows].tolist(), cols.texts(rows), strict=True)
+    for t, k, text in values:
         if cols.ids[k] == sel.id:
             dev = selected_index(text)
             if dev is not None and dev not in timeline.starts:
@@ -121,7 +122,7 @@ def write_view(
         UnknownSignalError: ``device`` is not a device in the file.
     """
     vcd_path, gtkw_path = Path(vcd_path), Path(gtkw_path)
-    names = set(read_header(vcd_path).by_name())
+    names = set(header_of(vcd_path).by_name())
     topo = topology_of(names, scope)
     devices = topo.device_names if topo is not None else ()
     if device is not None and device not in devices:

@@ -18,6 +18,7 @@ values and the same errors.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +33,20 @@ from cosim.waves.read import (
     _iter_body,
     _open_vcd,
     _parse_header,
+    read_header,
 )
 
-__all__ = ["Columns", "KIND_REAL", "KIND_SCALAR", "KIND_STRING", "KIND_VECTOR", "read_columns"]
+__all__ = [
+    "Columns",
+    "KIND_REAL",
+    "KIND_SCALAR",
+    "KIND_STRING",
+    "KIND_VECTOR",
+    "cached",
+    "header_of",
+    "read_columns",
+    "remember",
+]
 
 #: Kinds of identifiers (:attr:`Columns.id_kind`), i.e. how their values are written.
 KIND_SCALAR, KIND_VECTOR, KIND_REAL, KIND_STRING = 0, 1, 2, 3
@@ -110,6 +122,48 @@ class Columns:
         return np.flatnonzero(np.isin(self.ident, idents))
 
 
+#: Files just written or read whose columns a later reader may reuse (path → stat, columns).
+_RECENT: dict[str, tuple[tuple[int, int], Columns]] = {}
+_KEEP = 2
+
+
+def remember(path: str | Path, cols: Columns) -> None:
+    """Keep ``cols`` as the content of ``path`` (as it is now) for :func:`read_columns` and
+    :func:`cached_header`: a file that changes (size or modification time) is read again.
+    Only the last two files are kept."""
+    key = str(Path(path).resolve())
+    _RECENT.pop(key, None)
+    _RECENT[key] = (_stat(key), cols)
+    while len(_RECENT) > _KEEP:
+        del _RECENT[next(iter(_RECENT))]
+
+
+def cached(path: str | Path) -> Columns | None:
+    """The remembered columns of ``path`` if the file did not change since, else None."""
+    key = str(Path(path).resolve())
+    entry = _RECENT.get(key)
+    if entry is None:
+        return None
+    try:
+        if _stat(key) == entry[0]:
+            return entry[1]
+    except OSError:
+        pass
+    del _RECENT[key]
+    return None
+
+
+def header_of(path: str | Path) -> VcdHeader:
+    """The header of a VCD file (of the remembered columns, else read up to its definitions)."""
+    known = cached(path)
+    return known.header if known is not None else read_header(path)
+
+
+def _stat(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
 def read_columns(path: str | Path, *, partial: bool = False) -> Columns:
     """Read a VCD file's value changes into :class:`Columns`.
 
@@ -123,6 +177,9 @@ def read_columns(path: str | Path, *, partial: bool = False) -> Columns:
         VcdFormatError: truncated or malformed file (message: ``file:line: what``).
     """
     p = Path(path)
+    known = cached(p)
+    if known is not None:
+        return known
     with _body_bytes(p) as (header, body):
         cols = _scan(header, body)
         if cols is None or cols.t_end < 0:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from vcd.gtkw import GTKWFlag, GTKWSave, make_translation_filter
 
-from cosim.waves.read import VcdHeader, VcdVar, read_header
+from cosim.waves.columns import header_of
+from cosim.waves.read import VcdHeader, VcdVar
 
 __all__ = ["Group", "Row", "View", "write_gtkw", "write_translate_filter"]
 
@@ -96,7 +97,7 @@ def write_gtkw(vcd_path: str | Path, gtkw_path: str | Path, view: View) -> Path:
         ``gtkw_path`` as a :class:`~pathlib.Path`.
     """
     vcd_path, gtkw_path = Path(vcd_path), Path(gtkw_path)
-    header = read_header(vcd_path)
+    header = header_of(vcd_path)
     names = header.by_name()
     here = gtkw_path.resolve().parent
     with open(gtkw_path, "w") as fh:

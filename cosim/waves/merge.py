@@ -26,12 +26,12 @@ import numpy as np
 from numpy.typing import NDArray
 from vcd.writer import VCDWriter
 
-from cosim.waves.columns import KIND_REAL, KIND_SCALAR, Columns, read_columns
-from cosim.waves.read import VcdFormatError, timescale_s
+from cosim.waves.columns import KIND_REAL, Columns, _scan, read_columns, remember
+from cosim.waves.read import VcdFormatError, _parse_header, timescale_s
 
 __all__ = ["Derived", "DeriveFn", "merge_vcds"]
 
-#: Output bytes assembled per step (bounds the index arrays of :func:`_write_lines`).
+#: Lines assembled per step (bounds the index arrays of :func:`_lines`).
 _CHUNK_LINES = 1 << 18
 
 
@@ -98,14 +98,18 @@ def merge_vcds(
     cols = [read_columns(p, partial=partial) for p in inputs]
     text = io.StringIO()
     # Values come from a parsed VCD: no re-checking.
-    writer = VCDWriter(text, timescale=timescale, date="", version="cosim merge", check_values=False)
+    writer = VCDWriter(
+        text, timescale=timescale, date="", version="cosim merge", check_values=False
+    )
     variables, by_name = _register(writer, inputs, cols)
     derived = derive(list(by_name)) if derive is not None else None
     dvars = {
         name: writer.register_var(*_split(name), vtype, size)
         for name, (vtype, size) in (derived.vars.items() if derived is not None else ())
     }
-    stream = _Stream.interleave(cols, [_factor(c, tick_s, p) for c, p in zip(cols, inputs)])
+    stream = _Stream.interleave(
+        cols, [_factor(c, tick_s, p) for c, p in zip(cols, inputs, strict=True)]
+    )
     if derived is not None:
         stream.add_derived(derived, by_name, dvars, variables)
     # The values at time 0 go into $dumpvars through pyvcd (the last one of each var wins).
@@ -114,17 +118,57 @@ def merge_vcds(
         change(var, 0, value)
     writer.flush()
     t_close = max([int(stream.t[-1]) if len(stream.t) else 0, *stream.ends])
+    head = text.getvalue().encode()
+    body, lines = stream.body(variables)
+    last = int(lines.t[-1]) if lines.t.size else 0
+    end = f"#{t_close}\n".encode() if t_close != last else b""
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(text.getvalue().encode())
-            last = stream.write_body(fh, variables)
-            if t_close != last:
-                fh.write(f"#{t_close}\n".encode())
+            fh.write(head)
+            fh.write(body)
+            fh.write(end)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+    # The readers that follow (view, summary) get the merged file without reading it again.
+    remember(out, _merged_columns(out, head, body, end, lines, stream, variables, t_close))
+    remember(inputs[0], cols[0])
     return out
+
+
+def _merged_columns(
+    out: Path,
+    head: bytes,
+    body: bytes,
+    end: bytes,
+    lines: _Lines,
+    stream: _Stream,
+    variables: list[list[Any]],
+    t_close: int,
+) -> Columns:
+    """The :class:`Columns` :func:`read_columns` would read from the merged file."""
+    fh = io.BytesIO(head)
+    header = _parse_header(fh, out)
+    tail = head[fh.tell() :]  # $dumpvars: the values at time 0
+    zero = _scan(header, tail)
+    assert zero is not None
+    index = {ident: k for k, ident in enumerate(zero.ids)}
+    var_index = np.array(
+        [index[v.ident] for v in stream._variables(variables)] or [0], dtype=np.int64
+    )
+    offset = len(tail)
+    return Columns(
+        header=header,
+        ids=zero.ids,
+        id_kind=zero.id_kind,
+        raw=tail + body + end,
+        t=np.concatenate([zero.t, lines.t]),
+        ident=np.concatenate([zero.ident, var_index[lines.var]]),
+        line=np.concatenate([zero.line, lines.line + offset]),
+        id_at=np.concatenate([zero.id_at, lines.id_at + offset]),
+        t_end=t_close,
+    )
 
 
 def _split(name: str) -> tuple[list[str], str]:
@@ -258,9 +302,7 @@ class _Stream:
         events: list[tuple[int, int]] = []
         current: int | None = None
         col = self.cols[sel_src]
-        for pos, value in zip(
-            sel_pos.tolist(), col.texts(self.row[sel_pos]), strict=True
-        ):
+        for pos, value in zip(sel_pos.tolist(), col.texts(self.row[sel_pos]), strict=True):
             k = derived.pick(value)
             if k is None or k == current or k >= len(derived.members):
                 continue
@@ -277,7 +319,9 @@ class _Stream:
         ins_after = [copy]
         ins_src = [self.src[copy]]
         ins_row = [self.row[copy]]
-        ins_var = [np.array([dindex[slots[s]] for s in range(n_slots)], np.int64)[key[copy] % n_slots]]
+        ins_var = [
+            np.array([dindex[slots[s]] for s in range(n_slots)], np.int64)[key[copy] % n_slots]
+        ]
         # At each pick: the index, then each slot's latest value in the order first set.
         order = np.argsort(src_key, kind="stable")
         grouped_key, grouped_pos = src_key[order], src_pos[order]
@@ -339,13 +383,13 @@ class _Stream:
     def _variables(self, variables: list[list[Any]]) -> list[Any]:
         return [v for vs in variables for v in vs] + list(getattr(self, "_dvars", {}).values())
 
-    def write_body(self, fh: Any, variables: list[list[Any]]) -> int:
-        """Write the changes after time 0 (a ``#t`` line before each new time); returns the
-        last time written (0: none)."""
+    def body(self, variables: list[list[Any]]) -> tuple[bytes, _Lines]:
+        """The changes after time 0 as text (a ``#t`` line before each new time), and where
+        each change's line and identifier are in it."""
         n0 = int(np.searchsorted(self.t, 0, "right"))
         t = self.t[n0:]
         if t.size == 0:
-            return 0
+            return b"", _Lines(np.zeros(0, np.int64), np.zeros(0, np.int64), t, t)
         src, row, var = self.src[n0:], self.row[n0:], self.out_var[n0:]
         # One buffer: the inputs' bodies, then the generated texts and timestamp lines.
         new_t = np.flatnonzero(np.diff(t, prepend=-1) != 0)
@@ -377,19 +421,31 @@ class _Stream:
         l_start[is_stamp], l_stop[is_stamp] = stamp_at, stamp_at + stamp_len
         l_start[~is_stamp], l_stop[~is_stamp], l_tail[~is_stamp] = start, stop, var
         tails = [v.ident.encode() + b"\n" for v in self._variables(variables)]
-        _write_lines(fh, buf, l_start, l_stop, l_tail, tails)
-        return int(t[-1])
+        text, at = _lines(buf, l_start, l_stop, l_tail, tails)
+        line = at[~is_stamp]
+        return text, _Lines(line, line + (stop - start), t, var)
 
 
-def _write_lines(
-    fh: Any,
+@dataclass
+class _Lines:
+    """Where the changes of a written body are: line starts, identifier starts, times and
+    output variables (global indices)."""
+
+    line: NDArray[np.int64]
+    id_at: NDArray[np.int64]
+    t: NDArray[np.int64]
+    var: NDArray[np.int64]
+
+
+def _lines(
     buf: NDArray[np.uint8],
     start: NDArray[np.int64],
     stop: NDArray[np.int64],
     tail: NDArray[np.int64],
     tails: list[bytes],
-) -> None:
-    """Write ``buf[start:stop] + tails[tail]`` for every line (no tail where ``tail`` is -1).
+) -> tuple[bytes, NDArray[np.int64]]:
+    """``buf[start:stop] + tails[tail]`` for every line (no tail where ``tail`` is -1), joined,
+    and where each line starts.
 
     Each output byte's source index is a running sum: 1 from one byte to the next, with a
     jump where a line's copied part or its tail begins (one ``cumsum`` and one gather per
@@ -399,21 +455,29 @@ def _write_lines(
     tail_at = np.append(tail_at[:-1], 0) + buf.size
     src_buf = np.concatenate([buf, np.frombuffer(b"".join(tails), np.uint8)])
     idx_type = np.int32 if src_buf.size < 2**31 else np.int64
+    copy = stop - start
+    t_len, t_at = tail_len[tail], tail_at[tail]
+    size = copy + t_len
+    at = np.cumsum(size) - size  # where each line goes
+    out = np.empty(int(at[-1] + size[-1]) if at.size else 0, np.uint8)
+    step = np.empty(0, idx_type)
     for lo in range(0, start.size, _CHUNK_LINES):
-        a = start[lo : lo + _CHUNK_LINES]
-        copy = stop[lo : lo + _CHUNK_LINES] - a
-        tl = tail[lo : lo + _CHUNK_LINES]
-        t_len, t_at = tail_len[tl], tail_at[tl]
-        size = copy + t_len
-        at = np.cumsum(size) - size  # where each line goes
-        total = int(at[-1] + size[-1])
-        step = np.ones(total, idx_type)
+        hi = min(lo + _CHUNK_LINES, start.size)
+        a, c, tl, ta = start[lo:hi], copy[lo:hi], t_len[lo:hi], t_at[lo:hi]
+        base = int(at[lo])
+        pos = at[lo:hi] - base
+        total = int(at[hi - 1] + size[hi - 1]) - base
+        if step.size < total:
+            step = np.empty(total, idx_type)
+        chunk = step[:total]
+        chunk.fill(1)
         # A jump where each line begins (from the last source byte of the line before) and
         # where a tail follows a copied part.
-        last = np.where(t_len > 0, t_at + t_len, a + copy) - 1
-        begin = np.where(copy > 0, a, t_at)
-        step[at] = begin - np.concatenate([[0], last[:-1]])
-        both = (t_len > 0) & (copy > 0)
-        step[at[both] + copy[both]] = t_at[both] - (a[both] + copy[both] - 1)
-        np.cumsum(step, out=step)
-        fh.write(src_buf[step].tobytes())
+        last = np.where(tl > 0, ta + tl, a + c) - 1
+        begin = np.where(c > 0, a, ta)
+        chunk[pos] = begin - np.concatenate([[0], last[:-1]])
+        both = (tl > 0) & (c > 0)
+        chunk[pos[both] + c[both]] = ta[both] - (a[both] + c[both] - 1)
+        np.cumsum(chunk, out=chunk)
+        np.take(src_buf, chunk, out=out[base : base + total])
+    return out.tobytes(), at

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cosim.waves.columns import header_of
 from cosim.waves.gtkw import View
-from cosim.waves.read import read_header
 
 __all__ = ["write_surfer_commands"]
 
 
 def write_surfer_commands(vcd_path: str | Path, sucl_path: str | Path, view: View) -> Path:
     """Write a Surfer command file showing ``view``'s rows of ``vcd_path``."""
-    names = read_header(vcd_path).by_name()
+    names = header_of(vcd_path).by_name()
     lines = []
     for group in view.groups:
         present = [row.name for row in group.rows if row.name in names]
