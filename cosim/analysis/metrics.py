@@ -404,10 +404,10 @@ def measure(
 
     index = {ident: k for k, ident in enumerate(cols.ids)}
     n_ids = len(cols.ids)
-    control = [index[i] for i, r in roles.items() if any(kind >= 4 for kind, _ in r)]
+    control = [index[i] for i, rs in roles.items() if any(kind >= 4 for kind, _ in rs)]
     c_rows = np.flatnonzero(np.isin(cols.ident, control)) if control else np.zeros(0, np.int64)
     t_block = 0
-    for r, t, k, value in zip(
+    for row, t, k, text in zip(
         c_rows.tolist(),
         cols.t[c_rows].tolist(),
         cols.ident[c_rows].tolist(),
@@ -418,7 +418,7 @@ def measure(
             close_block()
             t_block = t
         kind, e = role_of[cols.ids[k]]
-        other(kind, e, r, t, value)
+        other(kind, e, row, t, text)
     n_changes = len(cols)
     t_last_change = int(cols.t[-1]) if n_changes else 0
     close_block()
@@ -427,7 +427,7 @@ def measure(
 
     # The elements' v and i: one entry per (change, role), integrated with NumPy.
     vi: dict[int, list[tuple[int, int]]] = {}
-    xg: list[list[float | str | None]] = [[None] * n_el, [None] * n_el]
+    xg: list[list[Any]] = [[None] * n_el, [None] * n_el]  # floats (strings if not real)
     last_row = np.full(n_ids, -1, np.int64)
     np.maximum.at(last_row, cols.ident, np.arange(n_changes))
     for ident, rs in roles.items():
@@ -436,8 +436,7 @@ def measure(
             if kind <= 1:
                 vi.setdefault(k, []).append((kind, e))
             elif kind <= 3 and last_row[k] >= 0:
-                (value,) = _values(cols, last_row[k : k + 1])
-                xg[kind - 2][e] = value
+                xg[kind - 2][e] = _values(cols, last_row[k : k + 1])[0]
     n_roles = np.zeros(n_ids, np.int64)
     role_kind: list[int] = []
     role_el: list[int] = []

@@ -303,11 +303,11 @@ class _Stream:
         current: int | None = None
         col = self.cols[sel_src]
         for pos, value in zip(sel_pos.tolist(), col.texts(self.row[sel_pos]), strict=True):
-            k = derived.pick(value)
-            if k is None or k == current or k >= len(derived.members):
+            pick = derived.pick(value)
+            if pick is None or pick == current or pick >= len(derived.members):
                 continue
-            current = k
-            events.append((pos, k))
+            current = pick
+            events.append((pos, pick))
         ev_pos = np.array([p for p, _ in events], dtype=np.int64)
         ev_k = np.array([k for _, k in events], dtype=np.int64)
         # Copies: a source change of the member picked by the last event before it.
@@ -479,5 +479,5 @@ def _lines(
         both = (tl > 0) & (c > 0)
         chunk[pos[both] + c[both]] = ta[both] - (a[both] + c[both] - 1)
         np.cumsum(chunk, out=chunk)
-        np.take(src_buf, chunk, out=out[base : base + total])
+        np.take(src_buf, chunk, out=out[base : base + total])  # type: ignore[arg-type]
     return out.tobytes(), at
