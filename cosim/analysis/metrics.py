@@ -1,4 +1,4 @@
-"""Training time, energy and pulse counts measured from a VCD (one streaming pass).
+"""Training time, energy and pulse counts measured from a VCD (one pass over its changes).
 
 Any VCD works — the merged co-simulation file, an analog-only file written by
 :class:`cosim.waves.AnalogVcdWriter`, or a digital-only Icarus dump:
@@ -15,7 +15,10 @@ Any VCD works — the merged co-simulation file, an analog-only file written by
   ``<top>.sel`` bit is high (and reads: entries into the read phase while it is high).
 * final ``x`` (and ``g`` if recorded) per device.
 
-Memory stays bounded: only the current value of each signal is kept.
+The file is read whole into NumPy columns (:mod:`cosim.waves.columns`); the control signals
+are replayed change by change, the ``v``/``i`` changes integrated with array operations
+(:mod:`cosim.analysis.integrate`) to the same floating-point sums as a loop over the changes.
+Memory: the file's bytes and ~100 bytes per change.
 """
 
 from __future__ import annotations
