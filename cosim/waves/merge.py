@@ -140,7 +140,7 @@ def merge_vcds(
 def _merged_columns(
     out: Path,
     head: bytes,
-    body: bytes,
+    body: NDArray[np.uint8],
     end: bytes,
     lines: _Lines,
     stream: _Stream,
@@ -162,7 +162,7 @@ def _merged_columns(
         header=header,
         ids=zero.ids,
         id_kind=zero.id_kind,
-        raw=tail + body + end,
+        raw=b"".join([tail, body, end]),
         t=np.concatenate([zero.t, lines.t]),
         ident=np.concatenate([zero.ident, var_index[lines.var]]),
         line=np.concatenate([zero.line, lines.line + offset]),
@@ -383,47 +383,51 @@ class _Stream:
     def _variables(self, variables: list[list[Any]]) -> list[Any]:
         return [v for vs in variables for v in vs] + list(getattr(self, "_dvars", {}).values())
 
-    def body(self, variables: list[list[Any]]) -> tuple[bytes, _Lines]:
+    def body(self, variables: list[list[Any]]) -> tuple[NDArray[np.uint8], _Lines]:
         """The changes after time 0 as text (a ``#t`` line before each new time), and where
         each change's line and identifier are in it."""
         n0 = int(np.searchsorted(self.t, 0, "right"))
         t = self.t[n0:]
         if t.size == 0:
-            return b"", _Lines(np.zeros(0, np.int64), np.zeros(0, np.int64), t, t)
+            return np.zeros(0, np.uint8), _Lines(t, t, t, t)
         src, row, var = self.src[n0:], self.row[n0:], self.out_var[n0:]
-        # One buffer: the inputs' bodies, then the generated texts and timestamp lines.
+        # One source buffer: the inputs' bodies, the generated texts, the timestamp lines and
+        # the identifiers (each with its line break).
         new_t = np.flatnonzero(np.diff(t, prepend=-1) != 0)
         stamps = "".join(f"#{x}\n" for x in t[new_t].tolist()).encode()
         gen = "".join(self.gen).encode()
-        parts = [c.buf for c in self.cols] + [np.frombuffer(gen + stamps, np.uint8)]
-        base = np.cumsum([0] + [p.size for p in parts])
-        buf = np.concatenate(parts)
-        start = np.empty(t.size, np.int64)
-        stop = np.empty(t.size, np.int64)
-        for n, c in enumerate(self.cols):
-            here = src == n
-            start[here] = c.line[row[here]] + base[n]
-            stop[here] = c.id_at[row[here]] + base[n]
-        here = src < 0
-        if here.any():
-            gen_at = np.cumsum([0] + [len(g) for g in self.gen])
-            start[here] = gen_at[row[here]] + base[-2]
-            stop[here] = gen_at[row[here] + 1] + base[-2]
-        # Each new time: its "#t\n" line before the change (tail: none).
-        stamp_len = np.array([len(str(x)) + 2 for x in t[new_t].tolist()], np.int64)
-        stamp_at = base[-2] + len(gen) + np.concatenate([[0], np.cumsum(stamp_len)[:-1]])
+        tails = [v.ident.encode() + b"\n" for v in self._variables(variables)]
+        extra = gen + stamps + b"".join(tails)
+        base = np.cumsum([0] + [len(c.raw) for c in self.cols])
+        buf = np.frombuffer(b"".join([*(c.raw for c in self.cols), extra]), np.uint8)
         n_lines = t.size + new_t.size
         is_stamp = np.zeros(n_lines, bool)
         is_stamp[new_t + np.arange(new_t.size)] = True
-        l_start = np.empty(n_lines, np.int64)
-        l_stop = np.empty(n_lines, np.int64)
-        l_tail = np.full(n_lines, -1, np.int64)
-        l_start[is_stamp], l_stop[is_stamp] = stamp_at, stamp_at + stamp_len
-        l_start[~is_stamp], l_stop[~is_stamp], l_tail[~is_stamp] = start, stop, var
-        tails = [v.ident.encode() + b"\n" for v in self._variables(variables)]
-        text, at = _lines(buf, l_start, l_stop, l_tail, tails)
-        line = at[~is_stamp]
-        return text, _Lines(line, line + (stop - start), t, var)
+        changes = np.flatnonzero(~is_stamp)
+        start = np.empty(n_lines, np.int64)
+        stop = np.empty(n_lines, np.int64)
+        for n, c in enumerate(self.cols):
+            here = np.flatnonzero(src == n)
+            start[changes[here]] = c.line[row[here]] + base[n]
+            stop[changes[here]] = c.id_at[row[here]] + base[n]
+        here = np.flatnonzero(src < 0)
+        if here.size:
+            gen_at = np.cumsum([0] + [len(g) for g in self.gen]) + base[-1]
+            start[changes[here]] = gen_at[row[here]]
+            stop[changes[here]] = gen_at[row[here] + 1]
+        # Each new time: its "#t\n" line before the change (no identifier).
+        stamp_len = np.array([len(str(x)) + 2 for x in t[new_t].tolist()], np.int64)
+        stamp_at = base[-1] + len(gen) + np.cumsum(stamp_len) - stamp_len
+        start[is_stamp], stop[is_stamp] = stamp_at, stamp_at + stamp_len
+        tail_len = np.array([len(x) for x in tails] + [0], np.int64)  # -1: none
+        tail_at = np.append(np.cumsum(tail_len[:-1]) - tail_len[:-1], 0) + (
+            base[-1] + len(gen) + len(stamps)
+        )
+        tail = np.full(n_lines, -1, np.int64)
+        tail[changes] = var
+        text, at = _lines(buf, start, stop, tail_at[tail], tail_len[tail])
+        line = at[changes]
+        return text, _Lines(line, line + (stop - start)[changes], t, var)
 
 
 @dataclass
@@ -441,34 +445,28 @@ def _lines(
     buf: NDArray[np.uint8],
     start: NDArray[np.int64],
     stop: NDArray[np.int64],
-    tail: NDArray[np.int64],
-    tails: list[bytes],
-) -> tuple[bytes, NDArray[np.int64]]:
-    """``buf[start:stop] + tails[tail]`` for every line (no tail where ``tail`` is -1), joined,
-    and where each line starts.
+    tail_at: NDArray[np.int64],
+    tail_len: NDArray[np.int64],
+) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """``buf[start:stop] + buf[tail_at:tail_at + tail_len]`` for every line, joined, and where
+    each line starts.
 
     Each output byte's source index is a running sum: 1 from one byte to the next, with a
     jump where a line's copied part or its tail begins (one ``cumsum`` and one gather per
     chunk, instead of Python work per line)."""
-    tail_at = np.cumsum([0] + [len(x) for x in tails]).astype(np.int64)
-    tail_len = np.append(np.diff(tail_at), 0)  # index -1: no tail
-    tail_at = np.append(tail_at[:-1], 0) + buf.size
-    src_buf = np.concatenate([buf, np.frombuffer(b"".join(tails), np.uint8)])
-    idx_type = np.int32 if src_buf.size < 2**31 else np.int64
-    copy = stop - start
-    t_len, t_at = tail_len[tail], tail_at[tail]
-    size = copy + t_len
+    size = stop - start + tail_len
     at = np.cumsum(size) - size  # where each line goes
     out = np.empty(int(at[-1] + size[-1]) if at.size else 0, np.uint8)
-    step = np.empty(0, idx_type)
+    step = np.empty(0, np.int64)
     for lo in range(0, start.size, _CHUNK_LINES):
         hi = min(lo + _CHUNK_LINES, start.size)
-        a, c, tl, ta = start[lo:hi], copy[lo:hi], t_len[lo:hi], t_at[lo:hi]
+        a, ta, tl = start[lo:hi], tail_at[lo:hi], tail_len[lo:hi]
+        c = stop[lo:hi] - a
         base = int(at[lo])
         pos = at[lo:hi] - base
         total = int(at[hi - 1] + size[hi - 1]) - base
         if step.size < total:
-            step = np.empty(total, idx_type)
+            step = np.empty(total, np.int64)
         chunk = step[:total]
         chunk.fill(1)
         # A jump where each line begins (from the last source byte of the line before) and
@@ -479,5 +477,5 @@ def _lines(
         both = (tl > 0) & (c > 0)
         chunk[pos[both] + c[both]] = ta[both] - (a[both] + c[both] - 1)
         np.cumsum(chunk, out=chunk)
-        np.take(src_buf, chunk, out=out[base : base + total])  # type: ignore[arg-type]
-    return out.tobytes(), at
+        np.take(buf, chunk, out=out[base : base + total])
+    return out, at
