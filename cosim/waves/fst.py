@@ -85,6 +85,12 @@ class _FstAsVcd:
         yield from self._out
         self._check()
 
+    def read(self) -> bytes:
+        """The rest of the text (the whole-file readers)."""
+        data = self._out.read()
+        self._check()
+        return data
+
     def _check(self) -> None:
         code = self._proc.wait()
         if code != 0:

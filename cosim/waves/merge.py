@@ -126,7 +126,7 @@ def merge_vcds(
     try:
         with open(tmp, "wb") as fh:
             fh.write(head)
-            fh.write(body)
+            fh.write(body.data)
             fh.write(end)
         os.replace(tmp, out)
     finally:
@@ -162,7 +162,7 @@ def _merged_columns(
         header=header,
         ids=zero.ids,
         id_kind=zero.id_kind,
-        raw=b"".join([tail, body, end]),
+        raw=b"".join([tail, body.data, end]),
         t=np.concatenate([zero.t, lines.t]),
         ident=np.concatenate([zero.ident, var_index[lines.var]]),
         line=np.concatenate([zero.line, lines.line + offset]),
