@@ -178,3 +178,53 @@ def test_changes_at_one_instant_make_one_edge(xbar, tmp_path: Path) -> None:
         other = w2.traces[name]
         assert np.array_equal(trace.t_s, other.t_s) and trace.values == other.values, name
     assert max(s1[n] for n in TOPO.output_names) > 0.0  # the inference drove the outputs
+
+
+def test_one_device_float_path_equals_the_arrays(xbar, tmp_path: Path) -> None:
+    """Programming drives one device at a time through Python floats (``_One``); with that
+    path switched off the arrays give the same samples, states and waveforms (to rounding)."""
+    runs = {}
+    for how in ("floats", "arrays"):
+        be = make_backend(xbar, "numpy", tmp_path / f"{how}.vcd", tmax_s=1e-6)
+        if how == "arrays":
+            be._one = lambda: None  # type: ignore[method-assign]
+        samples = []
+        t = 0.0
+        for k, v_pulse in ((K, 1.0), (K + 1, -0.9), (TOPO.n_layer1 + 3, 0.8), (K, 0.1)):
+            t = _pulse_cycles(be, k, 2, t) if v_pulse == 1.0 else t
+            for dt, controls in (
+                (1e-6, {f"vsel{k}": 1.0}),
+                (1e-6, {"vprog": v_pulse}),
+                (7e-6, {"vprog": 0.0}),
+                (1e-6, {"vprog": 0.05}),  # a read
+            ):
+                t += dt
+                be.advance_to(t)
+                be.mark_edge(t)
+                be.set_controls(controls)
+            t += 3e-6
+            be.advance_to(t)
+            samples.append(be.sample())
+            for dt, controls in ((1e-6, {"vprog": 0.0}), (1e-6, {f"vsel{k}": 0.0})):
+                t += dt
+                be.advance_to(t)
+                be.mark_edge(t)
+                be.set_controls(controls)
+        be.advance_to(t + 5e-3)  # idle: the others drift and are brought up to date
+        runs[how] = (samples, be.states(), be.stats.points)
+        be.close()
+    (s1, x1, n1), (s2, x2, n2) = runs["floats"], runs["arrays"]
+    assert n1 == n2
+    assert all(s["sense"] > 0 for s in s1)  # the reads saw the devices
+    for a, b in zip(s1, s2, strict=True):
+        assert a.keys() == b.keys()
+        np.testing.assert_allclose([a[n] for n in a], [b[n] for n in a], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(x1, x2, rtol=0, atol=1e-14)
+    assert np.max(np.abs(x1 - xbar.x0)) > 0.01  # the pulses moved states
+    w1 = vcd_oracle.read(tmp_path / "floats.vcd", prefix="analog.")
+    w2 = vcd_oracle.read(tmp_path / "arrays.vcd", prefix="analog.")
+    assert w1.traces.keys() == w2.traces.keys()
+    for name, trace in w1.traces.items():
+        other = w2.traces[name]
+        assert np.array_equal(trace.t_s, other.t_s), name
+        np.testing.assert_allclose(trace.floats(), other.floats(), rtol=1e-12, atol=1e-25)

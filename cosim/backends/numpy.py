@@ -16,14 +16,18 @@ deadband are handed to it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import fields
 
 import numpy as np
 from numpy.typing import NDArray
 
+from cosim.backends.numpy_record import Recorder
+from cosim.backends.numpy_solution import NONE as _NONE
+from cosim.backends.numpy_solution import One, Pending, Solution, one_rows, points, stepping
 from cosim.backends.protocol import X_TOLERANCE, BackendStats, check_physical
-from cosim.circuit import mss
+from cosim.circuit import mss, mss_scalar
 from cosim.circuit.network import CircuitSpec
 from cosim.topology import DEFAULT, Topology
 from cosim.waves.write import DEADBAND, AnalogVcdWriter
@@ -31,51 +35,12 @@ from cosim.waves.write import DEADBAND, AnalogVcdWriter
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
 
-_DEVICE_VARS = ("v", "i", "x", "g")
-_NONE: IndexArray = np.zeros(0, dtype=np.intp)
 #: Idle devices whose 0 V update falls due within this time are updated together (s).
 _GROUP_S = 1e-3
 
 
 def _take(p: mss.MSSArrays, idx: IndexArray | slice) -> mss.MSSArrays:
     return mss.MSSArrays(**{f.name: getattr(p, f.name)[idx] for f in fields(p)})
-
-
-class _Solution:
-    """The circuit at the held controls and current states: source, voltage and current of
-    the devices ``idx`` (sorted; every other device is at 0 V, 0 A) and the neuron outputs."""
-
-    __slots__ = ("idx", "v_src", "v_dev", "i_dev", "neurons")
-
-    def __init__(
-        self,
-        idx: IndexArray,
-        v_src: FloatArray,
-        v_dev: FloatArray,
-        i_dev: FloatArray,
-        neurons: FloatArray,
-    ) -> None:
-        self.idx, self.v_src, self.v_dev, self.i_dev = idx, v_src, v_dev, i_dev
-        self.neurons = neurons
-
-    def on(self, cols: IndexArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``v_dev``, ``i_dev``, ``v_src`` on the sorted devices ``cols`` ⊇ ``idx`` (0 else)."""
-        if cols.size == self.idx.size:
-            return self.v_dev, self.i_dev, self.v_src
-        pos = np.searchsorted(cols, self.idx)
-        out = np.zeros((3, cols.size))
-        out[0, pos], out[1, pos], out[2, pos] = self.v_dev, self.i_dev, self.v_src
-        return out[0], out[1], out[2]
-
-
-class _Pending:
-    """Controls changed at ``t_s`` and not yet applied to the waveforms (more may follow at the
-    same instant): the edge to mark, the solution before the first change, inputs touched."""
-
-    __slots__ = ("t_s", "edge_s", "before", "inputs")
-
-    def __init__(self, t_s: float, edge_s: float | None, before: _Solution) -> None:
-        self.t_s, self.edge_s, self.before, self.inputs = t_s, edge_s, before, False
 
 
 class NumpyBackend:
@@ -119,6 +84,11 @@ class NumpyBackend:
         self._lam0 = a0 + b0
         self._x_eq0 = np.divide(a0, self._lam0, out=np.zeros(n), where=self._lam0 > 0)
         self._dg = np.abs(1.0 / self._p.r_on - 1.0 / self._p.r_off)
+        # the same as floats, for the one-device path (One)
+        self._lam0_f, self._x_eq0_f = self._lam0.tolist(), self._x_eq0.tolist()
+        self._dg_f = self._dg.tolist()
+        self._r_on_f, self._r_off_f = self._p.r_on.tolist(), self._p.r_off.tolist()
+        self._one_dev: dict[int, mss_scalar.Device | None] = {}
         self._soon_at = np.zeros(n)  # when a device could have drifted by half a deadband
         self._soon_s = np.inf  # the earliest of them (may stay early, see _catch_up_soon)
         self._p_layer = [_take(self._p, sl) for sl in self._layers]
@@ -128,6 +98,7 @@ class NumpyBackend:
         self._r_path = spec.r_read_path_ohm
         # held controls: arrays for the crossbar's sources, a dict for anything else
         self._sel = np.zeros(n, dtype=bool)
+        self._selected: set[int] = set()  # the same, as indices
         self._vin = np.zeros(topology.n_in)
         self._vprog = 0.0
         self._vinf = 0.0
@@ -135,38 +106,14 @@ class NumpyBackend:
         self._slot: dict[str, tuple[str, int]] = {"vprog": ("prog", 0), "vinf": ("inf", 0)}
         self._slot.update({f"vsel{k}": ("sel", k) for k in range(n)})
         self._slot.update({f"vin{i}": ("in", i) for i in range(topology.n_in)})
-        names = topology.device_names
-        self._dev_keys = {var: [f"{nm}.{var}" for nm in names] for var in _DEVICE_VARS}
-        n_in = topology.n_in
-        self._sup_keys = {
-            "in.v": [f"supply.in{i}.v" for i in range(n_in)],
-            "in.i": [f"supply.in{i}.i" for i in range(n_in)],
-            "inn.v": [f"supply.inn{i}.v" for i in range(n_in)],
-            "inn.i": [f"supply.inn{i}.i" for i in range(n_in)],
-        }
-        self._neuron_keys = [f"neuron.{nm}.v" for nm in topology.neuron_names]
-        # array signals in two blocks (devices: v, i, x, g; input drivers), flat names, deadband
-        # per row and the last value handed to the writer (NaN: never, so the first goes out)
-        blocks = {
-            "dev": (_DEVICE_VARS, [self._dev_keys[v] for v in _DEVICE_VARS]),
-            "sup": (tuple(self._sup_keys), list(self._sup_keys.values())),
-        }
-        self._flat = {b: [nm for row in rows for nm in row] for b, (_, rows) in blocks.items()}
-        self._band = {
-            b: np.array([[DEADBAND[v.rsplit(".", 1)[-1]]] for v in var])
-            for b, (var, _) in blocks.items()
-        }
-        self._given = {"dev": np.full((4, n), np.nan), "sup": np.full((4, n_in), np.nan)}
+        self._rec = Recorder(spec, topology)
+        self._neuron_names = list(topology.neuron_names)
         self._sup_stale = True  # the input drivers' block may have changed since handed over
-        self._always = [
-            *(f"supply.{s}.{q}" for s in ("vdd", "vss", "prog") for q in ("v", "i")),
-            *self._neuron_keys,
-        ]
-        self._always_given = np.full(len(self._always), np.nan)
         self._edge_s: float | None = None
-        self._pending: _Pending | None = None
-        self._sol: _Solution | None = None
+        self._pending: Pending | None = None
+        self._sol: Solution | One | None = None
         self._extra: list[IndexArray] = [self._all]  # devices to record besides the solved
+        self._extra1: set[int] = set()  # ... one by one
         self._closed = False
         self._schedule(self._all)
         self._record(0.0)
@@ -228,16 +175,93 @@ class NumpyBackend:
         self._soon_s = float(np.min(self._soon_at))
         return done
 
-    def _solve(self) -> _Solution:
+    def _solve(self) -> Solution | One:
         """The circuit at the held controls and current states (cached until the controls or
         the states change)."""
         if self._sol is None:
-            idx = self._solved()
-            self._catch_up(idx, self.stats.t_s)
-            self._sol = self._solve_states(idx, self._x[idx][None, :])[0]
+            self._sol = self._one()
+            if self._sol is None:
+                idx = self._solved()
+                self._catch_up(idx, self.stats.t_s)
+                self._sol = self._solve_states(idx, self._x[idx][None, :])[0]
         return self._sol
 
-    def _solve_states(self, idx: IndexArray, xs: FloatArray) -> list[_Solution]:
+    # ------------------------------------------------------------------ one device, floats
+    def _device(self, k: int) -> mss_scalar.Device | None:
+        if k not in self._one_dev:
+            self._one_dev[k] = mss_scalar.device(self._p, k)
+        return self._one_dev[k]
+
+    def _one(self) -> One | None:
+        """The solution in floats when at most one device is solved and it is linear (no
+        inference, no device with current at 0 V): programming.  None: use the arrays."""
+        if self._vinf > 0.5 or self._loose.size:
+            return None
+        if self._vprog == 0.0 or not self._selected:
+            return One(-1, 0.0, 0.0, 0.0)
+        if len(self._selected) > 1:
+            return None
+        (k,) = self._selected
+        d = self._device(k)
+        if d is None:
+            return None
+        t = self.stats.t_s
+        if t - self._tx[k] > 0:  # _catch_up of one device
+            self._x[k] = mss_scalar.step_constant(d, float(self._x[k]), 0.0, t - self._tx[k])
+            self._tx[k] = t
+            self._extra1.add(k)
+            self._schedule_one(k)
+        return self._one_at(k, d, self._vprog, float(self._x[k]))
+
+    def _one_at(self, k: int, d: mss_scalar.Device, v_src: float, x: float) -> One:
+        """Device ``k`` at state ``x`` driven by ``v_src`` (``phi == 1``: I = V·G exactly)."""
+        g = mss_scalar.conductance(d, x)
+        v = v_src / (1.0 + self._r_path * g)
+        return One(k, v_src, v, v * g)
+
+    def _schedule_one(self, k: int) -> None:
+        """:meth:`_schedule` of one device."""
+        rate = self._lam0_f[k] * abs(float(self._x[k]) - self._x_eq0_f[k])
+        span_x = DEADBAND["x"] / rate if rate else math.inf
+        rate_g = rate * self._dg_f[k]
+        span = min(span_x, DEADBAND["g"] / rate_g if rate_g else math.inf)
+        soon = float(self._tx[k]) + 0.5 * span
+        self._soon_at[k] = soon
+        self._soon_s = min(self._soon_s, soon)
+
+    def _pulse_one(self, sol: One, t0: float, t_s: float) -> None:
+        """The driven interval ``t0 → t_s`` of one device: its points integrated from ``t0``
+        (as the arrays do: each from the interval's start) and recorded."""
+        k, v_src = sol.k, sol.v_src
+        d = self._device(k)
+        assert d is not None
+        times = points(t0, t_s, self._n_pts)
+        x0, rp = float(self._x[k]), self._r_path
+        self._tx[k] = t_s
+        self._soon_at[k] = math.inf  # current at every point (rescheduled below)
+        for t_m in times:
+            x = mss_scalar.pulse(d, x0, v_src, t_m - t0, rp)
+            self._x[k] = x
+            self._sol = self._one_at(k, d, v_src, x)
+            self._record(t_m)
+        self._schedule_one(k)
+
+    def _record_one(self, t_s: float, sol: One) -> None:
+        """:meth:`_record` of the devices in ``_extra1`` and the solved one (if any)."""
+        values: dict[str, float] = {}
+        if sol.k >= 0:
+            self._extra1.add(sol.k)
+        if self._extra1:
+            cols = sorted(self._extra1)
+            self._extra1.clear()
+            xs = [float(self._x[c]) for c in cols]
+            self._rec.devices(cols, one_rows(sol, cols, xs, self._r_on_f, self._r_off_f), values)
+        i_prog = sol.i_prog() if self._vprog != 0.0 else 0.0
+        self._rec.supplies(self._vprog, i_prog, None, values)
+        self._writer.write(t_s, values)
+        self.stats.points += 1
+
+    def _solve_states(self, idx: IndexArray, xs: FloatArray) -> list[Solution]:
         """:meth:`_solve` at the held controls for each row of states ``xs`` ``(m, idx.size)``
         of the devices ``idx`` (vectorized over the rows)."""
         spec, t, rp = self._spec, self._topo, self._r_path
@@ -277,46 +301,32 @@ class NumpyBackend:
                 xk = xs[:, solve]
                 v_dev[:, solve] = mss.device_voltage(p, v_src[:, solve], xk, rp)
                 i_dev[:, solve] = mss.current(p, v_dev[:, solve], xk)
-        return [_Solution(idx, v_src[r], v_dev[r], i_dev[r], neurons[r]) for r in range(m)]
+        return [Solution(idx, v_src[r], v_dev[r], i_dev[r], neurons[r]) for r in range(m)]
 
     # ------------------------------------------------------------------ recording
-    def _moved(
-        self, block: str, values: FloatArray, cols: IndexArray, out: dict[str, float]
-    ) -> None:
-        """Hand the values of the array block (rows of signals, the columns ``cols``) that
-        moved past the deadband since they were last handed over to ``out``."""
-        given = self._given[block]
-        rows, at = np.nonzero(~(np.abs(values - given[:, cols]) <= self._band[block]))
-        if rows.size:
-            moved = values[rows, at]
-            given[rows, cols[at]] = moved
-            names = self._flat[block]
-            flat = (rows * given.shape[1] + cols[at]).tolist()
-            out.update(zip([names[k] for k in flat], moved.tolist(), strict=True))
-
     def _record(self, t_s: float) -> None:
         sol = self._solve()
         self._catch_up_soon(t_s)  # idle devices ride along with the points that are written
+        if isinstance(sol, One):
+            if not self._extra and not self._sup_stale:
+                self._record_one(t_s, sol)
+                return
+            sol = sol.full(self._topo.n_neurons)
         spec, t = self._spec, self._topo
         values: dict[str, float] = {}
         cols = sol.idx
-        if self._extra:
-            cols = np.unique(np.concatenate([cols, *self._extra]))
+        if self._extra or self._extra1:
+            one = np.array(sorted(self._extra1), dtype=np.intp)
+            cols = np.unique(np.concatenate([cols, *self._extra, one]))
             self._extra.clear()
+            self._extra1.clear()
         if cols.size:
             v_dev, i_dev, _ = sol.on(cols)
             x = self._x[cols]
             g = mss.conductance(self._sub(cols), x)
-            self._moved("dev", np.stack([v_dev, i_dev, x, g]), cols, values)
-        v_prog = self._vprog
-        i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if v_prog != 0.0 else 0.0
-        n_amps = t.n_neurons
-        iq = n_amps * spec.opamp_iq_A
-        always = np.array([spec.vdd_V, iq, spec.vss_V, -iq, v_prog, i_prog, *sol.neurons])
-        new = np.flatnonzero(always != self._always_given)  # NaN: never handed over
-        if new.size:
-            self._always_given[new] = always[new]
-            values.update((self._always[k], float(always[k])) for k in new.tolist())
+            self._rec.block("dev", np.stack([v_dev, i_dev, x, g]), cols, values)
+        i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if self._vprog != 0.0 else 0.0
+        self._rec.supplies(self._vprog, i_prog, sol.neurons.tolist(), values)
         if self._sup_stale or self._dense():
             self._sup_stale = False
             if self._dense():
@@ -326,27 +336,9 @@ class NumpyBackend:
                 rows = np.zeros(t.n_in)
             vin = self._vin
             sup = np.stack([vin, rows, -vin, -t.n_hid * spec.g_ref1_S * vin])
-            self._moved("sup", sup, np.arange(t.n_in), values)
+            self._rec.block("sup", sup, np.arange(t.n_in), values)
         self._writer.write(t_s, values)
         self.stats.points += 1
-
-    def _stepping(self, before: _Solution, after: _Solution, inputs: bool) -> list[str]:
-        """Signals that may step at a control edge: ``v``/``i`` of every device whose voltage
-        or current jumps, ``x``/``g`` of every device driven before or after, the supplies
-        (the input drivers only when ``inputs`` or ``vinf`` changed) and the neurons."""
-        cols = np.union1d(before.idx, after.idx)
-        vb, ib, sb = before.on(cols)
-        va, ia, sa = after.on(cols)
-        jump = cols[(vb != va) | (ib != ia)]
-        driven = cols[(sb != 0) | (sa != 0)]
-        keys = self._dev_keys
-        names = [keys[v][k] for k in jump.tolist() for v in ("v", "i")]
-        names += [keys[v][k] for k in driven.tolist() for v in ("x", "g")]
-        names += self._always
-        if inputs:
-            for key_list in self._sup_keys.values():
-                names += key_list
-        return names
 
     def _commit(self) -> None:
         """Apply the pending control changes to the waveforms: the held values of what steps
@@ -356,9 +348,17 @@ class NumpyBackend:
             return
         after = self._solve()
         if pending.edge_s is not None:
-            stepping = self._stepping(pending.before, after, pending.inputs)
-            self._writer.mark_edge(pending.edge_s, stepping)
-        self._extra.append(pending.before.idx)  # devices no longer driven step to 0 V, 0 A
+            before = pending.before
+            jump, driven = stepping(before, after, self._topo.n_neurons)
+            zero = isinstance(before, One) and isinstance(after, One)  # neurons at 0 V
+            names = self._rec.stepping(jump, driven, not zero, pending.inputs)
+            self._writer.mark_edge(pending.edge_s, names)
+        before = pending.before  # devices no longer driven step to 0 V, 0 A
+        if isinstance(before, One):
+            if before.k >= 0:
+                self._extra1.add(before.k)
+        else:
+            self._extra.append(before.idx)
         self._record(pending.t_s)
 
     # ------------------------------------------------------------------ protocol
@@ -370,13 +370,17 @@ class NumpyBackend:
 
     def set_controls(self, values: Mapping[str, float]) -> None:
         if self._pending is None:
-            self._pending = _Pending(self.stats.t_s, self._edge_s, self._solve())
+            self._pending = Pending(self.stats.t_s, self._edge_s, self._solve())
         self._edge_s = None  # a second edge at the same instant: the first one's held values
         dense = self._dense()
         for name, value in values.items():
             kind, k = self._slot.get(name, ("other", 0))
             if kind == "sel":
                 self._sel[k] = value > 0.5
+                if value > 0.5:
+                    self._selected.add(k)
+                else:
+                    self._selected.discard(k)
             elif kind == "in":
                 self._vin[k] = value
                 self._pending.inputs = True
@@ -398,10 +402,20 @@ class NumpyBackend:
             return
         self._commit()
         if self._edge_s is not None:  # an edge without new controls: nothing steps
-            self._writer.mark_edge(self._edge_s, self._always)
+            self._writer.mark_edge(self._edge_s, self._rec.always)
             self._edge_s = None
         self.stats.syncs += 1
         sol = self._solve()
+        if isinstance(sol, One):
+            if sol.k >= 0:  # _one solves a device only with its source on
+                self._pulse_one(sol, t0, t_s)
+            self.stats.t_s = t_s
+            if t_s >= self._soon_s and self._catch_up_soon(t_s).size:  # drifted since a point
+                self._record(t_s)
+            if sol.k >= 0 and not -X_TOLERANCE <= self._x[sol.k] <= 1.0 + X_TOLERANCE:
+                name = self._topo.device_names[sol.k]
+                check_physical(t_s, {f"{name}.x": self._x[sol.k]}, "numpy")
+            return
         idx, on = sol.idx, sol.v_src != 0
         if on.any():
             # the states at the interval's n points, integrated from its start in one call
@@ -415,6 +429,7 @@ class NumpyBackend:
                 off = idx[~on]
                 xs[:, ~on] = mss.step_constant(self._sub(off), self._x[off], 0.0, dt)
             self._tx[idx] = t_s
+            self._soon_at[idx] = np.inf  # current at every point (rescheduled below)
             for t_m, x, s in zip(times.tolist(), xs, self._solve_states(idx, xs), strict=True):
                 self._x[idx], self._sol = x, s
                 self._record(t_m)
@@ -434,9 +449,12 @@ class NumpyBackend:
         self._commit()
         self.stats.samples += 1
         sol = self._solve()
-        i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if self._vprog != 0.0 else 0.0
-        out = {"sense": self._spec.r_sense_ohm * i_prog}
-        out.update(zip(self._topo.neuron_names, sol.neurons.tolist(), strict=True))
+        if isinstance(sol, One):
+            i_prog, neurons = sol.i_prog(), self._rec.zero_neurons
+        else:
+            i_prog, neurons = float(sol.i_dev[sol.v_src != 0].sum()), sol.neurons.tolist()
+        out = {"sense": self._spec.r_sense_ohm * (i_prog if self._vprog != 0.0 else 0.0)}
+        out.update(zip(self._neuron_names, neurons, strict=True))
         return out
 
     def states(self) -> np.ndarray:
@@ -449,6 +467,6 @@ class NumpyBackend:
             self._closed = True
             self._commit()
             self._catch_up(self._all, self.stats.t_s)
-            if self._extra:
+            if self._extra or self._extra1:
                 self._record(self.stats.t_s)
         self._writer.close()

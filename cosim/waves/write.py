@@ -27,10 +27,6 @@ from cosim.waves.read import (
 
 __all__ = ["DEADBAND", "AnalogVcdWriter"]
 
-#: A value no signal ever has (pyvcd compares with ``!=``): makes pyvcd write a repeat.
-_NOT_A_VALUE = object()
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -109,6 +105,8 @@ class AnalogVcdWriter:
         for key, (scope, var) in zip(keys, names, strict=True):
             self._vars[key] = self._vcd.register_var(("analog", *scope), var, "real", init=0.0)
         self._known = frozenset(self._vars)
+        self._ident = {key: v.ident for key, v in self._vars.items()}
+        self._by_ident = {v.ident: v for v in self._vars.values()}
         band = DEADBAND if deadband is None else deadband
         self._band = {key: float(band.get(key.rsplit(".", 1)[1], 0.0)) for key in keys}
         self._last: dict[str, float] = dict.fromkeys(keys, 0.0)  # last recorded
@@ -121,7 +119,8 @@ class AnalogVcdWriter:
         self._flush_every_s = float(flush_every_s)
         self._next_flush = time.monotonic() + self._flush_every_s
         self._closed = False
-        self._header_written = False
+        self._header_written = False  # pyvcd's header and $dumpvars (tick 0) are out
+        self._dumped = 0  # the last time stamp written (after the header)
         self.n_points = 0
 
     @property
@@ -192,7 +191,7 @@ class AnalogVcdWriter:
         for c, name in enumerate(names):
             cols[:, c] = values[name]
         band = np.array([self._band[n] for n in names])
-        variables = [self._vars[n] for n in names]
+        idents = [self._ident[n] for n in names]
         start = 0
         if len(edges):
             # Points up to and at each edge's tick come before its held point.
@@ -201,10 +200,10 @@ class AnalogVcdWriter:
             )
             for edge, cut in zip(edges, cuts.tolist(), strict=True):
                 if cut > start:
-                    self._write_rows(t[start:cut], names, cols[start:cut], band, variables)
+                    self._write_rows(t[start:cut], names, cols[start:cut], band, idents)
                     start = cut
                 self.mark_edge(edge, edge_names)
-        self._write_rows(t[start:], names, cols[start:], band, variables)
+        self._write_rows(t[start:], names, cols[start:], band, idents)
 
     def _write_rows(
         self,
@@ -212,7 +211,7 @@ class AnalogVcdWriter:
         names: list[str],
         cols: NDArray[np.float64],
         band: NDArray[np.float64],
-        variables: list[Any],
+        idents: list[str],
     ) -> None:
         """:meth:`write_block` for rows without an edge inside (``cols[k, c]``: point k of
         signal ``names[c]``)."""
@@ -240,9 +239,14 @@ class AnalogVcdWriter:
             q_last = np.where(band > 0, np.rint(last / safe), last)
         q_prev = np.vstack([q_last, q[:-1]])
         rows, idx = np.nonzero((q != q_prev) | np.isnan(cols))
-        change = self._vcd.change
-        for r, c in zip(rows.tolist(), idx.tolist(), strict=True):
-            change(variables[c], int(ticks[r]), float(cols[r, c]))
+        at = ticks[rows].tolist()
+        changed = cols[rows, idx].tolist()
+        ident = [idents[c] for c in idx.tolist()]
+        lo = 0
+        for hi in [*(np.flatnonzero(np.diff(rows)) + 1).tolist(), rows.size]:  # one call per tick
+            if hi > lo:
+                self._changes(at[lo], ident[lo:hi], changed[lo:hi])
+            lo = hi
         for c in set(idx.tolist()):
             r_last = rows[idx == c][-1]
             self._last[names[c]] = float(cols[r_last, c])
@@ -277,7 +281,13 @@ class AnalogVcdWriter:
         self._emit()
         self._tick, self._t_s = tick, max(t_s, self._t_s)
         latest = self._latest
-        held = dict(latest) if names is None else {n: latest[n] for n in names if n in latest}
+        if names is None:
+            held = dict(latest)
+        else:
+            try:
+                held = {n: latest[n] for n in names}
+            except KeyError:  # not a signal of this file: nothing to hold
+                held = {n: latest[n] for n in names if n in latest}
         self._edge = (tick, held)
 
     def _resolve_edge(self, changing: Iterable[str]) -> None:
@@ -286,37 +296,70 @@ class AnalogVcdWriter:
             return
         tick, held = self._edge
         self._edge = None
-        if not self._header_written:
-            self._vcd.flush()  # header and $dumpvars out before any forced repeat
-            self._header_written = True
-        change, var, last, last_tick = self._vcd.change, self._vars, self._last, self._last_tick
+        self._finish_header()  # header and $dumpvars out before any forced repeat
+        last, last_tick, ident = self._last, self._last_tick, self._ident
+        lines = []
         for name in changing:
             value = held.get(name)
             if value is None or (last_tick[name] == tick and last[name] == value):
                 continue  # already recorded there
-            v = var[name]
-            v.value = _NOT_A_VALUE  # pyvcd drops a value equal to the last: force the repeat
-            change(v, tick, value)
+            lines.append(f"r{value:.16g} {ident[name]}\n")
             last[name], last_tick[name] = value, tick
+        if lines:
+            self._put(tick, "".join(lines))
 
     def _emit(self) -> None:
-        if self._pending:
+        pending = self._pending
+        if pending:
             last, band = self._last, self._band
             moved = [
-                name
-                for name, value in self._pending.items()
+                (name, value)
+                for name, value in pending.items()
                 if abs(value - last[name]) > band[name] or value != value
             ]
-            self._resolve_edge(moved)
-            change, tick, var, last_tick = self._vcd.change, self._tick, self._vars, self._last_tick
-            for name in moved:
-                value = self._pending[name]
-                change(var[name], tick, value)
-                last[name], last_tick[name] = value, tick
-            self._pending.clear()
+            pending.clear()
+            self._resolve_edge([name for name, _ in moved] if self._edge is not None else ())
+            if moved:
+                tick, last_tick, ident = self._tick, self._last_tick, self._ident
+                if tick or self._header_written:
+                    self._finish_header()
+                    self._put(tick, "".join([f"r{v:.16g} {ident[n]}\n" for n, v in moved]))
+                else:
+                    self._changes(0, [ident[n] for n, _ in moved], [v for _, v in moved])
+                for name, value in moved:
+                    last[name], last_tick[name] = value, tick
+
+    def _finish_header(self) -> None:
+        """Have pyvcd write the header and the initial values ($dumpvars at tick 0); every
+        later value change is written here, line by line (pyvcd's ``change`` costs ~3 µs a
+        value, a formatted line ~0.5 µs; the text is the same)."""
+        if not self._header_written:
+            self._vcd.flush()
+            self._header_written = True
+            self._dumped = 0
+
+    def _put(self, tick: int, text: str) -> None:
+        """Value-change lines at ``tick`` (after the header), with the time stamp if new."""
+        if tick != self._dumped:
+            self._dumped = tick
+            text = f"#{tick}\n{text}"
+        self._fh.write(text)
+
+    def _changes(self, tick: int, idents: list[str], values: Iterable[float]) -> None:
+        """Write value changes at ``tick`` (at tick 0 before the header: into pyvcd's
+        $dumpvars, which keeps the last value of each)."""
+        if not self._header_written:
+            if tick == 0:
+                for ident, value in zip(idents, values, strict=True):
+                    self._vcd.change(self._by_ident[ident], 0, float(value))
+                return
+            self._finish_header()
+        lines = [f"r{v:.16g} {i}\n" for i, v in zip(idents, values, strict=True)]
+        self._put(tick, "".join(lines))
 
     def flush(self) -> None:
         """Write everything but the current (still open) tick to disk."""
+        self._finish_header()
         self._vcd.flush()
         self._next_flush = time.monotonic() + self._flush_every_s
 
@@ -327,7 +370,12 @@ class AnalogVcdWriter:
         self._closed = True
         try:
             self._emit()
-            self._vcd.close(self._tick)
+            if self._header_written:  # the final time stamp, as pyvcd would write it
+                if self._tick != self._dumped:
+                    self._put(self._tick, "")
+                self._vcd.close()
+            else:
+                self._vcd.close(self._tick)
         finally:
             self._fh.close()
 
