@@ -150,8 +150,9 @@ class NumpyBackend:
         returns the devices updated (they are recorded at the next point)."""
         dt = t_s - self._tx[idx]
         late = idx[dt > 0]
-        if late.size:
-            self._x[late] = mss.step_constant(self._sub(late), self._x[late], 0.0, dt[dt > 0])
+        if late.size:  # mss.step_constant at 0 V, its rates taken once (the same floats)
+            x_eq = self._x_eq0[late]
+            self._x[late] = x_eq + (self._x[late] - x_eq) * np.exp(-self._lam0[late] * dt[dt > 0])
             self._tx[late] = t_s
             self._extra.append(late)
             self._schedule(late)
@@ -323,7 +324,7 @@ class NumpyBackend:
         if cols.size:
             v_dev, i_dev, _ = sol.on(cols)
             x = self._x[cols]
-            g = mss.conductance(self._sub(cols), x)
+            g = x / self._p.r_on[cols] + (1.0 - x) / self._p.r_off[cols]  # mss.conductance
             self._rec.block("dev", np.stack([v_dev, i_dev, x, g]), cols, values)
         i_prog = float(sol.i_dev[sol.v_src != 0].sum()) if self._vprog != 0.0 else 0.0
         self._rec.supplies(self._vprog, i_prog, sol.neurons.tolist(), values)

@@ -77,11 +77,11 @@ class Recorder:
     ) -> None:
         """:meth:`block` ``"dev"`` for a few devices, in floats (``rows``: v, i, x, g)."""
         given = self._given["dev"]
-        lasts = given[:, cols].tolist()
-        for r, (var, row, last) in enumerate(zip(DEVICE_VARS, rows, lasts, strict=True)):
+        lasts = [given[:, c].tolist() for c in cols]
+        for r, (var, row) in enumerate(zip(DEVICE_VARS, rows, strict=True)):
             band, names = DEADBAND[var], self.dev_keys[var]
-            for c, value, old in zip(cols, row, last, strict=True):
-                if not abs(value - old) <= band:
+            for c, value, last in zip(cols, row, lasts, strict=True):
+                if not abs(value - last[r]) <= band:
                     given[r, c] = value
                     out[names[c]] = value
 

@@ -110,6 +110,7 @@ class AnalogVcdWriter:
         band = DEADBAND if deadband is None else deadband
         self._band = {key: float(band.get(key.rsplit(".", 1)[1], 0.0)) for key in keys}
         self._last: dict[str, float] = dict.fromkeys(keys, 0.0)  # last recorded
+        self._text: dict[str, str] = {}  # ... its line, while that value object is the last
         self._last_tick: dict[str, int] = dict.fromkeys(keys, 0)  # ... and when
         self._edge: tuple[int, dict[str, float]] | None = None  # pending mark_edge
         self._latest: dict[str, float] = dict.fromkeys(keys, 0.0)  # last given (unbanded)
@@ -249,6 +250,7 @@ class AnalogVcdWriter:
             lo = hi
         for c in set(idx.tolist()):
             r_last = rows[idx == c][-1]
+            self._text.pop(names[c], None)
             self._last[names[c]] = float(cols[r_last, c])
             self._last_tick[names[c]] = int(ticks[r_last])
         self._latest.update(zip(names, cols[-1].tolist(), strict=True))
@@ -297,13 +299,17 @@ class AnalogVcdWriter:
         tick, held = self._edge
         self._edge = None
         self._finish_header()  # header and $dumpvars out before any forced repeat
-        last, last_tick, ident = self._last, self._last_tick, self._ident
+        last, last_tick, ident, text = self._last, self._last_tick, self._ident, self._text
         lines = []
         for name in changing:
             value = held.get(name)
             if value is None or (last_tick[name] == tick and last[name] == value):
                 continue  # already recorded there
-            lines.append(f"r{value:.16g} {ident[name]}\n")
+            # mostly a repeat of the last line written (the very same float): not reformatted
+            line = text.get(name) if value is last[name] else None
+            if line is None:
+                line = text[name] = f"r{value:.16g} {ident[name]}\n"
+            lines.append(line)
             last[name], last_tick[name] = value, tick
         if lines:
             self._put(tick, "".join(lines))
@@ -323,11 +329,13 @@ class AnalogVcdWriter:
                 tick, last_tick, ident = self._tick, self._last_tick, self._ident
                 if tick or self._header_written:
                     self._finish_header()
-                    self._put(tick, "".join([f"r{v:.16g} {ident[n]}\n" for n, v in moved]))
+                    lines = [f"r{v:.16g} {ident[n]}\n" for n, v in moved]
+                    self._text.update(zip([n for n, _ in moved], lines, strict=True))
+                    self._put(tick, "".join(lines))
                 else:
                     self._changes(0, [ident[n] for n, _ in moved], [v for _, v in moved])
-                for name, value in moved:
-                    last[name], last_tick[name] = value, tick
+                last.update(moved)
+                last_tick.update(dict.fromkeys([n for n, _ in moved], tick))
 
     def _finish_header(self) -> None:
         """Have pyvcd write the header and the initial values ($dumpvars at tick 0); every
