@@ -240,11 +240,22 @@ class NumpyBackend:
         x0, rp = float(self._x[k]), self._r_path
         self._tx[k] = t_s
         self._soon_at[k] = math.inf  # current at every point (rescheduled below)
+        r_on, r_off, alone = self._r_on_f[k], self._r_off_f[k], {k}
         for t_m in times:
             x = mss_scalar.pulse(d, x0, v_src, t_m - t0, rp)
             self._x[k] = x
-            self._sol = self._one_at(k, d, v_src, x)
-            self._record(t_m)
+            one = self._sol = self._one_at(k, d, v_src, x)
+            fast = t_m < self._soon_s and not self._extra and not self._sup_stale
+            if not fast or not self._extra1 <= alone:
+                self._record(t_m)
+                continue
+            self._extra1.clear()  # _record_one of this device alone, inline
+            values: dict[str, float] = {}
+            g = x / r_on + (1.0 - x) / r_off
+            self._rec.device(k, (one.v_dev, one.i_dev, x, g), values)
+            self._rec.supplies(self._vprog, 0.0 + one.i_dev, None, values)
+            self._writer.write(t_m, values)
+            self.stats.points += 1
         self._schedule_one(k)
 
     def _record_one(self, t_s: float, sol: One) -> None:

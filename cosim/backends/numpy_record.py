@@ -85,6 +85,16 @@ class Recorder:
                     given[r, c] = value
                     out[names[c]] = value
 
+    def device(self, k: int, values: tuple[float, ...], out: dict[str, float]) -> None:
+        """:meth:`devices` of device ``k`` alone (``values``: v, i, x, g)."""
+        given = self._given["dev"]
+        last = given[:, k].tolist()
+        for r, var in enumerate(DEVICE_VARS):
+            value = values[r]
+            if not abs(value - last[r]) <= DEADBAND[var]:
+                given[r, k] = value
+                out[self.dev_keys[var][k]] = value
+
     def supplies(
         self, v_prog: float, i_prog: float, neurons: list[float] | None, out: dict[str, float]
     ) -> None:
