@@ -88,11 +88,15 @@ def record(out: Path, options: list[str]) -> Path:
 
 def baseline_tree(rev: str, into: Path) -> Path:
     """The ``cosim`` package (and its data) as of git revision ``rev``, extracted under ``into``."""
-    archive = subprocess.run(
+    got = subprocess.run(
         ["git", "-C", str(ROOT), "archive", rev, "cosim", "hdl", "va_models"],
-        check=True,
         capture_output=True,
-    ).stdout
+    )
+    if got.returncode:
+        raise SystemExit(
+            f"bench_numpy_replay: no baseline {rev!r} in {ROOT}: {got.stderr.decode()}"
+        )
+    archive = got.stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 
