@@ -23,7 +23,7 @@ IFS=, read -r ni nh no <<< "$topo"
 ndev=$((ni * nh + nh * no))
 full_max="${HDL_FULL_SYNTH_MAX_DEV:-256}"
 G=(-GN_IN="$ni" -GN_HID="$nh" -GN_OUT="$no")
-BEHAV=(hdl/behav/adc_behav.v hdl/behav/dac_behav.v hdl/behav/xbar_top.v)
+BEHAV=(hdl/behav/adc_behav.v hdl/behav/adc_chan.v hdl/behav/dac_behav.v hdl/behav/xbar_top.v)
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "hdl_check $topo: FAILED: $*" >&2; exit 1; }

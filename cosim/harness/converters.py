@@ -1,5 +1,5 @@
 """DAC/ADC converter specs of the harness and the volts ↔ code, conductance ↔ sense-code
-conversions (identical arithmetic to ``hdl/behav/dac_behav.v`` / ``adc_behav.v``)."""
+conversions (identical arithmetic to ``hdl/behav/dac_behav.v`` / ``adc_chan.v``)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class DacSpec:
 
 @dataclass(frozen=True)
 class AdcSpec:
-    """An ADC as modelled by ``hdl/behav/adc_behav.v`` (round to nearest, clip).
+    """An ADC as modelled by ``hdl/behav/adc_chan.v`` (round to nearest, clip).
 
     Attributes:
         bits: code width.

@@ -133,19 +133,18 @@ module xbar_top #(
   endgenerate
 
   // ---- neuron ADCs: g_nrn[n].v = neuron n's voltage, written by the analog bridge; one
-  // sample-and-hold command and conversion time for all channels (the sense ADC's valid
-  // stands for all of them)
+  // sample-and-hold command and conversion time for all channels: each channel latches its
+  // code when the sense ADC's conversion ends (adc_valid; hdl/behav/adc_chan.v)
   generate
     for (gi = 0; gi < N_NEURON; gi = gi + 1) begin : g_nrn
       real v;
       /* verilator lint_off UNUSEDSIGNAL */
-      wire valid;  // same instant as adc_valid
+      wire valid = adc_valid;  // the channel's conversion ends with the sense ADC's
       /* verilator lint_on UNUSEDSIGNAL */
       initial v = 0.0;
-      adc_behav #(.BITS(NEURON_ADC_BITS), .FS_V(NEURON_ADC_FS_V), .BIPOLAR(NEURON_ADC_BIPOLAR),
-          .CONV_NS(ADC_CONV_NS)) u_adc (
-          .clk(clk), .sample(adc_sample), .vin(v),
-          .code(neuron_codes[gi*NEURON_ADC_BITS+:NEURON_ADC_BITS]), .valid(valid));
+      adc_chan #(.BITS(NEURON_ADC_BITS), .FS_V(NEURON_ADC_FS_V), .BIPOLAR(NEURON_ADC_BIPOLAR))
+          u_adc (.conv(adc_valid), .vin(v),
+                 .code(neuron_codes[gi*NEURON_ADC_BITS+:NEURON_ADC_BITS]));
       always @(dump_ports) $dumpvars(0, v);
     end
   endgenerate
