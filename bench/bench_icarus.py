@@ -1,25 +1,31 @@
 """Icarus's own cost of the harness (controller + behavioural DACs/ADCs), before and after.
 
     .venv/bin/python bench/bench_icarus.py [--baseline REV] [--topologies 9,3,1 64,16,10]
-                                          [--idle-ms 100] [--devices 40] [--images 10]
-                                          [--repeats 3]
+                                          [--idle-ms 100] [--devices 200] [--images 10]
+                                          [--repeats 5] [--instructions]
 
 Plain ``vvp``, no cocotb and no analog side: ``bench/icarus_workload/drive.v`` is compiled as
 a third root beside ``xbar_top`` and ``xbar_dump`` and drives the host bus itself (a toy device
 model answers the verify reads).  For each topology, the HDL of this checkout and the HDL of
 ``--baseline`` (a git revision, default the commit before the Icarus work of issue 9) are
-built the same way and run alternately, ``--repeats`` times each:
+built the same way and run alternately:
 
 1. **idle**: reset, then ``--idle-ms`` of simulated time with nothing to do (1 MHz clock):
-   CPU seconds of ``vvp`` per 100 ms simulated;
+   cost per 100 ms simulated;
 2. **program + infer**: ``--devices`` devices (at most all) programmed by write-verify, then
-   ``--images`` inferences: CPU seconds of the whole run (start-up and the host's register
-   writes included) per programmed device and per write/erase pulse.
+   ``--images`` inferences: cost per programmed device and per write/erase pulse (the host's
+   target and mask writes included).
 
-Prints the medians side by side with the ratio baseline / now, and whether the default VCD
+Both without ``vvp``'s start-up: a third run that only resets and configures the controller
+is subtracted.  The cost is ``vvp``'s CPU time (user + system), the least of ``--repeats``
+runs: on a shared machine, and in a virtual machine that bills stolen time to the running
+process, the noise only adds (the same build varied by 1.5x between runs here).  With
+``--instructions`` it is the number of instructions ``vvp`` executes, counted by valgrind's
+callgrind (one run each, exact and independent of the load; ~20x slower, so use a shorter
+workload, e.g. ``--idle-ms 10 --devices 40``).
+
+Prints the figures side by side with the ratio baseline / now, and whether the default VCD
 dumps (``xbar_dump``'s list) of both builds are identical byte for byte after the header.
-CPU is ``vvp``'s user + system time (``wait4``), so other load on the machine matters less
-than for wall time.
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ import argparse
 import os
 import re
 import resource
-import statistics
 import subprocess
 import tarfile
 import tempfile
@@ -64,8 +69,7 @@ def baseline_tree(rev: str, dest: Path) -> Path | None:
 
 def build(root: Path, topo: Topology, out: Path) -> Path:
     """Compile the harness of the tree ``root`` (its ``hdl/``) with the stimulus root."""
-    hdl = root / "hdl"
-    sources = [hdl / p.relative_to(hdl_sources()[0].parent) for p in hdl_sources()]
+    sources = hdl_sources(root / "hdl")
     params = topo.hdl_parameters()
     n_nrn = topo.n_hid + topo.n_out
     cmd = ["iverilog", "-g2012", "-o", str(out), "-I", str(root)]
@@ -81,21 +85,25 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(vvp: Path, vcd: Path, plusargs: list[str]) -> tuple[float, dict[str, float]]:
-    """CPU seconds of one ``vvp`` run and the numbers of its ``drive:`` line."""
+def run(vvp: Path, vcd: Path, plusargs: list[str], count: bool) -> tuple[float, dict[str, float]]:
+    """Cost of one ``vvp`` run (CPU seconds, or instructions with ``count``) and the numbers
+    of its ``drive:`` line."""
+    cmd = ["vvp", "-n", str(vvp), f"+vcd={vcd}", *plusargs, "-vcd"]
+    if count:
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd]
     c0 = _children_cpu()
-    proc = subprocess.run(
-        ["vvp", "-n", str(vvp), f"+vcd={vcd}", *plusargs, "-vcd"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    cpu = _children_cpu() - c0
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    cost = _children_cpu() - c0
     m = re.search(r"drive: (.*)", proc.stdout)
     if proc.returncode != 0 or not m:
         raise RuntimeError(f"vvp {vvp.name} failed: {(proc.stdout + proc.stderr)[-500:]}")
+    if count:
+        counted = re.search(r"Collected : (\d+)", proc.stderr)
+        if not counted:
+            raise RuntimeError(f"callgrind printed no count: {proc.stderr[-500:]}")
+        cost = float(counted.group(1))
     numbers = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
-    return cpu, numbers
+    return cost, numbers
 
 
 def _same_dump(a: Path, b: Path) -> bool:
@@ -112,29 +120,36 @@ def measure(topo: Topology, trees: dict[str, Path], tmp: Path, args: argparse.Na
         for i, (name, root) in enumerate(trees.items())
     }
     workloads = {
+        "start": [],  # reset and the host's set-up writes only: subtracted from the others
         "idle": [f"+idle_ms={args.idle_ms}"],
         "program": [f"+devices={min(args.devices, topo.n_dev)}", f"+images={args.images}"],
     }
     cpu: dict[tuple[str, str], list[float]] = {}
     info: dict[tuple[str, str], dict[str, float]] = {}
-    for _ in range(args.repeats):
+    for _ in range(1 if args.instructions else args.repeats):
         for work, plusargs in workloads.items():
             for i, (name, vvp) in enumerate(vvps.items()):
-                s, numbers = run(vvp, tmp / f"{i}_{tag}_{work}.vcd", plusargs)
+                s, numbers = run(vvp, tmp / f"{i}_{tag}_{work}.vcd", plusargs, args.instructions)
                 cpu.setdefault((name, work), []).append(s)
                 info[(name, work)] = numbers
     names = list(vvps)
-    print(f"\n{topo} ({topo.n_dev} devices), vvp CPU, median of {args.repeats}:")
+    what = "instructions (callgrind)" if args.instructions else f"CPU, least of {args.repeats}"
+    print(f"\n{topo} ({topo.n_dev} devices), vvp {what}:")
     rows = []
     for name in names:
-        idle = statistics.median(cpu[(name, "idle")]) * 100.0 / args.idle_ms
-        prog = statistics.median(cpu[(name, "program")])
+        start = min(cpu[(name, "start")])
+        idle = (min(cpu[(name, "idle")]) - start) * 100.0 / args.idle_ms
+        prog = min(cpu[(name, "program")]) - start
         n = info[(name, "program")]
         rows.append((name, idle, prog / max(n["devices"], 1), prog / max(n["pulses"], 1), n))
+    # seconds, ms, us; or instructions: G, M, k
+    units = ("G", "M", "k", 1e-9) if args.instructions else ("s", "ms", "us", 1.0)
     for name, idle, per_dev, per_pulse, n in rows:
+        idle, per_dev, per_pulse = (x * units[3] for x in (idle, per_dev, per_pulse))
         print(
-            f"  {name:22s} idle {idle:6.3f} s per 100 ms   program+infer {per_dev * 1e3:7.2f} ms "
-            f"per device, {per_pulse * 1e6:4.0f} us per pulse ({n['devices']:.0f} devices, "
+            f"  {name:22s} idle {idle:6.3f} {units[0]} per 100 ms   program+infer "
+            f"{per_dev * 1e3:7.2f} {units[1]} per device, {per_pulse * 1e6:4.0f} {units[2]} per "
+            f"pulse ({n['devices']:.0f} devices, "
             f"{n['pulses']:.0f} pulses, {n['images']:.0f} images, {n['t_ns'] / 1e6:.2f} ms "
             "simulated)"
         )
@@ -154,9 +169,10 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, help=f"git revision (default {BASELINE})")
     parser.add_argument("--topologies", nargs="+", default=["9,3,1", "64,16,10"])
     parser.add_argument("--idle-ms", type=float, default=100.0)
-    parser.add_argument("--devices", type=int, default=40)
+    parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--images", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--instructions", action="store_true", help="count with callgrind")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="bench_icarus_") as tmp_name:

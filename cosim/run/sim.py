@@ -45,9 +45,10 @@ class SimFailed(CosimError):
     """The co-simulation ran but a check failed or a simulator error ended it."""
 
 
-def hdl_sources() -> list[Path]:
-    """The synthesizable controller and the behavioural harness, in compile order."""
-    hdl = hdl_dir()
+def hdl_sources(hdl: Path | None = None) -> list[Path]:
+    """The synthesizable controller and the behavioural harness, in compile order (of the
+    package's ``hdl/``, or of another copy of it)."""
+    hdl = hdl_dir() if hdl is None else hdl
     return sorted(hdl.glob("*.v")) + sorted((hdl / "behav").glob("*.v"))
 
 
