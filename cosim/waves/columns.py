@@ -57,6 +57,7 @@ _BODY_KEYWORDS = frozenset({b"$dumpvars", b"$dumpall", b"$dumpon", b"$dumpoff", 
 _MAX_ID = 7  # identifier bytes handled (94**7 identifiers)
 _MAX_DIGITS = 18  # timestamp digits that fit an int64
 _CHUNK_ROWS = 1 << 16  # values parsed at a time
+_CHUNK_LINES = 1 << 17  # lines tokenized at a time
 
 
 @dataclass
@@ -219,42 +220,80 @@ def _kinds(header: VcdHeader) -> tuple[list[str], NDArray[np.int8]]:
 
 def _scan(header: VcdHeader, raw: bytes) -> Columns | None:
     """Tokenize a body in the fast layout; None if it does not fit.  ``t_end`` is -1 when the
-    body does not end with a line break (the last line needs the streaming reader)."""
+    body does not end with a line break (the last line needs the streaming reader).  Lines are
+    taken a chunk at a time (small temporaries, in cache)."""
     body = np.frombuffer(raw, np.uint8)
     ids, id_kind = _kinds(header)
+    codes = _Codes(ids)
     nl = np.flatnonzero(body == 10)
     n = nl.size
     cut = (int(nl[-1]) + 1 if n else 0) != body.size
-    starts = np.empty(n, np.int64)
-    if n:
-        starts[0] = 0
-        starts[1:] = nl[:-1] + 1
+    parts: list[tuple[NDArray[np.int64], ...]] = []
+    t_last = 0
+    for lo in range(0, n, _CHUNK_LINES):
+        stops = nl[lo : lo + _CHUNK_LINES]
+        starts = np.empty(stops.size, np.int64)
+        starts[0] = nl[lo - 1] + 1 if lo else 0
+        starts[1:] = stops[:-1] + 1
+        part = _scan_lines(body, starts, stops, codes, id_kind, t_last)
+        if part is None:
+            return None
+        parts.append(part[:4])
+        t_last = int(part[4])
+    t, ident, line, id_at = (
+        (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, np.int64))
+        for k in range(4)
+    )
+    return Columns(
+        header=header,
+        ids=ids,
+        id_kind=id_kind,
+        raw=raw,
+        t=t,
+        ident=ident,
+        line=line,
+        id_at=id_at,
+        t_end=-1 if cut else t_last,
+    )
+
+
+def _scan_lines(
+    body: NDArray[np.uint8],
+    starts: NDArray[np.int64],
+    stops: NDArray[np.int64],
+    codes: _Codes,
+    id_kind: NDArray[np.int8],
+    t_before: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int] | None:
+    """:func:`_scan` of some whole lines: ``(t, ident, line, id_at)`` of their changes and the
+    last timestamp (``t_before`` if none), or None."""
     first = body[starts]
     spaced = (first == ord("r")) | (first == ord("b")) | (first == ord("s"))
     is_time = first == ord("#")
     is_kw = first == ord("$")
-    rows = np.flatnonzero(~(is_time | is_kw))
     for k in np.flatnonzero(is_kw).tolist():
-        if body[starts[k] : nl[k]].tobytes() not in _BODY_KEYWORDS:
+        if body[starts[k] : stops[k]].tobytes() not in _BODY_KEYWORDS:
             return None  # $comment, … : the streaming reader
-    stop = nl[rows]
-    id_at = starts[rows] + 1
+    rows = np.flatnonzero(~(is_time | is_kw))
+    stop = stops[rows]
+    line = starts[rows]
+    id_at = line + 1
     sp_rows = np.flatnonzero(spaced[rows])
     if sp_rows.size:
-        # The identifier ends the line: its space is one of the last few bytes.
+        # The identifier ends the line: its space is one of the last few bytes, and the only
+        # space of the line (counted over the chunk).
         sp_stop = stop[sp_rows]
         found = np.zeros(sp_rows.size, np.int64)
-        longest = min(max(len(i) for i in ids) if ids else 1, _MAX_ID)
-        for back in range(2, longest + 2):
+        for back in range(2, codes.longest + 2):
             at = np.maximum(sp_stop - back, 0)
             hit = (found == 0) & (body[at] == 32)
             found[hit] = at[hit]
-        if not found.all() or np.count_nonzero(body == 32) != sp_rows.size:
-            return None  # no space near the end, or spaces elsewhere
-        id_at[sp_rows] = found + 1
-        if np.any(found <= starts[rows[sp_rows]]):
+        if not found.all() or np.any(found <= line[sp_rows]):
             return None
-    ident = _identify(body, stop, stop - id_at, ids)
+        id_at[sp_rows] = found + 1
+    if np.count_nonzero(body[starts[0] : stops[-1]] == 32) != sp_rows.size:
+        return None  # spaces elsewhere: several items on a line, indentation, …
+    ident = codes.identify(body, stop, stop - id_at)
     if ident is None:
         return None
     letter = first[rows]
@@ -263,58 +302,58 @@ def _scan(header: VcdHeader, raw: bytes) -> Columns | None:
     if not np.all((letter == want) | scalar):
         return None
     t_rows = np.flatnonzero(is_time)
-    t_vals = _timestamps(body, starts[t_rows], nl[t_rows])
-    if t_vals is None or np.any(np.diff(t_vals) < 0):
+    t_vals = _timestamps(body, starts[t_rows], stops[t_rows])
+    if t_vals is None or np.any(np.diff(t_vals, prepend=t_before) < 0):
         return None
-    at = np.cumsum(is_time)[rows] - 1  # the row's timestamp (-1: before the first: 0)
-    t = np.append(t_vals, 0)[at] if rows.size else np.zeros(0, np.int64)
-    t_end = int(t_vals[-1]) if t_vals.size else 0
-    return Columns(
-        header=header,
-        ids=ids,
-        id_kind=id_kind,
-        raw=raw,
-        t=t.astype(np.int64),
-        ident=ident,
-        line=starts[rows],
-        id_at=id_at,
-        t_end=-1 if cut else t_end,
-    )
+    at = np.cumsum(is_time)[rows] - 1  # the row's timestamp (-1: the one before the chunk)
+    t = np.append(t_vals, t_before)[at]
+    return t, ident, line, id_at, int(t_vals[-1]) if t_vals.size else t_before
 
 
-def _identify(
-    body: NDArray[np.uint8], stop: NDArray[np.int64], length: NDArray[np.int64], ids: list[str]
-) -> NDArray[np.int64] | None:
-    """Index into ``ids`` of the identifier ending at each ``stop``; None if one is not
-    declared or is longer than the fast path reads."""
-    if stop.size == 0:
-        return np.zeros(0, np.int64)
-    if length.min() < 1 or length.max() > _MAX_ID or not ids:
-        return None
-    # Identifier characters are printable ASCII (33..126): read as base-95 digits from the
-    # end of the line, a dense table when they are short, else a sorted search.
-    code = np.zeros(stop.size, np.int64)
-    scale = 1
-    for j in range(int(length.max())):
-        digit = body[np.maximum(stop - 1 - j, 0)].astype(np.int64) - 32
-        code += np.where(length > j, digit, 0) * scale
-        scale *= 95
-    known = np.array([_code(i) for i in ids], dtype=np.int64)
-    if scale <= 95**3:
-        table = np.full(scale, -1, np.int64)
-        ok = known < scale
-        table[known[ok]] = np.flatnonzero(ok)
-        index = table[code]
-        return None if np.any(index < 0) else index
-    order = np.argsort(known)
-    pos = np.minimum(np.searchsorted(known[order], code), len(ids) - 1)
-    if not np.array_equal(known[order][pos], code):
-        return None
-    return order[pos].astype(np.int64)
+class _Codes:
+    """Identifier strings → their index, for identifiers read from the end of lines."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.n = len(ids)
+        self.longest = min(max((len(i) for i in ids), default=1), _MAX_ID)
+        self.known = np.array([_code(i) for i in ids], dtype=np.int64)
+        self.table: NDArray[np.int64] | None = None
+        if self.longest <= 3:
+            self.table = np.full(95**self.longest, -1, np.int64)
+            self.table[self.known[self.known < self.table.size]] = np.flatnonzero(
+                self.known < self.table.size
+            )
+        self.order = np.argsort(self.known)
+
+    def identify(
+        self, body: NDArray[np.uint8], stop: NDArray[np.int64], length: NDArray[np.int64]
+    ) -> NDArray[np.int64] | None:
+        """Index of the identifier ending at each ``stop``; None if one is not declared or is
+        longer than any declared one."""
+        if stop.size == 0:
+            return np.zeros(0, np.int64)
+        if length.min() < 1 or length.max() > self.longest or not self.n:
+            return None
+        # Identifier characters are printable ASCII (33..126): read as base-95 digits from
+        # the end of the line; a dense table when they are short, else a sorted search.
+        code = np.zeros(stop.size, np.int64)
+        scale = 1
+        for j in range(int(length.max())):
+            digit = body[np.maximum(stop - 1 - j, 0)].astype(np.int64) - 32
+            code += np.where(length > j, digit, 0) * scale
+            scale *= 95
+        if self.table is not None:
+            index = self.table[code]
+            return None if np.any(index < 0) else index
+        known = self.known[self.order]
+        pos = np.minimum(np.searchsorted(known, code), self.n - 1)
+        if not np.array_equal(known[pos], code):
+            return None
+        return self.order[pos].astype(np.int64)
 
 
 def _code(ident: str) -> int:
-    """An identifier's key as :func:`_identify` computes it (last character first)."""
+    """An identifier's key as :meth:`_Codes.identify` computes it (last character first)."""
     return sum((ord(c) - 32) * 95**j for j, c in enumerate(reversed(ident)))
 
 
