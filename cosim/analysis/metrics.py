@@ -433,13 +433,17 @@ def measure(
     xg: list[list[Any]] = [[None] * n_el, [None] * n_el]  # floats (strings if not real)
     last_row = np.full(n_ids, -1, np.int64)
     np.maximum.at(last_row, cols.ident, np.arange(n_changes))
+    final: list[tuple[int, int, int]] = []  # (kind, element, row) of the last x and g
     for ident, rs in roles.items():
         k = index[ident]
         for kind, e in rs:
             if kind <= 1:
                 vi.setdefault(k, []).append((kind, e))
             elif kind <= 3 and last_row[k] >= 0:
-                xg[kind - 2][e] = _values(cols, last_row[k : k + 1])[0]
+                final.append((kind, e, int(last_row[k])))
+    last_values = _values(cols, np.array([r for _, _, r in final], np.int64))
+    for (kind, e, _), value in zip(final, last_values, strict=True):
+        xg[kind - 2][e] = value
     n_roles = np.zeros(n_ids, np.int64)
     role_kind: list[int] = []
     role_el: list[int] = []

@@ -225,9 +225,9 @@ def _factor(c: Columns, tick_s: float, path: Path) -> int:
 
 class _Stream:
     """The merged sequence of changes, as arrays: each entry names an input row (``src``,
-    ``row``) whose text is copied, with the output variable ``(out_src, out_id)``; derived
-    entries copy another input's text (the source's value) or a generated text (``src`` -1:
-    ``gen[row]``)."""
+    ``row``) whose value text is copied, and the output variable (``out_var``: the inputs'
+    identifiers numbered one after the other, then the derived signals); a derived entry
+    copies its source's text, or a generated one (``src`` -1: ``gen[row]``)."""
 
     def __init__(self, cols: list[Columns], factors: list[int]) -> None:
         self.cols = cols
@@ -238,6 +238,7 @@ class _Stream:
         self.out_var: NDArray[np.int64] = np.zeros(0, np.int64)  # global output var index
         self.gen: list[str] = []
         self.var_base = np.cumsum([0] + [len(c.ids) for c in cols])
+        self.dvars: list[Any] = []  # pyvcd variables of the derived signals
 
     @classmethod
     def interleave(cls, cols: list[Columns], factors: list[int]) -> _Stream:
@@ -257,14 +258,6 @@ class _Stream:
         s.out_var[pos_b] = b.ident + s.var_base[1]
         return s
 
-    def _ident(self) -> NDArray[np.int64]:
-        """Global identifier index (``var_base[src] + ident``) of every input entry."""
-        out = np.full(self.t.size, -1, np.int64)
-        for n, c in enumerate(self.cols):
-            here = self.src == n
-            out[here] = c.ident[self.row[here]] + self.var_base[n]
-        return out
-
     def add_derived(
         self,
         derived: Derived,
@@ -274,11 +267,11 @@ class _Stream:
     ) -> None:
         """Insert the derived changes (see :class:`Derived`) after the changes that cause them."""
         n_out = int(self.var_base[-1])
-        dnames = list(dvars)
-        dindex = {name: n_out + k for k, name in enumerate(dnames)}
+        self.dvars = list(dvars.values())
+        dindex = {name: n_out + k for k, name in enumerate(dvars)}
         if derived.selector not in by_name:
             return
-        ident = self._ident()
+        ident = self.out_var  # before any insertion: the inputs' (global) identifiers
         sel_src, sel_id = by_name[derived.selector]
         sel_g = int(self.var_base[sel_src]) + sel_id
         # Sources: global identifier → (member, slot); slots index the derived names.
@@ -296,7 +289,7 @@ class _Stream:
                         raise VcdFormatError(
                             f"derived signal {dname!r}: its source {source!r} has another kind"
                         )
-        key = np.where(ident >= 0, key_of[np.maximum(ident, 0)], -1)
+        key = key_of[ident]
         # The picks: a Python loop over the selector's changes (a few per device).
         sel_pos = np.flatnonzero(ident == sel_g)
         events: list[tuple[int, int]] = []
@@ -354,12 +347,21 @@ class _Stream:
         # never share an entry with a pick's insertions (a source is not the selector).
         order = np.argsort(after, kind="stable")
         after = after[order]
-        where = after + 1
-        self.t = np.insert(self.t, where, self.t[after])
-        self.src = np.insert(self.src, where, np.concatenate(ins_src)[order])
-        self.row = np.insert(self.row, where, np.concatenate(ins_row)[order])
-        self.out_var = np.insert(self.out_var, where, np.concatenate(ins_var)[order])
-        self._dvars = dvars
+        # New places: an entry moves down by the insertions before it; the j-th insertion
+        # (in order) goes right after its entry and the insertions before it.
+        n = self.t.size
+        base_at = np.arange(n) + np.searchsorted(after, np.arange(n), "left")
+        ins_at = after + 1 + np.arange(after.size)
+        for name, extra in (
+            ("t", self.t[after]),
+            ("src", np.concatenate(ins_src)[order]),
+            ("row", np.concatenate(ins_row)[order]),
+            ("out_var", np.concatenate(ins_var)[order]),
+        ):
+            merged = np.empty(n + after.size, np.int64)
+            merged[base_at] = getattr(self, name)
+            merged[ins_at] = extra
+            setattr(self, name, merged)
 
     def values_at_zero(self, variables: list[list[Any]]) -> list[tuple[Any, Any]]:
         """(pyvcd variable, value) of every change at time 0, in order."""
@@ -381,7 +383,7 @@ class _Stream:
         return out
 
     def _variables(self, variables: list[list[Any]]) -> list[Any]:
-        return [v for vs in variables for v in vs] + list(getattr(self, "_dvars", {}).values())
+        return [v for vs in variables for v in vs] + self.dvars
 
     def body(self, variables: list[list[Any]]) -> tuple[NDArray[np.uint8], _Lines]:
         """The changes after time 0 as text (a ``#t`` line before each new time), and where
