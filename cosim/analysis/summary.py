@@ -12,6 +12,7 @@ read over the bus that the waveforms do not hold: the controller's class per ima
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +204,13 @@ def write_summary(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     """:func:`summarize` the run in ``out`` and write ``summary.json`` there."""
 
     summary = summarize(out, wall_s=wall_s)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    path = out / "summary.json"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:  # an interrupted write leaves the earlier summary whole
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return summary
 
 
