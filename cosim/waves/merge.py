@@ -27,12 +27,12 @@ from numpy.typing import NDArray
 from vcd.writer import VCDWriter
 
 from cosim.waves.columns import KIND_REAL, Columns, _scan, read_columns, remember
-from cosim.waves.read import VcdFormatError, _parse_header, timescale_s
+from cosim.waves.read import VcdFormatError, VcdHeader, _parse_header, timescale_s
 
 __all__ = ["Derived", "DeriveFn", "merge_vcds"]
 
-#: Lines assembled per step (bounds the index arrays of :func:`_lines`).
-_CHUNK_LINES = 1 << 18
+#: Changes assembled per step (bounds the index arrays of :meth:`_Stream.body`).
+_CHUNK_LINES = 1 << 17
 
 
 @dataclass
@@ -126,43 +126,46 @@ def merge_vcds(
     try:
         with open(tmp, "wb") as fh:
             fh.write(head)
-            fh.write(body.data)
+            for piece in body:
+                fh.write(piece.data)
             fh.write(end)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     # The readers that follow (view, summary) get the merged file without reading it again.
-    remember(out, _merged_columns(out, head, body, end, lines, stream, variables, t_close))
+    fh_head = io.BytesIO(head)
+    header = _parse_header(fh_head, out)
+    zero_text = head[fh_head.tell() :]  # $dumpvars: the values at time 0
+    raw = b"".join([zero_text, *(piece.data for piece in body), end])
+    del body  # (memory: the pieces are in the joined text now)
+    remember(out, _merged_columns(header, zero_text, raw, lines, stream, variables, t_close))
     remember(inputs[0], cols[0])
     return out
 
 
 def _merged_columns(
-    out: Path,
-    head: bytes,
-    body: NDArray[np.uint8],
-    end: bytes,
+    header: VcdHeader,
+    zero_text: bytes,
+    raw: bytes,
     lines: _Lines,
     stream: _Stream,
     variables: list[list[Any]],
     t_close: int,
 ) -> Columns:
-    """The :class:`Columns` :func:`read_columns` would read from the merged file."""
-    fh = io.BytesIO(head)
-    header = _parse_header(fh, out)
-    tail = head[fh.tell() :]  # $dumpvars: the values at time 0
-    zero = _scan(header, tail)
+    """The :class:`Columns` :func:`read_columns` would read from the merged file (``raw``:
+    its text after ``$enddefinitions``, which begins with ``zero_text``, the $dumpvars)."""
+    zero = _scan(header, zero_text)
     assert zero is not None
     index = {ident: k for k, ident in enumerate(zero.ids)}
     var_index = np.array(
         [index[v.ident] for v in stream._variables(variables)] or [0], dtype=np.int64
     )
-    offset = len(tail)
+    offset = len(zero_text)
     return Columns(
         header=header,
         ids=zero.ids,
         id_kind=zero.id_kind,
-        raw=b"".join([tail, body.data, end]),
+        raw=raw,
         t=np.concatenate([zero.t, lines.t]),
         ident=np.concatenate([zero.ident, var_index[lines.var]]),
         line=np.concatenate([zero.line, lines.line + offset]),
@@ -385,51 +388,61 @@ class _Stream:
     def _variables(self, variables: list[list[Any]]) -> list[Any]:
         return [v for vs in variables for v in vs] + self.dvars
 
-    def body(self, variables: list[list[Any]]) -> tuple[NDArray[np.uint8], _Lines]:
-        """The changes after time 0 as text (a ``#t`` line before each new time), and where
-        each change's line and identifier are in it."""
+    def body(self, variables: list[list[Any]]) -> tuple[list[NDArray[np.uint8]], _Lines]:
+        """The changes after time 0 as text (a ``#t`` line before each new time), in pieces of
+        a bounded number of lines, and where each change's line and identifier are in the
+        joined text."""
         n0 = int(np.searchsorted(self.t, 0, "right"))
         t = self.t[n0:]
         if t.size == 0:
-            return np.zeros(0, np.uint8), _Lines(t, t, t, t)
-        src, row, var = self.src[n0:], self.row[n0:], self.out_var[n0:]
+            return [], _Lines(t, t, t, t)
         # One source buffer: the inputs' bodies, the generated texts, the timestamp lines and
         # the identifiers (each with its line break).
         new_t = np.flatnonzero(np.diff(t, prepend=-1) != 0)
         stamps = "".join(f"#{x}\n" for x in t[new_t].tolist()).encode()
+        stamp_len = np.array([len(str(x)) + 2 for x in t[new_t].tolist()], np.int64)
         gen = "".join(self.gen).encode()
+        gen_at = np.cumsum([0] + [len(g) for g in self.gen])
         tails = [v.ident.encode() + b"\n" for v in self._variables(variables)]
-        extra = gen + stamps + b"".join(tails)
         base = np.cumsum([0] + [len(c.raw) for c in self.cols])
-        buf = np.frombuffer(b"".join([*(c.raw for c in self.cols), extra]), np.uint8)
-        n_lines = t.size + new_t.size
-        is_stamp = np.zeros(n_lines, bool)
-        is_stamp[new_t + np.arange(new_t.size)] = True
-        changes = np.flatnonzero(~is_stamp)
-        start = np.empty(n_lines, np.int64)
-        stop = np.empty(n_lines, np.int64)
-        for n, c in enumerate(self.cols):
-            here = np.flatnonzero(src == n)
-            start[changes[here]] = c.line[row[here]] + base[n]
-            stop[changes[here]] = c.id_at[row[here]] + base[n]
-        here = np.flatnonzero(src < 0)
-        if here.size:
-            gen_at = np.cumsum([0] + [len(g) for g in self.gen]) + base[-1]
+        buf = np.frombuffer(b"".join([*(c.raw for c in self.cols), gen, stamps, *tails]), np.uint8)
+        gen_at += base[-1]
+        stamp_at = base[-1] + len(gen) + np.cumsum(stamp_len) - stamp_len
+        tail_len = np.array([len(x) for x in tails] + [0], np.int64)  # -1: none
+        tail_at = np.append(np.cumsum(tail_len[:-1]) - tail_len[:-1], 0)
+        tail_at += base[-1] + len(gen) + len(stamps)
+        pieces: list[NDArray[np.uint8]] = []
+        line = np.empty(t.size, np.int64)
+        id_at = np.empty(t.size, np.int64)
+        written = 0
+        for lo in range(n0, self.t.size, _CHUNK_LINES):
+            hi = min(lo + _CHUNK_LINES, self.t.size)
+            src, row, var = self.src[lo:hi], self.row[lo:hi], self.out_var[lo:hi]
+            k_lo, k_hi = np.searchsorted(new_t, [lo - n0, hi - n0])
+            stamp_before = new_t[k_lo:k_hi] - (lo - n0)  # chunk entries with a #t line
+            n_lines = hi - lo + stamp_before.size
+            is_stamp = np.zeros(n_lines, bool)
+            is_stamp[stamp_before + np.arange(stamp_before.size)] = True
+            changes = np.flatnonzero(~is_stamp)
+            start = np.empty(n_lines, np.int64)
+            stop = np.empty(n_lines, np.int64)
+            for n, c in enumerate(self.cols):
+                here = np.flatnonzero(src == n)
+                start[changes[here]] = c.line[row[here]] + base[n]
+                stop[changes[here]] = c.id_at[row[here]] + base[n]
+            here = np.flatnonzero(src < 0)
             start[changes[here]] = gen_at[row[here]]
             stop[changes[here]] = gen_at[row[here] + 1]
-        # Each new time: its "#t\n" line before the change (no identifier).
-        stamp_len = np.array([len(str(x)) + 2 for x in t[new_t].tolist()], np.int64)
-        stamp_at = base[-1] + len(gen) + np.cumsum(stamp_len) - stamp_len
-        start[is_stamp], stop[is_stamp] = stamp_at, stamp_at + stamp_len
-        tail_len = np.array([len(x) for x in tails] + [0], np.int64)  # -1: none
-        tail_at = np.append(np.cumsum(tail_len[:-1]) - tail_len[:-1], 0) + (
-            base[-1] + len(gen) + len(stamps)
-        )
-        tail = np.full(n_lines, -1, np.int64)
-        tail[changes] = var
-        text, at = _lines(buf, start, stop, tail_at[tail], tail_len[tail])
-        line = at[changes]
-        return text, _Lines(line, line + (stop - start)[changes], t, var)
+            start[is_stamp] = stamp_at[k_lo:k_hi]
+            stop[is_stamp] = stamp_at[k_lo:k_hi] + stamp_len[k_lo:k_hi]
+            tail = np.full(n_lines, -1, np.int64)
+            tail[changes] = var
+            text, at = _lines(buf, start, stop, tail_at[tail], tail_len[tail])
+            pieces.append(text)
+            line[lo - n0 : hi - n0] = at[changes] + written
+            id_at[lo - n0 : hi - n0] = line[lo - n0 : hi - n0] + (stop - start)[changes]
+            written += text.size
+        return pieces, _Lines(line, id_at, t, self.out_var[n0:])
 
 
 @dataclass
@@ -454,30 +467,18 @@ def _lines(
     each line starts.
 
     Each output byte's source index is a running sum: 1 from one byte to the next, with a
-    jump where a line's copied part or its tail begins (one ``cumsum`` and one gather per
-    chunk, instead of Python work per line)."""
-    size = stop - start + tail_len
+    jump where a line's copied part or its tail begins (one ``cumsum`` and one gather,
+    instead of Python work per line)."""
+    copy = stop - start
+    size = copy + tail_len
     at = np.cumsum(size) - size  # where each line goes
-    out = np.empty(int(at[-1] + size[-1]) if at.size else 0, np.uint8)
-    step = np.empty(0, np.int64)
-    for lo in range(0, start.size, _CHUNK_LINES):
-        hi = min(lo + _CHUNK_LINES, start.size)
-        a, ta, tl = start[lo:hi], tail_at[lo:hi], tail_len[lo:hi]
-        c = stop[lo:hi] - a
-        base = int(at[lo])
-        pos = at[lo:hi] - base
-        total = int(at[hi - 1] + size[hi - 1]) - base
-        if step.size < total:
-            step = np.empty(total, np.int64)
-        chunk = step[:total]
-        chunk.fill(1)
-        # A jump where each line begins (from the last source byte of the line before) and
-        # where a tail follows a copied part.
-        last = np.where(tl > 0, ta + tl, a + c) - 1
-        begin = np.where(c > 0, a, ta)
-        chunk[pos] = begin - np.concatenate([[0], last[:-1]])
-        both = (tl > 0) & (c > 0)
-        chunk[pos[both] + c[both]] = ta[both] - (a[both] + c[both] - 1)
-        np.cumsum(chunk, out=chunk)
-        np.take(buf, chunk, out=out[base : base + total])
-    return out, at
+    step = np.ones(int(at[-1] + size[-1]) if at.size else 0, np.int64)
+    # A jump where each line begins (from the last source byte of the line before) and where
+    # a tail follows a copied part.
+    last = np.where(tail_len > 0, tail_at + tail_len, start + copy) - 1
+    begin = np.where(copy > 0, start, tail_at)
+    step[at] = begin - np.concatenate([[0], last[:-1]])
+    both = (tail_len > 0) & (copy > 0)
+    step[at[both] + copy[both]] = tail_at[both] - (start[both] + copy[both] - 1)
+    np.cumsum(step, out=step)
+    return buf[step], at
