@@ -57,13 +57,14 @@ typedef struct {
 } vpi_api;
 
 typedef struct vb vb;
-typedef struct { vb *b; int strobe; } vb_ref; /* strobe < 0: a driving port */
+typedef struct { vb *b; int strobe, port; } vb_ref; /* a strobe's or a driving port's */
 
 typedef struct {
     vpiHandle h, cb;
     int logic, words, first, n;
     uint32_t last[VB_MAXW];
     double last_real;
+    vb_ref ref;
 } vb_port_t;
 typedef struct { int slot, bit; double gain, lvl0, lvl1; } vb_drive_t;
 typedef struct { vpiHandle h, cb; int rising, level; vb_ref ref; } vb_strobe_t;
@@ -83,7 +84,6 @@ struct vb {
     vb_strobe_t strobes[VB_MAXSTROBE];
     vb_sample_t samples_[VB_MAXSAMPLE];
     vb_out_t outs[VB_MAXSAMPLE];
-    vb_ref port_ref;
     double held[CS_MAXSRC];
     char has_held[CS_MAXSRC];
     int changed[CS_MAXSRC], nchanged;
@@ -153,7 +153,6 @@ void *vb_new(cs_state *st, int started, double t_s)
         return NULL;
     }
     b->st = st, b->started = started, b->t_s = t_s;
-    b->port_ref.b = b, b->port_ref.strobe = -1;
     b->every = -1;
     return b;
 }
@@ -221,6 +220,7 @@ int vb_port(vb *b, const char *path, int logic)
     vb_port_t *p = &b->ports[b->nport];
     p->h = h, p->logic = logic, p->words = (width + 31) / 32;
     p->first = b->ndrive, p->n = 0;
+    p->ref.b = b, p->ref.strobe = -1, p->ref.port = b->nport;
     if (logic)
         read_logic(&b->api, h, p->words, p->last); /* the Python bridge has just read it too */
     else
@@ -252,7 +252,7 @@ int vb_strobe(vb *b, const char *path, int rising, int level)
         return -1;
     vb_strobe_t *s = &b->strobes[b->nstrobe];
     s->h = h, s->rising = rising, s->level = level;
-    s->ref.b = b, s->ref.strobe = b->nstrobe;
+    s->ref.b = b, s->ref.strobe = b->nstrobe, s->ref.port = -1;
     return b->nstrobe++;
 }
 
@@ -288,11 +288,13 @@ static double now_s(vpi_api *api)
     return (double)(ticks * api->fs_per_tick) * 1e-15; /* as cocotb's get_sim_time("fs") * 1e-15 */
 }
 
-/* Source values of the ports that changed since the last wake (each port read once). */
-static void changed_outputs(vb *b)
+/* Source values of the ports that changed since the last wake: of port `only` (the one whose
+   change woke the bridge: the simulator calls back at every change, so each change gets its
+   own wake, in order), or of every port (a strobe's wake), each read once. */
+static void changed_outputs(vb *b, int only)
 {
     b->nchanged = 0;
-    for (int k = 0; k < b->nport; k++) {
+    for (int k = only < 0 ? 0 : only; k < (only < 0 ? b->nport : only + 1); k++) {
         vb_port_t *p = &b->ports[k];
         uint32_t raw[VB_MAXW];
         double real = 0.0;
@@ -422,13 +424,14 @@ static void write_inputs(vb *b, int group, int every_change, double t)
     }
 }
 
-/* One wake: the Python bridge's _advance_and_apply, _strobe_edges, every-sync samples. */
-static void wake(vb *b)
+/* One wake (by port `port`'s change, or -1: a strobe's edge): the Python bridge's
+   _advance_and_apply, _strobe_edges, every-sync samples. */
+static void wake(vb *b, int port)
 {
     cs_state *st = b->st;
     b->events += 1;
     double t = now_s(&b->api);
-    changed_outputs(b);
+    changed_outputs(b, port);
     if (b->nchanged && b->started && !b->analog && t > st->now)
         cs_break(st, t); /* announce_edge: the integration restarts at the jump */
     if (advance(b, t) < 0)
@@ -474,7 +477,7 @@ static PLI_INT32 on_change(p_cb_data data)
             return 0;
     }
     double c0 = thread_cpu();
-    wake(b);
+    wake(b, ref->port);
     b->wake_cpu_s += thread_cpu() - c0; /* the simulator's thread inside the bridge */
     return 0;
 }
@@ -492,7 +495,7 @@ static vpiHandle watch(vb *b, vpiHandle h, vb_ref *ref)
 int vb_start(vb *b)
 {
     for (int k = 0; k < b->nport; k++)
-        if (!(b->ports[k].cb = watch(b, b->ports[k].h, &b->port_ref)))
+        if (!(b->ports[k].cb = watch(b, b->ports[k].h, &b->ports[k].ref)))
             return -1;
     for (int k = 0; k < b->nstrobe; k++)
         if (!(b->strobes[k].cb = watch(b, b->strobes[k].h, &b->strobes[k].ref)))

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from cosim.errors import CosimError
 from cosim.spice.ngspice import (
     NgSpice,
@@ -274,9 +276,10 @@ class VpiBridge:
         n = int(self._helper.vb_log_size(b, which))
         if n == 0:
             return []
-        buf = (_dbl * n)()
-        self._helper.vb_log_take(b, which, buf)
-        return list(buf)
+        buf = np.empty(n)  # a ctypes array type per size costs more than the copy
+        self._helper.vb_log_take(b, which, buf.ctypes.data_as(ctypes.POINTER(_dbl)))
+        values: list[float] = buf.tolist()
+        return values
 
     def _wakes(self, b: Any) -> list[Wake]:
         """The stimulus log as wakes (deferred side): rows (t, wake, slot or -1, value)."""
@@ -444,9 +447,9 @@ class VpiWatch:
         n = int(self._helper.vw_log_size(self._w))
         if n == 0:
             return []
-        buf = (_dbl * n)()
-        self._helper.vw_log_take(self._w, buf)
-        rows = list(buf)
+        buf = np.empty(n)
+        self._helper.vw_log_take(self._w, buf.ctypes.data_as(ctypes.POINTER(_dbl)))
+        rows = buf.tolist()
         return [(rows[k], int(rows[k + 1]), rows[k + 2]) for k in range(0, n, 3)]
 
     def stop(self) -> None:
