@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from cosim.waves.columns import small_ints
+
 __all__ = ["Cuts", "integrate"]
 
 
@@ -165,7 +167,9 @@ def _pieces(
     piece = p[blk] * (stop_t - start_t).astype(np.float64)
     # Sequential sums per (bucket, element), pieces in time order.
     key = bucket * n_elements + b_el[blk]
-    order = np.argsort(key, kind="stable")
+    # Pieces come by element, then time: a stable sort by bucket groups them by key, in time
+    # order (a radix sort on small integers).
+    order = np.argsort(small_ints(bucket), kind="stable")
     return _sequential_sums(key[order], piece[order])
 
 
@@ -173,8 +177,8 @@ def _by_element(
     element: NDArray[np.int64], row: NDArray[np.int64], n_elements: int
 ) -> NDArray[np.int64]:
     """Order of the entries by element, then row (a radix sort when the elements fit 16 bits)."""
-    if np.all(row[1:] >= row[:-1]) and n_elements < 2**15:
-        return np.argsort(element.astype(np.int16), kind="stable")
+    if np.all(row[1:] >= row[:-1]):
+        return np.argsort(small_ints(element), kind="stable")
     return np.lexsort((row, element))
 
 

@@ -408,7 +408,7 @@ def measure(
     index = {ident: k for k, ident in enumerate(cols.ids)}
     n_ids = len(cols.ids)
     control = [index[i] for i, rs in roles.items() if any(kind >= 4 for kind, _ in rs)]
-    c_rows = np.flatnonzero(np.isin(cols.ident, control)) if control else np.zeros(0, np.int64)
+    c_rows = cols.rows_of(control)
     t_block = 0
     for row, t, k, text in zip(
         c_rows.tolist(),
@@ -431,8 +431,10 @@ def measure(
     # The elements' v and i: one entry per (change, role), integrated with NumPy.
     vi: dict[int, list[tuple[int, int]]] = {}
     xg: list[list[Any]] = [[None] * n_el, [None] * n_el]  # floats (strings if not real)
+    xg_ids = [index[i] for i, rs in roles.items() if any(2 <= kind <= 3 for kind, _ in rs)]
+    xg_rows = cols.rows_of(xg_ids)
     last_row = np.full(n_ids, -1, np.int64)
-    np.maximum.at(last_row, cols.ident, np.arange(n_changes))
+    np.maximum.at(last_row, cols.ident[xg_rows], xg_rows)
     final: list[tuple[int, int, int]] = []  # (kind, element, row) of the last x and g
     for ident, rs in roles.items():
         k = index[ident]

@@ -78,9 +78,12 @@ def inference_classes(
     index = {ident: k for k, ident in enumerate(cols.ids)}
     phase_infer = load_register_map()["PHASE_INFER"]
 
+    out_ids = [header.find(name).id for name in outputs]
+    rows = cols.rows_by_ident(sorted({index[i] for i in (strobe.id, phase.id, *out_ids)}))
+
     def trace(ident: str) -> tuple[NDArray[np.int64], list[str]]:
-        rows = cols.rows_of([index[ident]])
-        return cols.t[rows], cols.texts(rows)
+        r = rows[index[ident]]
+        return cols.t[r], cols.texts(r)
 
     # Samples: rising edges of the strobe (from any state but high) while the phase is
     # INFER.  At equal times the analog values and the phase are applied before the sample
@@ -95,10 +98,10 @@ def inference_classes(
     infer = [(codes[k] if k >= 0 else 0) == phase_infer for k in k_p.tolist()]
     at = at[np.array(infer, dtype=bool)] if at.size else at
     volts = np.zeros((at.size, len(outputs)))
-    for j, name in enumerate(outputs):
-        rows = cols.rows_of([index[header.find(name).id]])
-        k = np.searchsorted(cols.t[rows], at, "right") - 1
-        values = cols.reals(rows)
+    for j, ident in enumerate(out_ids):
+        r = rows[index[ident]]
+        k = np.searchsorted(cols.t[r], at, "right") - 1
+        values = cols.reals(r)
         volts[:, j] = np.where(k >= 0, values[np.maximum(k, 0)] if values.size else 0.0, 0.0)
     return [decide(spec, row)[0] for row in volts]
 

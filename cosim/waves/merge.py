@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from vcd.writer import VCDWriter
 
-from cosim.waves.columns import KIND_REAL, Columns, _scan, read_columns, remember
+from cosim.waves.columns import KIND_REAL, Columns, _scan, read_columns, remember, small_ints
 from cosim.waves.read import VcdFormatError, VcdHeader, _parse_header, timescale_s
 
 __all__ = ["Derived", "DeriveFn", "merge_vcds"]
@@ -318,32 +318,42 @@ class _Stream:
         ins_var = [
             np.array([dindex[slots[s]] for s in range(n_slots)], np.int64)[key[copy] % n_slots]
         ]
-        # At each pick: the index, then each slot's latest value in the order first set.
-        order = np.argsort(src_key, kind="stable")
+        # At each pick: the index, then each slot's latest value in the order first set.  The
+        # sources' entries sorted by (key, position); one search for all (pick, slot) pairs.
+        order = np.argsort(small_ints(src_key), kind="stable")
         grouped_key, grouped_pos = src_key[order], src_pos[order]
         bounds = np.searchsorted(grouped_key, np.arange(len(derived.members) * n_slots + 1))
-        e_after, e_src, e_row, e_var = [], [], [], []
-        for pos, k in events:
+        span = self.t.size + 1
+        q_key = (ev_k[:, None] * n_slots + np.arange(n_slots)).ravel()
+        q_pos = np.repeat(ev_pos, n_slots)
+        j = np.searchsorted(grouped_key * span + grouped_pos, q_key * span + q_pos) - 1
+        found = j >= bounds[q_key]  # an entry of that slot before the pick
+        padded = np.append(grouped_pos, -1)
+        latest = np.where(found, padded[np.maximum(j, 0)], -1).reshape(len(events), n_slots)
+        first = np.where(found, padded[np.minimum(bounds[q_key], grouped_pos.size)], -1)
+        first = first.reshape(len(events), n_slots)
+        e_after, e_from, e_gen, e_var = [], [], [], []  # e_from: the entry copied (-1: gen)
+        for (pos, k), lat, fst in zip(events, latest.tolist(), first.tolist(), strict=True):
             if derived.index is not None:
                 e_after.append(pos)
-                e_src.append(-1)
-                e_row.append(len(self.gen))
+                e_from.append(-1)
+                e_gen.append(len(self.gen))
                 e_var.append(dindex[derived.index])
                 self.gen.append(f"b{k:b} ")
-            latest = []
-            for s in range(n_slots):
-                lo, hi = bounds[k * n_slots + s], bounds[k * n_slots + s + 1]
-                j = int(np.searchsorted(grouped_pos[lo:hi], pos)) - 1
-                if j >= 0:
-                    latest.append((int(grouped_pos[lo]), int(grouped_pos[lo + j]), s))
-            for _, p, s in sorted(latest):
+            for _, p, slot in sorted(
+                (f, p, sl) for sl, (p, f) in enumerate(zip(lat, fst, strict=True)) if p >= 0
+            ):
                 e_after.append(pos)
-                e_src.append(int(self.src[p]))
-                e_row.append(int(self.row[p]))
-                e_var.append(dindex[slots[s]])
+                e_from.append(p)
+                e_gen.append(-1)
+                e_var.append(dindex[slots[slot]])
+        from_ = np.array(e_from, np.int64)
+        copied = from_ >= 0
+        e_src = np.where(copied, self.src[np.maximum(from_, 0)], -1)
+        e_row = np.where(copied, self.row[np.maximum(from_, 0)], np.array(e_gen, np.int64))
         ins_after.append(np.array(e_after, np.int64))
-        ins_src.append(np.array(e_src, np.int64))
-        ins_row.append(np.array(e_row, np.int64))
+        ins_src.append(e_src)
+        ins_row.append(e_row)
         ins_var.append(np.array(e_var, np.int64))
         after = np.concatenate(ins_after)
         # Stable: several insertions after one entry keep their order; copies (first list)
