@@ -70,7 +70,7 @@ class Recorder:
             given[rows, cols[at]] = moved
             names = self._flat[name]
             flat = (rows * given.shape[1] + cols[at]).tolist()
-            out.update(zip([names[k] for k in flat], moved.tolist(), strict=True))
+            out.update(zip(map(names.__getitem__, flat), moved.tolist(), strict=True))
 
     def devices(
         self, cols: list[int], rows: tuple[list[float], ...], out: dict[str, float]

@@ -287,7 +287,7 @@ class AnalogVcdWriter:
             held = dict(latest)
         else:
             try:
-                held = {n: latest[n] for n in names}
+                held = dict(zip(names, map(latest.__getitem__, names), strict=True))
             except KeyError:  # not a signal of this file: nothing to hold
                 held = {n: latest[n] for n in names if n in latest}
         self._edge = (tick, held)
@@ -303,14 +303,17 @@ class AnalogVcdWriter:
         lines = []
         for name in changing:
             value = held.get(name)
-            if value is None or (last_tick[name] == tick and last[name] == value):
+            if value is None:
+                continue
+            if last_tick[name] == tick and last[name] == value:
                 continue  # already recorded there
             # mostly a repeat of the last line written (the very same float): not reformatted
             line = text.get(name) if value is last[name] else None
             if line is None:
                 line = text[name] = f"r{value:.16g} {ident[name]}\n"
+                last[name] = value
             lines.append(line)
-            last[name], last_tick[name] = value, tick
+            last_tick[name] = tick
         if lines:
             self._put(tick, "".join(lines))
 
@@ -324,18 +327,19 @@ class AnalogVcdWriter:
                 if abs(value - last[name]) > band[name] or value != value
             ]
             pending.clear()
-            self._resolve_edge([name for name, _ in moved] if self._edge is not None else ())
+            names = [name for name, _ in moved]
+            self._resolve_edge(names if self._edge is not None else ())
             if moved:
-                tick, last_tick, ident = self._tick, self._last_tick, self._ident
+                tick, ident = self._tick, self._ident
                 if tick or self._header_written:
                     self._finish_header()
                     lines = [f"r{v:.16g} {ident[n]}\n" for n, v in moved]
-                    self._text.update(zip([n for n, _ in moved], lines, strict=True))
+                    self._text.update(zip(names, lines, strict=True))
                     self._put(tick, "".join(lines))
                 else:
-                    self._changes(0, [ident[n] for n, _ in moved], [v for _, v in moved])
+                    self._changes(0, [ident[n] for n in names], [v for _, v in moved])
                 last.update(moved)
-                last_tick.update(dict.fromkeys([n for n, _ in moved], tick))
+                self._last_tick.update(dict.fromkeys(names, tick))
 
     def _finish_header(self) -> None:
         """Have pyvcd write the header and the initial values ($dumpvars at tick 0); every
