@@ -332,8 +332,9 @@ class NumpyBackend:
         values: dict[str, float] = {}
         cols = sol.idx
         if self._extra or self._extra1:
-            one = np.array(sorted(self._extra1), dtype=np.intp)
-            cols = np.unique(np.concatenate([cols, *self._extra, one]))
+            if cols.size < self._all.size:  # (every device solved: nothing to add)
+                one = np.array(sorted(self._extra1), dtype=np.intp)
+                cols = np.unique(np.concatenate([cols, *self._extra, one]))
             self._extra.clear()
             self._extra1.clear()
         if cols.size:
