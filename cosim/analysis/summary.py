@@ -30,7 +30,7 @@ from cosim.crossbar import card_circuit, decide, device_params
 from cosim.harness.contract import contract
 from cosim.harness.regmap import load_register_map
 from cosim.topology import DEFAULT, Topology
-from cosim.waves.columns import Columns, read_columns
+from cosim.waves.columns import Columns, forget, read_columns
 from cosim.waves.merge import merge_vcds
 
 __all__ = ["merge_outputs", "summarize", "write_summary", "human", "inference_classes"]
@@ -186,6 +186,7 @@ def summarize(out: Path, *, wall_s: float | None = None) -> dict[str, Any]:
     }
     if wall_s is not None:
         summary["wall_time_s"] = wall_s
+    forget()  # the columns the merge handed on: the post-processing is over
     return summary
 
 

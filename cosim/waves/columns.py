@@ -43,6 +43,7 @@ __all__ = [
     "KIND_STRING",
     "KIND_VECTOR",
     "cached",
+    "forget",
     "header_of",
     "read_columns",
     "remember",
@@ -151,6 +152,11 @@ def remember(path: str | Path, cols: Columns) -> None:
     _RECENT[key] = (_stat(key), cols)
     while len(_RECENT) > _KEEP:
         del _RECENT[next(iter(_RECENT))]
+
+
+def forget() -> None:
+    """Drop the remembered columns (their memory)."""
+    _RECENT.clear()
 
 
 def cached(path: str | Path) -> Columns | None:
