@@ -127,7 +127,7 @@ class Columns:
         return np.flatnonzero(wanted[self.ident])
 
     def rows_by_ident(self, idents: list[int]) -> dict[int, NDArray[np.int64]]:
-        """:meth:`rows_of` each of ``idents`` (one pass over the file's rows)."""
+        """:meth:`rows_of` each of ``idents`` (sorted; one pass over the file's rows)."""
         rows = self.rows_of(idents)
         which = self.ident[rows]
         order = np.argsort(small_ints(which), kind="stable")
