@@ -234,8 +234,9 @@ module xbar_ctrl #(
 
   // ---------------------------------------------------------------- per-device flag vectors
   // Updated with whole-vector operations and one-hot masks (no dynamic bit-select writes):
-  // keeps synthesis linear in N_DEV.  Each update only in the state that makes it, so a
-  // simulator evaluates these N_DEV-bit expressions once per device, not at every clock.
+  // keeps synthesis linear in N_DEV.  Each update only in the state that makes it (host
+  // writes are taken only in S_IDLE), so a simulator evaluates these N_DEV-bit expressions
+  // once per device, not at every clock, and tests one variable per clock, not six.
   wire [N_DEV-1:0] onehot_di = {{(N_DEV - 1) {1'b0}}, 1'b1} << di;
   wire mask_we = cfg_we && (host_addr == REG_DEV_MASK) && a_dev_ok;
   wire mask_all_we = cfg_we && (host_addr == REG_MASK_ALL);
@@ -249,20 +250,25 @@ module xbar_ctrl #(
       fail_r <= {N_DEV{1'b0}};
       visited_r <= {N_DEV{1'b0}};
     end else begin
-      if (mask_all_we) mask_r <= {N_DEV{host_wdata[0]}};
-      else if (mask_we) mask_r <= (mask_r & ~onehot_di) | (host_wdata[0] ? onehot_di : {N_DEV{1'b0}});
-      if (tgt_we) tvalid_r <= tvalid_r | onehot_di;
-      if (run_prog) begin  // (in S_IDLE)
-        ok_r <= {N_DEV{1'b0}};
-        fail_r <= {N_DEV{1'b0}};
-        visited_r <= {N_DEV{1'b0}};  // also hides the pulse counts of the last run
-      end
-      if (state == S_DEV) visited_r <= visited_r | onehot_cur;  // pcount_mem[cur_dev] <= 0 (below)
-      if (state == S_EVAL) begin
-        cvalid_r <= cvalid_r | onehot_cur;  // code_mem[cur_dev] written in S_EVAL
-        if (in_window) ok_r <= ok_r | onehot_cur;
-        else if (at_limit) fail_r <= fail_r | onehot_cur;
-      end
+      case (state)
+        S_IDLE: if (cfg_we) begin
+          if (mask_all_we) mask_r <= {N_DEV{host_wdata[0]}};
+          else if (mask_we) mask_r <= (mask_r & ~onehot_di) | (host_wdata[0] ? onehot_di : {N_DEV{1'b0}});
+          if (tgt_we) tvalid_r <= tvalid_r | onehot_di;
+          if (run_prog) begin
+            ok_r <= {N_DEV{1'b0}};
+            fail_r <= {N_DEV{1'b0}};
+            visited_r <= {N_DEV{1'b0}};  // also hides the pulse counts of the last run
+          end
+        end
+        S_DEV: visited_r <= visited_r | onehot_cur;  // pcount_mem[cur_dev] <= 0 (below)
+        S_EVAL: begin
+          cvalid_r <= cvalid_r | onehot_cur;  // code_mem[cur_dev] written in S_EVAL
+          if (in_window) ok_r <= ok_r | onehot_cur;
+          else if (at_limit) fail_r <= fail_r | onehot_cur;
+        end
+        default: ;
+      endcase
     end
   end
 
@@ -430,11 +436,13 @@ module xbar_ctrl #(
       cnt <= cnt + 16'd1;
 
       // ADC handshake runs beside the sequencer: drop the S/H command on valid
-      if (adc_valid && adc_sample) begin
-        adc_sample <= 1'b0;
-        adc_got <= 1'b1;
-        sense_lat <= sense_code;
-        neuron_lat <= neuron_codes;
+      if (adc_valid) begin  // nested: one test per clock in simulation while no conversion ends
+        if (adc_sample) begin
+          adc_sample <= 1'b0;
+          adc_got <= 1'b1;
+          sense_lat <= sense_code;
+          neuron_lat <= neuron_codes;
+        end
       end
 
       case (state)

@@ -90,8 +90,8 @@ MUTANTS = [
     ),
     (
         "target_writes_while_busy",
-        "wire cfg_we = host_we && idle;",
-        "wire cfg_we = host_we;",
+        "wire tgt_we = rst_n && cfg_we && (host_addr == REG_DEV_TARGET) && a_dev_ok;",
+        "wire tgt_we = rst_n && host_we && (host_addr == REG_DEV_TARGET) && a_dev_ok;",
         "p_target_used|p_busy_target_stable",
         8,
     ),
