@@ -286,3 +286,33 @@ def test_integral_of_current_squared(vcd: Path, dev: str) -> None:
     assert got == pytest.approx(expected, rel=1e-3)
     # Inside the training window only part of it counts.
     assert measure(vcd, window="training").devices[dev].i2_A2s < got
+
+
+def test_non_finite_note_names_what_json_safe_nulls() -> None:
+    """The note on NaN/infinity walks the report itself (no asdict copy): the same paths."""
+    import math
+    from dataclasses import asdict
+
+    from cosim.analysis.report import DeviceReport, Report, json_safe, note_non_finite
+
+    device = DeviceReport(energy_J=math.nan, energy_by_phase_J={"write": -math.inf, "read": 1.0})
+    report = Report(
+        vcd="x.vcd",
+        t_end_s=1.0,
+        energy_J=math.nan,
+        supplies={"vdd": math.inf, "vss": 0.5},
+        devices={"w1_0_0": device, "w2_0": DeviceReport()},
+    )
+    _, expected = json_safe(asdict(report))
+    note_non_finite(report)
+    assert expected == [
+        "energy_J",
+        "supplies.vdd",
+        "devices.w1_0_0.energy_J",
+        "devices.w1_0_0.energy_by_phase_J.write",
+    ]
+    assert report.notes == [
+        "non-finite values (NaN or infinity) in the VCD's samples: "
+        + ", ".join(expected)
+        + " not measured (null in --json)"
+    ]

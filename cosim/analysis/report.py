@@ -82,10 +82,25 @@ class Report:
 
 def note_non_finite(report: Report) -> None:
     """Add a note naming the figures that are not finite (NaN or infinity in the samples)."""
-    _, bad = json_safe(asdict(report))
+    bad = _non_finite(report, "")
     if bad:
         shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
         report.notes.append(
             f"non-finite values (NaN or infinity) in the VCD's samples: {shown} not "
             "measured (null in --json)"
         )
+
+
+def _non_finite(obj: Any, where: str) -> list[str]:
+    """The paths :func:`json_safe` of ``asdict(obj)`` would report (without the copies)."""
+    if isinstance(obj, float):
+        return [] if math.isfinite(obj) else [where or "value"]
+    if isinstance(obj, DeviceReport | Report):
+        obj = vars(obj)
+    if isinstance(obj, dict):
+        return [
+            p for k, v in obj.items() for p in _non_finite(v, f"{where}.{k}" if where else str(k))
+        ]
+    if isinstance(obj, list | tuple):
+        return [p for n, v in enumerate(obj) for p in _non_finite(v, f"{where}[{n}]")]
+    return []
