@@ -63,6 +63,9 @@ class XbarHost:
 
     def __init__(self, dut: Any, regs: RegisterMap | None = None) -> None:
         self.dut = dut
+        # the bus's handles, looked up once (the 64→16→10 digits run makes ~72,000 writes)
+        self._addr, self._wdata, self._we = dut.host_addr, dut.host_wdata, dut.host_we
+        self._rdata, self._clk = dut.host_rdata, dut.clk
         self.regs = regs if regs is not None else load_register_map()
         self.params = HarnessParams.from_dut(dut)
         # The array's shape, read from REG_N_IN .. REG_N_DEV by reset().
@@ -90,23 +93,21 @@ class XbarHost:
 
     async def write(self, reg: str | int, value: int) -> None:
         """Write a 16-bit value to a register (name or address) at the next clock edge."""
-        from cocotb.triggers import RisingEdge
-
         if not 0 <= value <= 0xFFFF:
             raise UsageError(f"register value {value} for {reg!r} outside 0..65535")
-        self.dut.host_addr.value = self.regs.addr(reg)
-        self.dut.host_wdata.value = value
-        self.dut.host_we.value = 1
-        await RisingEdge(self.dut.clk)
-        self.dut.host_we.value = 0
+        self._addr.value = self.regs.addr(reg)
+        self._wdata.value = value
+        self._we.value = 1
+        await self._clk.rising_edge
+        self._we.value = 0
 
     async def read(self, reg: str | int) -> int:
         """Read a register (name or address); ``host_rdata`` is combinational."""
         from cocotb.triggers import Timer
 
-        self.dut.host_addr.value = self.regs.addr(reg)
+        self._addr.value = self.regs.addr(reg)
         await Timer(1, unit="ps")
-        return signal_int(self.dut.host_rdata)
+        return signal_int(self._rdata)
 
     async def configure(self, scheme: PulseScheme) -> dict[str, int]:
         """Write a pulse scheme (converted with the DUT's parameters); returns the registers."""
