@@ -140,7 +140,7 @@ class Bridge:
         self._stop_event: Any = None
         self._every_sync = self._groups.get(None)
         self._vpi: VpiBridge | None = None
-        # (NgSpice or None, sampled vectors) for the compiled bridge; None: ngspice is deferred
+        # (NgSpice, sampled vectors) for the compiled bridge; NgSpice None: a backend in Python
         self._vpi_target: Any = None
         self._vpi_totals = (0, 0, 0)  # syncs, samples, events of the compiled bridge so far
         #: ``"c"`` (the compiled bridge follows the HDL) or ``"python"``, and why.
@@ -262,8 +262,9 @@ class Bridge:
                 self._write_inputs(self._groups[key], every_change=False)
 
     def _compiled_target(self) -> Any:
-        """``(NgSpice, sampled vectors)`` the compiled bridge can drive, or None (with the
-        reason in ``engine_reason``)."""
+        """``(NgSpice, sampled vectors)`` the compiled bridge can drive (``(None, quantities)``
+        for a backend in Python, replayed from the bridge's log), or None (with the reason in
+        ``engine_reason``)."""
         mode = os.environ.get(ENGINE_ENV, "auto").strip().lower()
         if mode in ("python", "thread"):
             self.engine_reason = f"{ENGINE_ENV}={mode}"
