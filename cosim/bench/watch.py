@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosim.bench.lockstep import ENV_POLL, logic_int, on_each, resolve
-from cosim.spice.vpisync import ENGINE_ENV, VpiBridgeError, VpiWatch, deferred_unavailable
+from cosim.spice.vpisync import ENGINE_ENV, VpiBridgeError, VpiWatch
 
 __all__ = ["INT", "ONEHOT", "REAL", "Signal", "Watch", "flush_all", "value_of"]
 
@@ -94,16 +94,14 @@ class Watch:
     def _compiled(self) -> VpiWatch | None:
         if os.environ.get(ENGINE_ENV, "auto").strip().lower() in ("python", "thread"):
             return None
-        if deferred_unavailable() is not None:
-            return None
         try:
-            vpi = VpiWatch()
+            vpi = VpiWatch()  # VpiBridgeError where the compiled helper cannot run
             for s in self._signals:
                 k = vpi.signal(self._handles[s.path][1]._path, _KIND[s.kind])
                 self._values[s.path] = vpi.value(k)
-        except VpiBridgeError:
+            vpi.start()
+        except VpiBridgeError:  # e.g. a signal VPI cannot read: cocotb triggers instead
             return None
-        vpi.start()
         return vpi
 
     def flush(self) -> None:
