@@ -382,8 +382,14 @@ def loop_integrate(
     return out, bucket
 
 
+@pytest.mark.parametrize("pieces", [None, 1, 7])
 @pytest.mark.parametrize("seed", range(6))
-def test_integrate_is_the_streaming_loop_bit_for_bit(seed: int) -> None:
+def test_integrate_is_the_streaming_loop_bit_for_bit(
+    seed: int, pieces: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also with the pieces summed a few at a time (each sum continued from the last group)."""
+    if pieces is not None:
+        monkeypatch.setattr("cosim.analysis.integrate._PIECES", pieces)
     rng = np.random.default_rng(seed)
     n_el, n_buckets, n_rows = 5, 4, 400
     times = np.sort(rng.integers(0, 60, n_rows))
