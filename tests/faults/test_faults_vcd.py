@@ -98,9 +98,14 @@ def test_nan_sample_gives_valid_json_with_null_and_a_note(cosim: RunCli, tmp_pat
 
 def test_absurd_final_time_stamp_is_warned(cosim: RunCli, tmp_path: Path) -> None:
     vcd = tmp_path / "late.vcd"
-    vcd.write_text(HEADER + ONE_PER_LINE.replace("#2000\n", "#2000\n#200000000000000000000\n"))
+    # 2e14 ns: two days and a half of simulated time
+    vcd.write_text(HEADER + ONE_PER_LINE.replace("#2000\n", "#2000\n#200000000000000\n"))
     res = cosim("report", str(vcd), "--json")
     assert res.status == 0 and any("absurd" in n for n in json.loads(res.out)["notes"])
+    # beyond 18 digits (the readers' 64-bit ticks): a one-line error naming the file
+    vcd.write_text(HEADER + ONE_PER_LINE.replace("#2000\n", "#2000\n#200000000000000000000\n"))
+    line = cosim("report", str(vcd), "--json").one_line_error()
+    assert str(vcd) in line and "18 digits" in line
     normal = tmp_path / "ok.vcd"
     normal.write_text(HEADER + ONE_PER_LINE)
     assert not any(
