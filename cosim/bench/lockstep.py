@@ -169,7 +169,17 @@ class Bridge:
         into a backend in Python only when a sample is due): call before reading the
         backend's state while the bridge runs."""
         if self._vpi is not None:
-            self._absorb(self._vpi.poll())
+            self._poll(self._vpi)
+
+    def _poll(self, vpi: VpiBridge) -> None:
+        """Take over the compiled bridge's logs; if it stopped on an error, it is detached (and
+        the error raised once)."""
+        try:
+            logs = vpi.poll()
+        except BaseException:
+            self._vpi = None
+            raise
+        self._absorb(logs)
 
     def _now_s(self) -> float:
         return float(get_sim_time("fs")) * 1e-15
@@ -428,4 +438,4 @@ class Bridge:
         while self._vpi is not None and not self._stopped:
             await Timer(poll_ns, unit="ns")
             if self._vpi is not None:
-                self._absorb(self._vpi.poll())
+                self._poll(self._vpi)

@@ -11,7 +11,9 @@ Two engines, as for the bridge (``docs/timing.md``), chosen the same way (``COSI
 
 A handler sees the same sequence of calls either way.  Its exception ends the watch and is
 raised by :meth:`Watch.run` — with the compiled engine up to one poll interval of simulated
-time after the change (messages carry the change's own time).
+time after the change (messages carry the change's own time).  The changes of the last poll
+interval are only handled by :func:`flush_all`: a bench calls it at its end (the training
+bench and the controller benches do), else they go unchecked when the test ends.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ and its state) and the helper's source table. Used by :mod:`cosim.bench.lockstep
 from __future__ import annotations
 
 import ctypes
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -107,10 +108,12 @@ def _bridge_reason(helper: Any) -> str | None:
     """Why ``helper``'s VPI bridge cannot run here (None: it can)."""
     if not hasattr(helper, "vb_new"):
         return "the sync helper has no VPI bridge"
-    declare(helper, _SIGNATURES)
+    # a helper built without vpi_user.h has vb_new and vb_reason only: probe before the rest
+    declare(helper, {k: _SIGNATURES[k] for k in ("vb_new", "vb_reason")})
     probe = helper.vb_new(None, 0, 0.0)
     if not probe:
         return str(helper.vb_reason().decode())
+    declare(helper, _SIGNATURES)
     helper.vb_free(probe)
     return None
 
@@ -430,8 +433,8 @@ class VpiWatch:
         return k
 
     def value(self, k: int) -> float:
-        """The current value of signal ``k``."""
-        return float(self._helper.vw_value(self._w, k))
+        """The current value of signal ``k`` (NaN once stopped)."""
+        return float(self._helper.vw_value(self._w, k)) if self._w else math.nan
 
     def start(self) -> None:
         """Register the callbacks: changes are logged from now on."""

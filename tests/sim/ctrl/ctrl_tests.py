@@ -17,6 +17,7 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from cosim.bench.host import XbarHost
 from cosim.bench.monitors import ProtocolViolation, StepDevices, monitor_one_hot_sel, monitor_pulses
+from cosim.bench.watch import flush_all
 from cosim.harness.converters import (
     HarnessParams,
     conductance_to_sense_code,
@@ -142,6 +143,7 @@ async def test_program_converges(dut: Any, reset: bool) -> None:
     cocotb.start_soon(monitor_one_hot_sel(dut))
     cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
     res = await host.program(targets, timeout_s=0.5)
+    flush_all()  # the monitors check the changes of the last poll interval
 
     assert res.n_failed == 0 and all(res.ok) and not any(res.failed)
     for k in range(N_DEV):
@@ -174,6 +176,7 @@ async def test_unreachable_target_fails_after_max_pulses(dut: Any) -> None:
     cocotb.start_soon(model.run(dut))
     cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
     res = await host.program(targets, timeout_s=0.1)
+    flush_all()  # the monitors check the changes of the last poll interval
 
     assert res.n_failed == 2
     for k in (3, 27):
@@ -255,6 +258,7 @@ async def test_inference(dut: Any) -> None:
             dut.g_nrn[n].v.value = v
         codes = [int(c) for c in rng.integers(0, hi + 1, DEFAULT.n_in)]
         res = await host.infer(codes, settle_s=3 * p.clk_period_s, class_threshold=thr)
+        flush_all()  # the monitors check the changes of the last poll interval
         assert res.h_codes == tuple(adc.quantize(v) for v in v_h)
         assert res.h_codes[0] == 0 and res.h_codes[2] == 2**adc.bits - 1
         assert res.out_codes == (adc.quantize(v_out),)
@@ -306,6 +310,7 @@ async def test_adaptive_widths_stop_ping_pong(dut: Any, adaptive: bool) -> None:
     cocotb.start_soon(monitor_one_hot_sel(dut))
     cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
     res = await host.program(targets, timeout_s=0.1)
+    flush_all()  # the monitors check the changes of the last poll interval
 
     wr, er = REGS["PHASE_WRITE"], REGS["PHASE_ERASE"]
     for k in targets:
@@ -420,6 +425,7 @@ async def test_step_wait_after_every_read(dut: Any, wait_cyc: int) -> None:
         assert values["REG_STEP_WAIT"] | values["REG_STEP_WAIT_HI"] << 16 == w
         model.g_S, model.log = [float(g) for g in g0], []
         res = await host.program(targets, timeout_s=2.0)
+        flush_all()  # the monitors check the changes of the last poll interval
         assert res.n_failed == 0 and all(res.ok[k] for k in targets)
         logs.append(model.log)
     assert len(rec.starts) == len(rec.dones) == 2
@@ -483,6 +489,7 @@ async def test_relative_window_edges(dut: Any, shift: int) -> None:
     cocotb.start_soon(model.run(dut))
     cocotb.start_soon(monitor_pulses(dut, host.widths_cycles))
     res = await host.program({k: t for k, (t, _) in plan.items()}, timeout_s=0.1)
+    flush_all()  # the monitors check the changes of the last poll interval
 
     wr, er = REGS["PHASE_WRITE"], REGS["PHASE_ERASE"]
     assert not any(model.pulses_of(k, ph) for k in range(N_DEV) for ph in (wr, er))
@@ -497,6 +504,7 @@ async def test_relative_window_edges(dut: Any, shift: int) -> None:
     assert await host.read("REG_TOL_SHIFT") == 0
     model.g_S = list(g0)
     res = await host.program({k: t for k, (t, _) in plan.items()}, timeout_s=0.1)
+    flush_all()  # the monitors check the changes of the last poll interval
     for k, (tgt, c) in plan.items():
         assert res.codes[k] == c and res.ok[k] == (abs(c - tgt) <= tol), (k, tgt, c)
     assert res.n_failed > 2 * len(bases)
