@@ -49,6 +49,19 @@ from cosim.spice.vpisync import (
 ENV_POLL = "COSIM_POLL_NS"
 """How often (simulated ns) Python reads the compiled bridge's logs and flushes the VCD."""
 
+
+def poll_ns() -> int:
+    """The interval (simulated ns) at which Python takes the compiled engine's logs."""
+    return int(float(os.environ.get(ENV_POLL, "100000")))
+
+
+def python_engine_chosen() -> str | None:
+    """``"COSIM_SYNC=<mode>"`` when the user chose the cocotb engine (``python``, ``thread``),
+    else None (the compiled one where it runs)."""
+    mode = os.environ.get(ENGINE_ENV, "auto").strip().lower()
+    return f"{ENGINE_ENV}={mode}" if mode in ("python", "thread") else None
+
+
 _LH = str.maketrans("LHlh", "0101")
 
 
@@ -275,9 +288,9 @@ class Bridge:
         """``(NgSpice, sampled vectors)`` the compiled bridge can drive (``(None, quantities)``
         for a backend in Python, replayed from the bridge's log), or None (with the reason in
         ``engine_reason``)."""
-        mode = os.environ.get(ENGINE_ENV, "auto").strip().lower()
-        if mode in ("python", "thread"):
-            self.engine_reason = f"{ENGINE_ENV}={mode}"
+        chosen = python_engine_chosen()
+        if chosen is not None:
+            self.engine_reason = chosen
             return None
         hook = getattr(self.backend, "compiled_sync", None)
         if hook is None:  # a backend in Python: C logs, Python replays at the samples
@@ -434,8 +447,8 @@ class Bridge:
         finally:
             for task in watchers:
                 task.cancel()
-        poll_ns = int(float(os.environ.get(ENV_POLL, "100000")))
+        interval = poll_ns()
         while self._vpi is not None and not self._stopped:
-            await Timer(poll_ns, unit="ns")
+            await Timer(interval, unit="ns")
             if self._vpi is not None:
                 self._poll(self._vpi)

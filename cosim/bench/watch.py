@@ -18,14 +18,13 @@ bench and the controller benches do), else they go unchecked when the test ends.
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cosim.bench.lockstep import ENV_POLL, logic_int, on_each, resolve
-from cosim.spice.vpisync import ENGINE_ENV, VpiBridgeError, VpiWatch
+from cosim.bench.lockstep import logic_int, on_each, poll_ns, python_engine_chosen, resolve
+from cosim.spice.vpisync import VpiBridgeError, VpiWatch
 
 __all__ = ["INT", "ONEHOT", "REAL", "Signal", "Watch", "flush_all", "value_of"]
 
@@ -94,7 +93,7 @@ class Watch:
         self.engine = ""
 
     def _compiled(self) -> VpiWatch | None:
-        if os.environ.get(ENGINE_ENV, "auto").strip().lower() in ("python", "thread"):
+        if python_engine_chosen() is not None:
             return None
         try:
             vpi = VpiWatch()  # VpiBridgeError where the compiled helper cannot run
@@ -140,10 +139,10 @@ class Watch:
             return
         self.engine = "c"
         _RUNNING.add(self)
-        poll_ns = int(float(os.environ.get(ENV_POLL, "100000")))
+        interval = poll_ns()
         try:
             while True:
-                await Timer(poll_ns, unit="ns")
+                await Timer(interval, unit="ns")
                 self.flush()
         finally:
             _RUNNING.discard(self)

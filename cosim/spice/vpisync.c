@@ -76,6 +76,7 @@ typedef struct { double *data; size_t n, cap; } vb_buf;
 typedef int (*vb_analog_fn)(double t, double *q);
 
 struct vb {
+    vpi_api api; /* first: see new_on_vpi */
     cs_state *st;
     int status, started, nport, ndrive, nstrobe, nsample, nout, every;
     double t_s, events, syncs, samples, wake_cpu_s;
@@ -91,7 +92,6 @@ struct vb {
     vb_buf bufs[3];
     vb_analog_fn analog; /* NULL: ngspice through the sync helper */
     char message[512];
-    vpi_api api;
 };
 
 static char reason[256] = "";
@@ -141,17 +141,27 @@ static int load_api(vpi_api *api)
     return 0;
 }
 
-void *vb_new(cs_state *st, int started, double t_s)
+/* A zeroed object of `size` bytes whose first member is a vpi_api, loaded; NULL with the
+   reason set (out of memory, or not inside a simulator). */
+static void *new_on_vpi(size_t size)
 {
-    vb *b = calloc(1, sizeof(vb));
-    if (!b) {
+    void *obj = calloc(1, size);
+    if (!obj) {
         snprintf(reason, sizeof reason, "out of memory");
         return NULL;
     }
-    if (load_api(&b->api) < 0) {
-        free(b);
+    if (load_api((vpi_api *)obj) < 0) {
+        free(obj);
         return NULL;
     }
+    return obj;
+}
+
+void *vb_new(cs_state *st, int started, double t_s)
+{
+    vb *b = new_on_vpi(sizeof(vb));
+    if (!b)
+        return NULL;
     b->st = st, b->started = started, b->t_s = t_s;
     b->every = -1;
     return b;
@@ -550,25 +560,13 @@ typedef struct vw vw;
 typedef struct { vw *w; int k; } vw_ref;
 typedef struct { vpiHandle h, cb; int kind, width; vw_ref ref; } vw_sig;
 struct vw {
-    vpi_api api;
+    vpi_api api; /* first: see new_on_vpi */
     int n;
     vw_sig sigs[VW_MAX];
     vb_buf log;
 };
 
-void *vw_new(void)
-{
-    vw *w = calloc(1, sizeof(vw));
-    if (!w) {
-        snprintf(reason, sizeof reason, "out of memory");
-        return NULL;
-    }
-    if (load_api(&w->api) < 0) {
-        free(w);
-        return NULL;
-    }
-    return w;
-}
+void *vw_new(void) { return new_on_vpi(sizeof(vw)); }
 
 static double watched(vw *w, vw_sig *g)
 {

@@ -104,6 +104,17 @@ class VpiBridgeError(CosimError):
     """The compiled bridge could not be set up, or stopped on an error (the message says)."""
 
 
+def _take_log(n: int, take: Any) -> list[float]:
+    """The ``n`` doubles of a C log, emptied by ``take(pointer)`` into a NumPy buffer (a ctypes
+    array type per size costs more than the copy)."""
+    if n == 0:
+        return []
+    buf = np.empty(n)
+    take(buf.ctypes.data_as(ctypes.POINTER(_dbl)))
+    values: list[float] = buf.tolist()
+    return values
+
+
 def _bridge_reason(helper: Any) -> str | None:
     """Why ``helper``'s VPI bridge cannot run here (None: it can)."""
     if not hasattr(helper, "vb_new"):
@@ -276,13 +287,10 @@ class VpiBridge:
         self._check(self._helper.vb_start(self._b) == 0, "vpi_register_cb failed")
 
     def _take(self, b: Any, which: int) -> list[float]:
-        n = int(self._helper.vb_log_size(b, which))
-        if n == 0:
-            return []
-        buf = np.empty(n)  # a ctypes array type per size costs more than the copy
-        self._helper.vb_log_take(b, which, buf.ctypes.data_as(ctypes.POINTER(_dbl)))
-        values: list[float] = buf.tolist()
-        return values
+        return _take_log(
+            int(self._helper.vb_log_size(b, which)),
+            lambda out: self._helper.vb_log_take(b, which, out),
+        )
 
     def _wakes(self, b: Any) -> list[Wake]:
         """The stimulus log as wakes (deferred side): rows (t, wake, slot or -1, value)."""
@@ -445,15 +453,13 @@ class VpiWatch:
     def take(self) -> list[tuple[float, int, float]]:
         """The rows ``(t_fs, signal, value)`` logged since the last take, in order (the time
         in femtoseconds: exact for the first 9 s of simulated time)."""
-        if not self._w:
+        w = self._w
+        if not w:
             return []
-        n = int(self._helper.vw_log_size(self._w))
-        if n == 0:
-            return []
-        buf = np.empty(n)
-        self._helper.vw_log_take(self._w, buf.ctypes.data_as(ctypes.POINTER(_dbl)))
-        rows = buf.tolist()
-        return [(rows[k], int(rows[k + 1]), rows[k + 2]) for k in range(0, n, 3)]
+        rows = _take_log(
+            int(self._helper.vw_log_size(w)), lambda out: self._helper.vw_log_take(w, out)
+        )
+        return [(rows[k], int(rows[k + 1]), rows[k + 2]) for k in range(0, len(rows), 3)]
 
     def stop(self) -> None:
         """Remove the callbacks and free the log (idempotent)."""
